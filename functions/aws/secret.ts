@@ -1,0 +1,31 @@
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import type { QualysCredentials } from '../qualys/client';
+
+const SHAPE = 'a JSON object {"baseUrl","username","password"}';
+
+/**
+ * Reads the Qualys secret through Powertools Parameters, cached for five minutes across warm
+ * invocations. `fresh` bypasses the cache: the client asks for it after a failed login, which
+ * is how a rotated password is picked up. Errors name the secret, never its value.
+ */
+export function secretLoader(secretId: string): (fresh: boolean) => Promise<QualysCredentials> {
+  return async (fresh) => {
+    let text: unknown;
+    try {
+      text = await getSecret(secretId, { maxAge: 300, forceFetch: fresh });
+    } catch (error) {
+      throw new Error(`could not read the Qualys secret ${secretId}: ${(error as Error).name}`);
+    }
+    if (typeof text !== 'string')
+      throw new Error(`the Qualys secret ${secretId} must be ${SHAPE} stored as a string`);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new Error(`the Qualys secret ${secretId} is not JSON; it must be ${SHAPE}`);
+    }
+    if (!value || typeof value !== 'object')
+      throw new Error(`the Qualys secret ${secretId} must be ${SHAPE}`);
+    return value as QualysCredentials;
+  };
+}

@@ -1,0 +1,31 @@
+import { integer, optionalString, parsed } from '../core/env';
+import { ENV } from '../core/names';
+import { parseMinSeverity } from '../core/severity';
+
+/**
+ * Match-all default: QQL needs a term, and every CDR finding has one of the three providers the
+ * API documents for `cloudProvider` (AWS, AZURE, GCP).
+ */
+export const DEFAULT_CDR_QUERY =
+  'tc.findings.cloudProvider: AWS or tc.findings.cloudProvider: AZURE or tc.findings.cloudProvider: GCP';
+
+type Env = Record<string, string | undefined>;
+
+export function readCdrConfig(env: Env) {
+  return {
+    query: optionalString(env, ENV.cdrQuery, DEFAULT_CDR_QUERY),
+    pageSize: integer(env, ENV.cdrPageSize, 100, { min: 1, max: 1000 }),
+    lagMinutes: integer(env, ENV.cdrLagMinutes, 5, { min: 0, max: 24 * 60 }),
+    lookbackMinutes: integer(env, ENV.cdrLookbackMinutes, 720, { min: 0, max: 7 * 24 * 60 }),
+    initialLookbackHours: integer(env, ENV.cdrInitialLookbackHours, 24, { min: 1, max: 24 * 365 }),
+    maxWindowHours: integer(env, ENV.cdrMaxWindowHours, 24, { min: 1, max: 24 * 31 }),
+    minSeverity: parsed(
+      env,
+      ENV.alertMinSeverity,
+      'HIGH',
+      parseMinSeverity,
+      'LOW, MEDIUM, HIGH, CRITICAL or a number',
+    ),
+    maxAlertsPerRun: integer(env, ENV.alertMaxPerRun, 50, { min: 1, max: 10_000 }),
+  };
+}

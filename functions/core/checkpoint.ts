@@ -1,0 +1,72 @@
+import type { ObjectStore } from './ports';
+import { readJson, writeJson } from './records';
+
+/**
+ * Incremental windows over event time. Qualys data can reach the API hours after the event it
+ * describes, so each window starts `lookbackMinutes` before the end of the last completed one
+ * and ends `lagMinutes` before now; the dedupe index makes the overlap free of duplicates.
+ * A window that does not finish in one run is saved as `pending` with the cursor of the next
+ * page, and the next run finishes it before opening a new one. The watermark only moves once
+ * every page of a window is in S3.
+ */
+export interface Window {
+  startAt: string;
+  endAt: string;
+}
+
+export interface PendingWindow extends Window {
+  /** Cursor (offset) of the first page not yet written. */
+  nextCursor: number;
+}
+
+export interface Checkpoint {
+  version: 1;
+  /** End of the last completed window. */
+  watermark?: string;
+  pending?: PendingWindow;
+  updatedAt?: string;
+}
+
+export interface WindowSettings {
+  lagMinutes: number;
+  lookbackMinutes: number;
+  initialLookbackHours: number;
+  /** Longest window opened at once; a long outage is caught up window by window. */
+  maxWindowHours: number;
+}
+
+const MINUTE = 60_000;
+
+/** The next window to read, or undefined when less than a minute of new time has passed. */
+export function nextWindow(
+  checkpoint: Checkpoint,
+  now: number,
+  settings: WindowSettings,
+): Window | undefined {
+  const end = now - settings.lagMinutes * MINUTE;
+  const watermark = checkpoint.watermark
+    ? Date.parse(checkpoint.watermark)
+    : now - settings.initialLookbackHours * 60 * MINUTE;
+  if (end - watermark < MINUTE) return undefined;
+  const start = checkpoint.watermark ? watermark - settings.lookbackMinutes * MINUTE : watermark;
+  const cappedEnd = Math.min(
+    end,
+    start + Math.max(settings.maxWindowHours * 60 * MINUTE, settings.lookbackMinutes * MINUTE + MINUTE),
+  );
+  return { startAt: new Date(start).toISOString(), endAt: new Date(cappedEnd).toISOString() };
+}
+
+export class CheckpointStore<T> {
+  constructor(
+    private readonly store: ObjectStore,
+    readonly key: string,
+  ) {}
+
+  async load(): Promise<T | undefined> {
+    return readJson<T>(this.store, this.key);
+  }
+
+  async save(value: T): Promise<void> {
+    await writeJson(this.store, this.key, value);
+  }
+}

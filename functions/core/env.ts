@@ -1,0 +1,49 @@
+/**
+ * Reads configuration from environment variables once, at init. Every error names the
+ * variable and says what was expected, so a misconfigured deployment fails on its first
+ * invocation with a message that tells the operator what to fix.
+ */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+export function requiredString(env: Env, name: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigError(`${name} is required but not set`);
+  return value;
+}
+
+export function optionalString(env: Env, name: string, fallback: string): string {
+  const value = env[name]?.trim();
+  return value ? value : fallback;
+}
+
+export function integer(
+  env: Env,
+  name: string,
+  fallback: number,
+  range: { min: number; max: number },
+): number {
+  const text = env[name]?.trim();
+  if (!text) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < range.min || value > range.max) {
+    throw new ConfigError(`${name} must be a whole number from ${range.min} to ${range.max}, got "${text}"`);
+  }
+  return value;
+}
+
+export function parsed<T>(
+  env: Env,
+  name: string,
+  fallback: string,
+  parse: (text: string) => T | undefined,
+  expected: string,
+): T {
+  const text = optionalString(env, name, fallback);
+  const value = parse(text);
+  if (value === undefined) throw new ConfigError(`${name} must be ${expected}, got "${text}"`);
+  return value;
+}

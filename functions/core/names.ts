@@ -1,0 +1,46 @@
+/**
+ * One place for each name that more than one part of qualys-lake relies on: the Lambda
+ * functions, the datasets, the S3 prefixes and the environment variables. The CDK stack,
+ * the handlers, the local run and the tests all import from here.
+ */
+
+/** Lambda functions; each is bundled to `dist/functions/<name>/index.mjs`. */
+export const FUNCTION_NAMES = ['cdr-findings', 'sdr-inventory', 'sdr-posture', 'sdr-reports'] as const;
+export type FunctionName = (typeof FUNCTION_NAMES)[number];
+
+/** Top-level prefixes of the archive bucket. */
+export const PREFIX = {
+  raw: 'raw/',
+  curated: 'curated/',
+  state: 'state/',
+  reports: 'reports/',
+} as const;
+
+/** Curated datasets (Glue table names) and the prefix under `curated/` each one lives in. */
+export const CURATED_DATASETS = {
+  cdrFindings: 'cdr_findings',
+} as const;
+
+/** Environment variables read by the Lambdas. */
+export const ENV = {
+  qualysSecretId: 'QUALYS_SECRET_ID',
+  archiveBucket: 'ARCHIVE_BUCKET',
+  alertTopicArn: 'ALERT_TOPIC_ARN',
+  alertMinSeverity: 'ALERT_MIN_SEVERITY',
+  alertMaxPerRun: 'ALERT_MAX_PER_RUN',
+  requestTimeoutMs: 'QUALYS_REQUEST_TIMEOUT_MS',
+  maxRetries: 'QUALYS_MAX_RETRIES',
+  callReserve: 'QUALYS_CALL_RESERVE',
+  cdrQuery: 'CDR_QUERY',
+  cdrInitialLookbackHours: 'CDR_INITIAL_LOOKBACK_HOURS',
+  cdrPageSize: 'CDR_PAGE_SIZE',
+  cdrLagMinutes: 'CDR_LAG_MINUTES',
+  cdrLookbackMinutes: 'CDR_LOOKBACK_MINUTES',
+  cdrMaxWindowHours: 'CDR_MAX_WINDOW_HOURS',
+} as const;
+
+/** `source` message attribute of every alert, per collector. */
+export const ALERT_SOURCE = {
+  cdrFindings: 'cdr-findings',
+  sdrPosture: 'sdr-posture',
+} as const;

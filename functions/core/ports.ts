@@ -1,0 +1,67 @@
+/**
+ * The two things a collector needs from the outside world besides Qualys, as small interfaces.
+ * `functions/aws/` implements them on S3 and SNS; tests may implement them in memory.
+ */
+
+export interface PutOptions {
+  contentType: string;
+  /** Set when the body is already gzip-compressed. */
+  contentEncoding?: 'gzip';
+  metadata?: Record<string, string>;
+}
+
+export interface ObjectStore {
+  /** Writes (or overwrites) one object. */
+  put(key: string, body: Uint8Array | string, options: PutOptions): Promise<void>;
+  /** Reads one object's bytes as stored, or undefined when it does not exist. */
+  get(key: string): Promise<Uint8Array | undefined>;
+  exists(key: string): Promise<boolean>;
+  /** Streams a body of unknown length to one object (multipart), never holding it whole. */
+  upload(key: string, body: AsyncIterable<Uint8Array>, options: PutOptions): Promise<{ bytes: number }>;
+  /** Keys under a prefix, in lexical order. */
+  list(prefix: string): AsyncIterable<string>;
+}
+
+/** One alert: a plain-text email body, an AWS Chatbot custom notification and the attributes. */
+export interface AlertMessage {
+  subject: string;
+  email: string;
+  chat: ChatbotNotification;
+  attributes: Record<string, string>;
+}
+
+export interface AlertSink {
+  /** Publishes every message or throws; the adapter batches. */
+  publish(messages: readonly AlertMessage[]): Promise<void>;
+}
+
+/**
+ * AWS Chatbot (Amazon Q Developer in chat applications) custom notification, as documented in
+ * "Custom notifications using Amazon SNS": the `default` body Chatbot renders in Slack.
+ */
+export interface ChatbotNotification {
+  version: '1.0';
+  source: 'custom';
+  id?: string;
+  content: {
+    textType: 'client-markdown';
+    title: string;
+    description: string;
+    nextSteps?: string[];
+    keywords?: string[];
+  };
+  metadata?: {
+    threadId?: string;
+    summary?: string;
+    eventType?: string;
+    relatedResources?: string[];
+    additionalContext?: Record<string, string>;
+  };
+}
+
+export interface RunLogger {
+  debug(message: string, extra?: Record<string, unknown>): void;
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+}

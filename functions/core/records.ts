@@ -1,0 +1,77 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
+import type { ObjectStore } from './ports';
+
+/** Encodes records as gzip-compressed NDJSON: one JSON object per line, Athena's JSON SerDe input. */
+export function toNdjsonGzip(records: readonly unknown[]): Uint8Array {
+  return gzipSync(
+    records
+      .map((record) => JSON.stringify(record))
+      .join('\n')
+      .concat(records.length ? '\n' : ''),
+  );
+}
+
+export function fromNdjsonGzip(bytes: Uint8Array): unknown[] {
+  return gunzipSync(bytes)
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as unknown);
+}
+
+export const gzip = (bytes: Uint8Array | string): Uint8Array => gzipSync(bytes);
+
+/** Reads a JSON state object (gzip or plain), or undefined when it does not exist. */
+export async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefined> {
+  const bytes = await store.get(key);
+  if (!bytes) return undefined;
+  const isGzip = bytes[0] === 0x1f && bytes[1] === 0x8b;
+  const text = (isGzip ? gunzipSync(bytes) : Buffer.from(bytes)).toString('utf8');
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new Error(`s3 object ${key} is not valid JSON; delete or repair it to continue`);
+  }
+}
+
+export async function writeJson(store: ObjectStore, key: string, value: unknown): Promise<void> {
+  await store.put(key, `${JSON.stringify(value, null, 2)}\n`, { contentType: 'application/json' });
+}
+
+/** Compact UTC timestamp for keys: 2025-05-09T20:00:42.000Z → 20250509T200042Z. */
+export function keyTime(iso: string | Date): string {
+  const date = typeof iso === 'string' ? new Date(iso) : iso;
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
+}
+
+/** The UTC date (YYYY-MM-DD) of a timestamp, for `dt=` partitions. */
+export function utcDate(timestamp: string | number | Date): string {
+  return new Date(timestamp).toISOString().slice(0, 10);
+}
+
+/**
+ * Makes any id safe as one S3 key segment: keeps [A-Za-z0-9._-], percent-encodes the rest, and
+ * never yields `.` or `..`, so ids like SharePoint URLs cannot climb or split the key.
+ */
+export function safeKeySegment(id: unknown): string {
+  const text = id === null || id === undefined || id === '' ? '_' : String(id);
+  const encoded = Array.from(new TextEncoder().encode(text))
+    .map((byte) => {
+      const char = String.fromCharCode(byte);
+      return /[A-Za-z0-9_-]/.test(char) || (char === '.' && byte < 0x80)
+        ? char
+        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+    })
+    .join('');
+  const segment = encoded === '.' || encoded === '..' ? encoded.replace(/\./g, '%2E') : encoded;
+  return segment.length > 200 ? `${segment.slice(0, 180)}~${hash(text)}` : segment;
+}
+
+function hash(text: string): string {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
