@@ -19,7 +19,22 @@ export const PREFIX = {
 /** Curated datasets (Glue table names) and the prefix under `curated/` each one lives in. */
 export const CURATED_DATASETS = {
   cdrFindings: 'cdr_findings',
+  sdrConnectors: 'sdr_connectors',
+  sdrScanners: 'sdr_scanners',
+  sdrUsers: 'sdr_users',
+  sdrGroups: 'sdr_groups',
+  sdrDocuments: 'sdr_documents',
+  sdrApplications: 'sdr_applications',
+  sdrMeetings: 'sdr_meetings',
+  sdrPolicies: 'sdr_policies',
+  /** One record per inventory snapshot with its status (complete or partial) and counts. */
+  sdrSnapshots: 'sdr_snapshots',
+  /** One row per control x resource evaluation. */
+  sdrPosture: 'sdr_posture',
+  /** One record per downloaded report, with where its file is. */
+  sdrReports: 'sdr_reports',
 } as const;
+export type CuratedDataset = (typeof CURATED_DATASETS)[keyof typeof CURATED_DATASETS];
 
 /** Environment variables read by the Lambdas. */
 export const ENV = {
@@ -37,6 +52,12 @@ export const ENV = {
   cdrLagMinutes: 'CDR_LAG_MINUTES',
   cdrLookbackMinutes: 'CDR_LOOKBACK_MINUTES',
   cdrMaxWindowHours: 'CDR_MAX_WINDOW_HOURS',
+  sdrPageSize: 'SDR_PAGE_SIZE',
+  sdrMaxCallsPerRun: 'SDR_MAX_CALLS_PER_RUN',
+  sdrPostureEvaluations: 'SDR_POSTURE_EVALUATIONS',
+  sdrPostureNotifyRecovery: 'SDR_POSTURE_NOTIFY_RECOVERY',
+  sdrPostureMinCriticality: 'SDR_POSTURE_MIN_CRITICALITY',
+  sdrReportsMaxPerRun: 'SDR_REPORTS_MAX_PER_RUN',
 } as const;
 
 /** `source` message attribute of every alert, per collector. */
@@ -44,3 +65,6 @@ export const ALERT_SOURCE = {
   cdrFindings: 'cdr-findings',
   sdrPosture: 'sdr-posture',
 } as const;
+
+/** Folder of a collector under raw/ and state/: its function name. */
+export const collectorPrefix = (area: 'raw' | 'state' | 'reports', name: FunctionName) => `${PREFIX[area]}${name}/`;

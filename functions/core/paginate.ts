@@ -63,3 +63,20 @@ export function offsetPaging<P extends { content: unknown[]; last?: boolean | nu
     maxPages,
   });
 }
+
+/** SaaSDR lists: Spring `page` (from 0) and `size` paging. */
+export function pageNumberPaging<P extends { content: unknown[]; last?: boolean | null }>(
+  fetchPage: (page: number) => Promise<P>,
+  start: number,
+  size: number,
+  maxPages?: number,
+): AsyncGenerator<PageResult<P>> {
+  return pages({
+    start,
+    fetchPage,
+    info: (page) => ({ count: page.content.length, last: page.last }),
+    advance: (page) => page + 1,
+    pageSize: size,
+    maxPages,
+  });
+}

@@ -1,0 +1,88 @@
+import * as v from 'valibot';
+
+/**
+ * SaaSDR endpoints and the response shapes the collectors rely on (see the SaaSDR API guide).
+ * List endpoints answer Spring Pages (`PageSchema` in ./schemas); `page` counts from 0 and `size`
+ * is at most 200.
+ */
+export const SDR_MAX_PAGE_SIZE = 200;
+
+export const SDR_PATHS = {
+  connectors: '/sdr/api/v1/connectors',
+  scanners: (connectorId: string | number) => `/sdr/api/v1/connectors/${encodeURIComponent(String(connectorId))}/scanners`,
+  users: '/sdr/api/v1/users',
+  groups: '/sdr/api/v1/groups',
+  documents: '/sdr/api/v1/documents',
+  applications: '/sdr/api/v1/applications',
+  meetings: '/sdr/api/v1/meetings',
+  reports: '/sdr/api/v1/reports',
+  policies: '/sdr/api/v1/policy',
+  policy: (policyId: string | number) => `/sdr/api/v1/policy/${encodeURIComponent(String(policyId))}`,
+  reporting: '/sdr/api/v1/reporting',
+  reportDownload: (fileUuid: string) => `/sdr/api/v1/report/download/${encodeURIComponent(fileUuid)}`,
+} as const;
+
+/**
+ * Connector types as the connector list names them, and as /reporting's `connectorType`
+ * parameter wants them: the guide lists "Google Workspace, OFFICE365, SALESFORCE, ZOOM" for
+ * reporting while connectors say GSUITE.
+ */
+export const CONNECTOR_TYPES: Record<string, string> = {
+  GSUITE: 'Google Workspace',
+  OFFICE365: 'OFFICE365',
+  SALESFORCE: 'SALESFORCE',
+  ZOOM: 'ZOOM',
+};
+
+const id = v.union([v.number(), v.pipe(v.string(), v.nonEmpty())]);
+
+export const ConnectorSchema = v.looseObject({
+  id,
+  connectorType: v.nullish(v.string()),
+  name: v.nullish(v.string()),
+  isEnabled: v.nullish(v.union([v.number(), v.boolean()])),
+});
+export type Connector = v.InferOutput<typeof ConnectorSchema>;
+
+export const PolicySchema = v.looseObject({
+  id,
+  name: v.pipe(v.string(), v.nonEmpty()),
+  connectorType: v.nullish(v.string()),
+  connectors: v.nullish(v.array(v.looseObject({ id: v.nullish(id), connectorType: v.nullish(v.string()) }))),
+});
+export type Policy = v.InferOutput<typeof PolicySchema>;
+
+export const ReportSchema = v.looseObject({
+  fileUuid: v.pipe(v.string(), v.nonEmpty()),
+  status: v.nullish(v.string()),
+  fileFormat: v.nullish(v.string()),
+  reportName: v.nullish(v.string()),
+});
+export type Report = v.InferOutput<typeof ReportSchema>;
+
+/** Evidence of one resource for one control. */
+const ResourceEvaluationSchema = v.looseObject({
+  resourceId: v.nullish(v.union([v.string(), v.number()])),
+  resourceEvaluationResult: v.nullish(v.string()),
+  evidenceDetails: v.nullish(v.array(v.looseObject({}))),
+});
+
+/** One control; `controlEvalutaionStatus` is spelled as the API spells it. */
+export const ControlSchema = v.looseObject({
+  cid: v.union([v.string(), v.number()]),
+  controlName: v.nullish(v.string()),
+  criticality: v.nullish(v.string()),
+  controlEvalutaionStatus: v.nullish(v.string()),
+  lastEvaluatedDate: v.nullish(v.string()),
+  controlEvaluationSummaryDto: v.nullish(v.array(ResourceEvaluationSchema)),
+});
+export type Control = v.InferOutput<typeof ControlSchema>;
+
+/** GET /sdr/api/v1/reporting. The guide's sample ends before any paging fields: a page without controls ends the listing. */
+export const ReportingSchema = v.looseObject({
+  policyName: v.nullish(v.string()),
+  connectorId: v.nullish(v.union([v.number(), v.string()])),
+  connectorType: v.nullish(v.string()),
+  controlDetailsSummaryDto: v.nullish(v.array(v.looseObject({}))),
+});
+export type Reporting = v.InferOutput<typeof ReportingSchema>;
