@@ -45,15 +45,39 @@ export interface ReceivedAlert {
 
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 
-export async function startLocalAws(region = 'us-east-1'): Promise<LocalAws> {
+/** Starts fauxqs in-process on 127.0.0.1 (its CLI would bind 0.0.0.0). */
+export async function startFauxqs(
+  region = 'us-east-1',
+): Promise<{ endpoint: string; close(): Promise<void> }> {
   const app = buildApp({ logger: false, defaultRegion: region });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
-  const endpoint = address.replace('localhost', '127.0.0.1');
+  return { endpoint: address.replace('localhost', '127.0.0.1'), close: () => app.close() };
+}
+
+/** fauxqs and the Secrets Manager fake, started here (the local run). */
+export async function startLocalAws(region = 'us-east-1'): Promise<LocalAws> {
+  const fauxqs = await startFauxqs(region);
+  const aws = await connectLocalAws(fauxqs.endpoint, region);
+  return {
+    ...aws,
+    async close() {
+      await aws.close();
+      await fauxqs.close();
+    },
+  };
+}
+
+/**
+ * Clients for a fauxqs already running at `endpoint` (tests: started by vitest globalSetup),
+ * plus a Secrets Manager fake of this process's own.
+ */
+export async function connectLocalAws(endpoint: string, region = 'us-east-1'): Promise<LocalAws> {
   const secrets = await startSecretsManagerFake(region);
   const config = { region, endpoint, credentials };
   const s3 = new S3Client({ ...config, forcePathStyle: true });
   const sns = new SNSClient(config);
   const sqs = new SQSClient(config);
+  let lakes = 0;
   return {
     endpoint,
     secrets,
@@ -62,10 +86,12 @@ export async function startLocalAws(region = 'us-east-1'): Promise<LocalAws> {
     sqs,
     region,
     async createLake(name) {
-      const bucket = `${name}-archive`;
+      // Unique per process and call, so test files sharing one fauxqs never see each other's data.
+      const unique = `${name}-${process.pid}-${++lakes}`;
+      const bucket = `${unique}-archive`;
       await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-      const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: `${name}-alerts` }));
-      const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `${name}-alerts-queue` }));
+      const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: `${unique}-alerts` }));
+      const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `${unique}-alerts-queue` }));
       if (!TopicArn || !QueueUrl) throw new Error('fauxqs did not create the topic or queue');
       const attributes = await sqs.send(
         new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
@@ -80,7 +106,6 @@ export async function startLocalAws(region = 'us-east-1'): Promise<LocalAws> {
       sns.destroy();
       sqs.destroy();
       await secrets.close();
-      await app.close();
     },
   };
 }
@@ -101,6 +126,7 @@ export function lambdaEnv(aws: LocalAws, lake: Lake, secretId: string, extra: Re
     ARCHIVE_BUCKET: lake.bucket,
     ALERT_TOPIC_ARN: lake.topicArn,
     POWERTOOLS_METRICS_DISABLED: 'true',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'WARN',
     ...extra,
   };
