@@ -1,4 +1,3 @@
-#!/usr/bin/env -S npx tsx
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { QualysLakeStack } from '../lib/qualys-lake-stack';

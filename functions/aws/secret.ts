@@ -14,7 +14,14 @@ export function secretLoader(secretId: string): (fresh: boolean) => Promise<Qual
     try {
       text = await getSecret(secretId, { maxAge: 300, forceFetch: fresh });
     } catch (error) {
-      throw new Error(`could not read the Qualys secret ${secretId}: ${(error as Error).name}`);
+      // Powertools wraps the SDK error; its cause says whether the secret is missing or access is denied.
+      const cause = (error as Error).cause as Error | undefined;
+      throw new Error(
+        `could not read the Qualys secret ${secretId}: ${cause?.name ?? (error as Error).name}`,
+        {
+          cause: error,
+        },
+      );
     }
     if (typeof text !== 'string')
       throw new Error(`the Qualys secret ${secretId} must be ${SHAPE} stored as a string`);

@@ -24,6 +24,42 @@ export function toBatchEntry(message: AlertMessage, id: string): PublishBatchReq
   };
 }
 
+/**
+ * A PublishBatch request carries at most 10 entries and 262,144 bytes of messages and attributes
+ * in all (Amazon SNS API reference, PublishBatch); stay under both with some headroom.
+ */
+const PUBLISH_BATCH_BYTES = 240 * 1024;
+
+function entryBytes(entry: PublishBatchRequestEntry): number {
+  let bytes = Buffer.byteLength(entry.Message ?? '') + Buffer.byteLength(entry.Subject ?? '');
+  for (const [name, value] of Object.entries(entry.MessageAttributes ?? {})) {
+    bytes +=
+      Buffer.byteLength(name) +
+      Buffer.byteLength(value.DataType ?? '') +
+      Buffer.byteLength(value.StringValue ?? '');
+  }
+  return bytes;
+}
+
+/** Splits entries into PublishBatch-sized groups: by count and by total size. */
+export function batches(entries: readonly PublishBatchRequestEntry[]): PublishBatchRequestEntry[][] {
+  const groups: PublishBatchRequestEntry[][] = [];
+  let current: PublishBatchRequestEntry[] = [];
+  let size = 0;
+  for (const entry of entries) {
+    const bytes = entryBytes(entry);
+    if (current.length > 0 && (current.length === PUBLISH_BATCH_SIZE || size + bytes > PUBLISH_BATCH_BYTES)) {
+      groups.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(entry);
+    size += bytes;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
 export class SnsAlerts implements AlertSink {
   constructor(
     private readonly client: SNSClient,
@@ -31,10 +67,8 @@ export class SnsAlerts implements AlertSink {
   ) {}
 
   async publish(messages: readonly AlertMessage[]): Promise<void> {
-    for (let start = 0; start < messages.length; start += PUBLISH_BATCH_SIZE) {
-      let entries = messages
-        .slice(start, start + PUBLISH_BATCH_SIZE)
-        .map((message, offset) => toBatchEntry(message, `m${start + offset}`));
+    for (const group of batches(messages.map((message, index) => toBatchEntry(message, `m${index}`)))) {
+      let entries = group;
       // Entries SNS failed (throttling, internal errors) are sent again once before giving up.
       for (let attempt = 0; entries.length > 0; attempt++) {
         const response = await this.client.send(

@@ -35,6 +35,8 @@ export interface DigestFormat {
 }
 
 export const DIGEST_CHUNK = 500;
+/** Messages published between two saves of the outbox: one SNS PublishBatch. */
+const FLUSH_GROUP = 10;
 const SUBJECT_LIMIT = 99;
 
 /** SNS subjects: ASCII printable, no line breaks, under 100 characters. */
@@ -80,7 +82,11 @@ export class AlertOutbox {
     await writeJson(this.store, this.key, { candidates: this.candidates } satisfies Outbox);
   }
 
-  /** Publishes what is queued (individually, or as digests above the limit) and clears it. */
+  /**
+   * Publishes what is queued (individually, or as digests above the limit) and clears it. Messages
+   * go out ten at a time and the outbox is saved after each group, so a failure part-way leaves
+   * only the unsent alerts queued.
+   */
   async flush(
     sink: AlertSink,
     format: DigestFormat,
@@ -89,13 +95,26 @@ export class AlertOutbox {
     if (this.candidates.length === 0) return { alerts: 0, digests: 0, keys: [] };
     const keys = this.candidates.map((candidate) => candidate.key);
     const individual = this.candidates.length <= this.maxPerRun && this.candidates.every((c) => c.message);
-    const messages = individual
-      ? this.candidates.map((candidate) => candidate.message as AlertMessage)
-      : digests(this.candidates, format);
-    await sink.publish(messages);
-    this.candidates = [];
-    await writeJson(this.store, this.key, { candidates: [] } satisfies Outbox);
-    return { alerts: individual ? messages.length : 0, digests: individual ? 0 : messages.length, keys };
+    // Each message and the candidates it covers: one each, or up to DIGEST_CHUNK per digest.
+    const groups = individual
+      ? this.candidates.map((candidate) => ({
+          message: candidate.message as AlertMessage,
+          covers: [candidate],
+        }))
+      : digests(this.candidates, format).map((message, part) => ({
+          message,
+          covers: this.candidates.slice(part * DIGEST_CHUNK, (part + 1) * DIGEST_CHUNK),
+        }));
+    let sent = 0;
+    for (let start = 0; start < groups.length; start += FLUSH_GROUP) {
+      const group = groups.slice(start, start + FLUSH_GROUP);
+      await sink.publish(group.map((item) => item.message));
+      sent += group.length;
+      const published = new Set(group.flatMap((item) => item.covers.map((candidate) => candidate.key)));
+      this.candidates = this.candidates.filter((candidate) => !published.has(candidate.key));
+      await writeJson(this.store, this.key, { candidates: this.candidates } satisfies Outbox);
+    }
+    return { alerts: individual ? sent : 0, digests: individual ? 0 : sent, keys };
   }
 }
 

@@ -49,10 +49,8 @@ export function nextWindow(
     : now - settings.initialLookbackHours * 60 * MINUTE;
   if (end - watermark < MINUTE) return undefined;
   const start = checkpoint.watermark ? watermark - settings.lookbackMinutes * MINUTE : watermark;
-  const cappedEnd = Math.min(
-    end,
-    start + Math.max(settings.maxWindowHours * 60 * MINUTE, settings.lookbackMinutes * MINUTE + MINUTE),
-  );
+  // The cap limits new time only, so each window moves the watermark by up to maxWindowHours.
+  const cappedEnd = Math.min(end, watermark + settings.maxWindowHours * 60 * MINUTE);
   return { startAt: new Date(start).toISOString(), endAt: new Date(cappedEnd).toISOString() };
 }
 

@@ -67,4 +67,5 @@ export const ALERT_SOURCE = {
 } as const;
 
 /** Folder of a collector under raw/ and state/: its function name. */
-export const collectorPrefix = (area: 'raw' | 'state' | 'reports', name: FunctionName) => `${PREFIX[area]}${name}/`;
+export const collectorPrefix = (area: 'raw' | 'state' | 'reports', name: FunctionName) =>
+  `${PREFIX[area]}${name}/`;

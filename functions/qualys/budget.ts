@@ -151,7 +151,8 @@ export class CallBudget {
   release(headers?: Headers): void {
     this.inFlight = Math.max(0, this.inFlight - 1);
     if (headers) this.observe(headers);
-    this.waiters.shift()?.();
+    // Wake every waiter: each re-checks the budget, and one that gives up must not strand the rest.
+    for (const wake of this.waiters.splice(0)) wake();
   }
 
   observe(headers: Headers): void {

@@ -9,11 +9,19 @@ export interface QualysCredentials {
   password: string;
 }
 
-export const CredentialsSchema = v.object({
-  baseUrl: v.pipe(v.string(), v.url('baseUrl must be a URL such as https://gateway.qg1.apps.qualys.com')),
-  username: v.pipe(v.string(), v.nonEmpty('username must not be empty')),
-  password: v.pipe(v.string(), v.nonEmpty('password must not be empty')),
-});
+// Every check carries its own message: valibot's defaults quote the received value, and the
+// value here may be the password.
+export const CredentialsSchema = v.object(
+  {
+    baseUrl: v.pipe(
+      v.string('baseUrl must be a string'),
+      v.url('baseUrl must be a URL such as https://gateway.qg1.apps.qualys.com'),
+    ),
+    username: v.pipe(v.string('username must be a string'), v.nonEmpty('username must not be empty')),
+    password: v.pipe(v.string('password must be a string'), v.nonEmpty('password must not be empty')),
+  },
+  'the secret must be a JSON object {"baseUrl","username","password"}',
+);
 
 export interface ClientLogger {
   debug(message: string, extra?: Record<string, unknown>): void;

@@ -9,7 +9,8 @@ export const SDR_MAX_PAGE_SIZE = 200;
 
 export const SDR_PATHS = {
   connectors: '/sdr/api/v1/connectors',
-  scanners: (connectorId: string | number) => `/sdr/api/v1/connectors/${encodeURIComponent(String(connectorId))}/scanners`,
+  scanners: (connectorId: string | number) =>
+    `/sdr/api/v1/connectors/${encodeURIComponent(String(connectorId))}/scanners`,
   users: '/sdr/api/v1/users',
   groups: '/sdr/api/v1/groups',
   documents: '/sdr/api/v1/documents',

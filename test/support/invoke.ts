@@ -6,13 +6,16 @@ import { distDir } from '../../lib/bundle';
 export type Handler = (event: unknown, context: unknown) => Promise<unknown>;
 
 let generation = 0;
+/** The environment before any handler was loaded: each load starts from it, so settings never leak. */
+const baseline = { ...process.env };
 
 /**
  * Loads a fresh instance of a built Lambda bundle (dist/functions/<name>/index.mjs) with `env`
  * applied first, as a new execution environment would. Bundles are built by `npm run build`.
  */
 export async function loadHandler(name: FunctionName, env: Record<string, string>): Promise<Handler> {
-  Object.assign(process.env, env);
+  for (const key of Object.keys(process.env)) if (!(key in baseline)) delete process.env[key];
+  Object.assign(process.env, baseline, env);
   const file = pathToFileURL(path.join(distDir(name), 'index.mjs')).href;
   const module = (await import(`${file}?instance=${++generation}`)) as { handler: Handler };
   return module.handler;

@@ -1,0 +1,16 @@
+import { integer } from '../core/env';
+import { ENV } from '../core/names';
+import type { SdrReportsSettings } from '../core/sdr-reports';
+import { SDR_MAX_PAGE_SIZE } from '../qualys/sdr';
+
+type Env = Record<string, string | undefined>;
+
+/** Settings of the reports collector; every error names its variable. */
+export function readSdrReportsConfig(env: Env): SdrReportsSettings {
+  return {
+    // The listing is short (one page of 200 holds most subscriptions' reports): fewest calls.
+    pageSize: integer(env, ENV.sdrPageSize, SDR_MAX_PAGE_SIZE, { min: 1, max: SDR_MAX_PAGE_SIZE }),
+    maxDownloadsPerRun: integer(env, ENV.sdrReportsMaxPerRun, 20, { min: 1, max: 1_000 }),
+    maxCallsPerRun: integer(env, ENV.sdrMaxCallsPerRun, 60, { min: 1, max: 100_000 }),
+  };
+}

@@ -1,0 +1,253 @@
+import * as path from 'node:path';
+import { AssetHashType, Aws, DockerImage, Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ENV, type FunctionName } from '../functions/core/names';
+import type { AlertTopic } from './alerts';
+import type { ArchiveBucket } from './archive';
+import { bundleFunction, PROJECT_ROOT } from './bundle';
+import { acknowledge, wildcardResourceFinding } from './nag';
+
+/** What a collector runs and how often; everything but the schedule has a default. */
+export interface CollectorOptions {
+  /** What the collector does; shown on the function and the schedule. */
+  readonly description: string;
+  /** Minutes between scheduled runs. */
+  readonly scheduleMinutes: number;
+  /**
+   * Environment variables for the collector, on top of the ones every collector gets
+   * (secret, bucket, alert topic, Powertools settings).
+   * @default none
+   */
+  readonly environment?: Record<string, string>;
+  /**
+   * Longest a run may take. Keep it under the schedule interval: runs never overlap, so a run still
+   * going when the next one is due delays that one.
+   * @default Duration.minutes(10)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Memory of the function, in MiB (CPU scales with it).
+   * @default 512
+   */
+  readonly memorySize?: number;
+  /**
+   * Whether to send X-Ray traces.
+   * @default false
+   */
+  readonly tracing?: boolean;
+  /**
+   * How long the function's logs are kept.
+   * @default RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+export interface CollectorProps extends CollectorOptions {
+  /** Which function to bundle and deploy (`functions/<name>/index.ts`). */
+  readonly name: FunctionName;
+  /** Secret holding the Qualys base URL and credentials; the function may read only this one. */
+  readonly secret: secretsmanager.ISecret;
+  readonly archive: ArchiveBucket;
+  /** Archive prefixes the function may read and write, each ending in `/`. */
+  readonly prefixes: { readonly read: readonly string[]; readonly write: readonly string[] };
+  /**
+   * Topic the collector's alarms notify and, with `publishAlerts`, the collector publishes alerts to.
+   * @default alarms have no actions, and the collector publishes nothing
+   */
+  readonly alerts?: AlertTopic;
+  /**
+   * Whether the function publishes alerts to `alerts` itself (grants publish, sets `ALERT_TOPIC_ARN`).
+   * @default true when `alerts` is given
+   */
+  readonly publishAlerts?: boolean;
+}
+
+/**
+ * One scheduled Qualys collector: a Lambda function running the shared bundle of `functions/<name>`,
+ * started by EventBridge Scheduler every `scheduleMinutes`, never two runs at once (they share a
+ * checkpoint), with failed runs kept in a dead-letter queue and alarms on errors and on that queue.
+ */
+export class Collector extends Construct {
+  readonly function: lambda.Function;
+  readonly logGroup: logs.LogGroup;
+  /** Runs that failed after their retries (Lambda destination) or could not be started (Scheduler). */
+  readonly deadLetterQueue: sqs.Queue;
+  readonly schedule: scheduler.Schedule;
+  readonly errorsAlarm: cloudwatch.Alarm;
+  readonly deadLetterAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: CollectorProps) {
+    super(scope, id);
+    const interval = Duration.minutes(props.scheduleMinutes);
+    // An event older than one interval is superseded by the next scheduled run, which resumes from
+    // the same checkpoint; keep it within what Lambda (1 min to 6 h) and Scheduler (up to 24 h) accept.
+    const maxEventAge = Duration.minutes(Math.min(Math.max(props.scheduleMinutes, 1), 360));
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+    });
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    acknowledge(
+      this.deadLetterQueue,
+      'AwsSolutions-SQS3',
+      'This queue is itself the dead-letter queue of the collector (Lambda on-failure destination and Scheduler DLQ); cdk-nag only recognises SQS redrive DLQs.',
+    );
+
+    // A role of our own instead of AWSLambdaBasicExecutionRole: logs go to this log group only.
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Runs the ${props.name} collector`,
+    });
+    this.logGroup.grantWrite(role);
+
+    const publishAlerts = props.alerts !== undefined && (props.publishAlerts ?? true);
+    const environment: Record<string, string> = {
+      // The name, not `secretArn`: a secret imported by name only has a partial ARN (no random
+      // suffix), and Secrets Manager advises a name or a complete ARN as SecretId.
+      [ENV.qualysSecretId]: props.secret.secretName,
+      [ENV.archiveBucket]: props.archive.bucketName,
+      ...(publishAlerts && props.alerts ? { [ENV.alertTopicArn]: props.alerts.topicArn } : {}),
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: 'qualys-lake',
+      POWERTOOLS_METRICS_NAMESPACE: 'QualysLake',
+    };
+    for (const [key, value] of Object.entries(props.environment ?? {})) {
+      if (key in environment) {
+        throw new Error(`Collector ${props.name}: environment variable ${key} is set by the construct`);
+      }
+      environment[key] = value;
+    }
+
+    this.function = new lambda.Function(this, 'Function', {
+      description: props.description,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      handler: 'index.handler',
+      code: functionCode(props.name),
+      role,
+      environment,
+      timeout: props.timeout ?? Duration.minutes(10),
+      memorySize: props.memorySize ?? 512,
+      logGroup: this.logGroup,
+      // Runs of one collector share a checkpoint, so they must not overlap.
+      reservedConcurrentExecutions: 1,
+      tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
+      retryAttempts: 2,
+      maxEventAge,
+      onFailure: new destinations.SqsDestination(this.deadLetterQueue),
+    });
+    acknowledge(
+      this.function,
+      'AwsSolutions-L1',
+      'Pinned to Node.js 22: lib/bundle.ts targets node22 and the handlers are tested on it; move both together.',
+    );
+    if (props.tracing) {
+      acknowledge(
+        role,
+        'AwsSolutions-IAM5[Resource::*]',
+        'xray:PutTraceSegments and xray:PutTelemetryRecords do not support resource-level permissions.',
+      );
+    }
+
+    props.secret.grantRead(this.function);
+    props.archive.grantPrefixes(this.function, props.prefixes);
+    if (publishAlerts && props.alerts) props.alerts.grantPublish(this.function);
+
+    // The Scheduler role is ours (not the stack-wide one CDK would share) so its one finding is
+    // acknowledged here. Its policy (invoke + DLQ send) is added by the target.
+    const scheduleRole = new iam.Role(this, 'ScheduleRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: {
+          StringEquals: {
+            'aws:SourceAccount': Aws.ACCOUNT_ID,
+            'aws:SourceArn': Stack.of(this).formatArn({
+              service: 'scheduler',
+              resource: 'schedule-group',
+              resourceName: 'default',
+            }),
+          },
+        },
+      }),
+      description: `Lets EventBridge Scheduler start the ${props.name} collector`,
+    });
+    acknowledge(
+      scheduleRole,
+      wildcardResourceFinding(this, `${this.function.functionArn}:*`),
+      'lambda:InvokeFunction on this one function and its versions/aliases (`:*`), as Function.grantInvoke grants.',
+    );
+    this.schedule = new scheduler.Schedule(this, 'Schedule', {
+      description: `Starts the ${props.name} collector every ${props.scheduleMinutes} minutes`,
+      schedule: scheduler.ScheduleExpression.rate(interval),
+      target: new schedulerTargets.LambdaInvoke(this.function, {
+        role: scheduleRole,
+        input: scheduler.ScheduleTargetInput.fromObject({}),
+        deadLetterQueue: this.deadLetterQueue,
+        retryAttempts: 2,
+        maxEventAge,
+      }),
+    });
+
+    this.errorsAlarm = new cloudwatch.Alarm(this, 'ErrorsAlarm', {
+      alarmDescription: `The ${props.name} collector failed a run; see its log group ${this.logGroup.logGroupName}.`,
+      metric: this.function.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
+      alarmDescription: `Runs of the ${props.name} collector failed after retries or could not start; inspect and purge the dead-letter queue.`,
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (props.alerts) {
+      const action = new cloudwatchActions.SnsAction(props.alerts.topic);
+      this.errorsAlarm.addAlarmAction(action);
+      this.deadLetterAlarm.addAlarmAction(action);
+    }
+  }
+}
+
+/**
+ * The deployed code of a function: the same esbuild bundle as `npm run build` (lib/bundle.ts), built
+ * in-process. The Docker image is required by the API but never used, because local bundling always
+ * succeeds or throws. Tests skip bundling with the `aws:cdk:bundling-stacks` context.
+ */
+export function functionCode(name: FunctionName): lambda.Code {
+  // The source path is the function's own folder: CDK caches staged assets by source path and
+  // bundling options, and `local` serialises to `{}`, so a shared folder would hand every function
+  // the first bundle. The asset hash is taken from the bundle (OUTPUT), so only changed bundles deploy.
+  return lambda.Code.fromAsset(path.join(PROJECT_ROOT, 'functions', name), {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:22'),
+      local: {
+        tryBundle(outputDir: string): boolean {
+          bundleFunction(name, outputDir);
+          return true;
+        },
+      },
+    },
+  });
+}

@@ -1,0 +1,192 @@
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { parseMinSeverity, SEVERITY_LEVELS } from '../functions/core/severity';
+
+/**
+ * Deployment settings, read once from CDK context (`cdk.json` or `-c key=value`) and validated here, so
+ * a mistake fails `cdk synth` with the name of the key instead of surfacing as a broken deployment.
+ */
+export interface QualysLakeConfig {
+  /** Name of an existing Secrets Manager secret holding `{"baseUrl","username","password"}`. */
+  readonly qualysSecretName: string;
+  /** Addresses subscribed to the alert topic (each confirms by mail). */
+  readonly alertEmails: readonly string[];
+  /** Slack channel that AWS Chatbot posts alerts and alarms to. */
+  readonly slack?: SlackChannel;
+  /** A severity name (`LOW`, `MEDIUM`, `HIGH`, `CRITICAL`) or a number, passed to the collectors as is. */
+  readonly alertMinSeverity: string;
+  readonly alertMaxPerRun: number;
+  readonly cdrScheduleMinutes: number;
+  readonly cdrQuery?: string;
+  readonly rawRetentionDays: number;
+  readonly logRetention: RetentionDays;
+  readonly sdrInventoryScheduleMinutes: number;
+  readonly sdrPostureScheduleMinutes: number;
+  readonly sdrReportsScheduleMinutes: number;
+}
+
+export interface SlackChannel {
+  readonly workspaceId: string;
+  readonly channelId: string;
+}
+
+/** Context keys, with the defaults used when a key is absent. */
+export const CONFIG_DEFAULTS = {
+  alertMinSeverity: 'HIGH',
+  alertMaxPerRun: 50,
+  cdrScheduleMinutes: 15,
+  rawRetentionDays: 400,
+  logRetentionDays: 90,
+  sdrInventoryScheduleMinutes: 360,
+  sdrPostureScheduleMinutes: 60,
+  sdrReportsScheduleMinutes: 360,
+} as const;
+
+const LOG_RETENTION_DAYS: readonly number[] = Object.values(RetentionDays).filter(
+  (value): value is number => typeof value === 'number' && value > 0,
+);
+
+/** Thrown for an invalid or missing context value; the message starts with the key. */
+export class ConfigError extends Error {
+  constructor(
+    readonly key: string,
+    problem: string,
+  ) {
+    super(`CDK context "${key}" ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads the configuration from the CDK context visible to `scope`. */
+export function loadConfig(scope: Construct): QualysLakeConfig {
+  return parseConfig((key) => scope.node.tryGetContext(key));
+}
+
+/**
+ * Validates raw context values. Values given with `-c key=value` arrive as strings, so numbers and
+ * lists are also accepted in string form (`-c alertEmails=a@example.com,b@example.com`).
+ */
+export function parseConfig(context: (key: string) => unknown): QualysLakeConfig {
+  const qualysSecretName = optionalString(context, 'qualysSecretName');
+  if (qualysSecretName === undefined) {
+    throw new ConfigError(
+      'qualysSecretName',
+      'is required: the name of the Secrets Manager secret holding {"baseUrl","username","password"}',
+    );
+  }
+
+  const slackWorkspaceId = optionalString(context, 'slackWorkspaceId');
+  const slackChannelId = optionalString(context, 'slackChannelId');
+  if ((slackWorkspaceId === undefined) !== (slackChannelId === undefined)) {
+    const missing = slackWorkspaceId === undefined ? 'slackWorkspaceId' : 'slackChannelId';
+    throw new ConfigError(missing, 'is required when the other Slack id is set (set both or neither)');
+  }
+
+  const cdrQuery = optionalString(context, 'cdrQuery');
+  const logRetentionDays = integer(context, 'logRetentionDays', CONFIG_DEFAULTS.logRetentionDays, 1);
+  if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) {
+    throw new ConfigError(
+      'logRetentionDays',
+      `must be one of the CloudWatch Logs retention periods (${LOG_RETENTION_DAYS.join(', ')}), got ${logRetentionDays}`,
+    );
+  }
+
+  return {
+    qualysSecretName,
+    alertEmails: emails(context, 'alertEmails'),
+    ...(slackWorkspaceId !== undefined && slackChannelId !== undefined
+      ? { slack: { workspaceId: slackWorkspaceId, channelId: slackChannelId } }
+      : {}),
+    alertMinSeverity: severity(context, 'alertMinSeverity'),
+    // The collectors accept 1 to 10 000 (functions/cdr-findings/config.ts).
+    alertMaxPerRun: integer(context, 'alertMaxPerRun', CONFIG_DEFAULTS.alertMaxPerRun, 1, 10_000),
+    cdrScheduleMinutes: integer(context, 'cdrScheduleMinutes', CONFIG_DEFAULTS.cdrScheduleMinutes, 1),
+    ...(cdrQuery !== undefined ? { cdrQuery } : {}),
+    rawRetentionDays: integer(context, 'rawRetentionDays', CONFIG_DEFAULTS.rawRetentionDays, 1),
+    logRetention: logRetentionDays as RetentionDays,
+    sdrInventoryScheduleMinutes: integer(
+      context,
+      'sdrInventoryScheduleMinutes',
+      CONFIG_DEFAULTS.sdrInventoryScheduleMinutes,
+      1,
+    ),
+    sdrPostureScheduleMinutes: integer(
+      context,
+      'sdrPostureScheduleMinutes',
+      CONFIG_DEFAULTS.sdrPostureScheduleMinutes,
+      1,
+    ),
+    sdrReportsScheduleMinutes: integer(
+      context,
+      'sdrReportsScheduleMinutes',
+      CONFIG_DEFAULTS.sdrReportsScheduleMinutes,
+      1,
+    ),
+  };
+}
+
+/** A non-empty string, or undefined when the key is absent or empty. */
+function optionalString(context: (key: string) => unknown, key: string): string | undefined {
+  const value = context(key);
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new ConfigError(key, `must be a string, got ${JSON.stringify(value)}`);
+  const trimmed = value.trim();
+  return trimmed === '' ? undefined : trimmed;
+}
+
+function integer(
+  context: (key: string) => unknown,
+  key: string,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  const value = context(key);
+  if (value === undefined || value === null || value === '') return fallback;
+  const parsed = typeof value === 'string' ? Number(value.trim()) : value;
+  if (typeof parsed !== 'number' || !Number.isInteger(parsed) || parsed < min || parsed > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new ConfigError(key, `must be an integer ${range}, got ${JSON.stringify(value)}`);
+  }
+  return parsed;
+}
+
+/** Checked with the collectors' own parser, so what synth accepts the function accepts. */
+function severity(context: (key: string) => unknown, key: string): string {
+  const value = context(key);
+  if (value === undefined || value === null || value === '') return CONFIG_DEFAULTS.alertMinSeverity;
+  const text =
+    typeof value === 'number' || typeof value === 'string' ? String(value).trim().toUpperCase() : '';
+  if (text !== '' && parseMinSeverity(text) !== undefined) return text;
+  throw new ConfigError(
+    key,
+    `must be one of ${Object.keys(SEVERITY_LEVELS).join(', ')} or a number >= 0, got ${JSON.stringify(value)}`,
+  );
+}
+
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
+function emails(context: (key: string) => unknown, key: string): string[] {
+  const value = context(key);
+  if (value === undefined || value === null || value === '') return [];
+  let list: unknown = value;
+  if (typeof value === 'string') {
+    const text = value.trim();
+    list = text.startsWith('[') ? parseJson(key, text) : text.split(',');
+  }
+  if (!Array.isArray(list) || !list.every((item) => typeof item === 'string')) {
+    throw new ConfigError(key, `must be a list of email addresses, got ${JSON.stringify(value)}`);
+  }
+  const addresses = list.map((item) => item.trim()).filter((item) => item !== '');
+  const invalid = addresses.find((address) => !EMAIL.test(address));
+  if (invalid !== undefined) throw new ConfigError(key, `contains an invalid email address: "${invalid}"`);
+  return [...new Set(addresses)];
+}
+
+function parseJson(key: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ConfigError(key, `is not valid JSON: ${text}`);
+  }
+}

@@ -1,0 +1,119 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import { CURATED_DATASETS, ENV, type FunctionName, PREFIX } from '../functions/core/names';
+import { AlertTopic } from './alerts';
+import { ArchiveBucket } from './archive';
+import { Collector, type CollectorOptions } from './collector';
+import { loadConfig, type QualysLakeConfig } from './config';
+
+export interface QualysLakeStackProps extends StackProps {
+  /**
+   * Deployment settings.
+   * @default read and validated from CDK context (see lib/config.ts)
+   */
+  readonly config?: QualysLakeConfig;
+}
+
+/** Archive prefixes of one collector. */
+export interface CollectorPrefixes {
+  readonly read: readonly string[];
+  readonly write: readonly string[];
+}
+
+/**
+ * The standard prefixes of a collector: it writes its raw pages, its curated dataset and its
+ * checkpoint, and reads its checkpoint back.
+ */
+export function collectorPrefixes(name: FunctionName, curatedDataset: string): CollectorPrefixes {
+  const state = `${PREFIX.state}${name}/`;
+  return {
+    read: [state],
+    write: [`${PREFIX.raw}${name}/`, `${PREFIX.curated}${curatedDataset}/`, state],
+  };
+}
+
+/**
+ * qualys-lake: scheduled collectors pull Qualys CDR findings (and, next, SaaSDR data) into the
+ * archive bucket and publish alerts to a topic that mails the team and posts to Slack.
+ */
+export class QualysLakeStack extends Stack {
+  readonly config: QualysLakeConfig;
+  readonly archive: ArchiveBucket;
+  readonly alerts: AlertTopic;
+  readonly qualysSecret: secretsmanager.ISecret;
+  /** Every collector of the stack, by function name. */
+  readonly collectors = new Map<FunctionName, Collector>();
+
+  constructor(scope: Construct, id: string, props: QualysLakeStackProps = {}) {
+    super(scope, id, {
+      description: 'qualys-lake: Qualys CDR and SaaSDR data in S3, with alerts to email and Slack',
+      ...props,
+    });
+    const config = props.config ?? loadConfig(this);
+    this.config = config;
+
+    this.qualysSecret = secretsmanager.Secret.fromSecretNameV2(this, 'QualysSecret', config.qualysSecretName);
+    this.archive = new ArchiveBucket(this, 'Archive', { rawRetentionDays: config.rawRetentionDays });
+    this.alerts = new AlertTopic(this, 'Alerts', {
+      emails: config.alertEmails,
+      ...(config.slack ? { slack: config.slack } : {}),
+    });
+
+    this.addCollector('cdr-findings', collectorPrefixes('cdr-findings', CURATED_DATASETS.cdrFindings), {
+      description: 'Pulls Qualys CDR findings into the archive and alerts on severe ones',
+      scheduleMinutes: config.cdrScheduleMinutes,
+      environment: {
+        [ENV.alertMinSeverity]: config.alertMinSeverity,
+        [ENV.alertMaxPerRun]: String(config.alertMaxPerRun),
+        ...(config.cdrQuery !== undefined ? { [ENV.cdrQuery]: config.cdrQuery } : {}),
+      },
+    });
+    // The SaaSDR collectors (sdr-inventory, sdr-posture, sdr-reports) are added here the same way,
+    // with config.sdr*ScheduleMinutes and `publishAlerts: false` for those that only archive.
+
+    new CfnOutput(this, 'ArchiveBucketName', {
+      description: 'Bucket holding raw pages, curated NDJSON and collector state',
+      value: this.archive.bucketName,
+    });
+    new CfnOutput(this, 'AlertTopicArn', {
+      description: 'SNS topic for collector alerts and alarms',
+      value: this.alerts.topicArn,
+    });
+  }
+
+  /**
+   * Adds a scheduled collector with the stack's secret, archive, alert topic and log retention, and
+   * outputs its function name as `<PascalName>FunctionName`.
+   */
+  addCollector(
+    name: FunctionName,
+    prefixes: CollectorPrefixes,
+    options: CollectorOptions & { readonly publishAlerts?: boolean },
+  ): Collector {
+    if (this.collectors.has(name)) throw new Error(`Collector ${name} is already in the stack`);
+    const id = pascalCase(name);
+    const collector = new Collector(this, id, {
+      logRetention: this.config.logRetention,
+      ...options,
+      name,
+      secret: this.qualysSecret,
+      archive: this.archive,
+      prefixes,
+      alerts: this.alerts,
+    });
+    this.collectors.set(name, collector);
+    new CfnOutput(this, `${id}FunctionName`, {
+      description: `Lambda function of the ${name} collector`,
+      value: collector.function.functionName,
+    });
+    return collector;
+  }
+}
+
+function pascalCase(name: string): string {
+  return name
+    .split('-')
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
+}

@@ -1,0 +1,81 @@
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../../lib/config';
+import { QualysLakeStack } from '../../lib/qualys-lake-stack';
+import { SKIP_BUNDLING, testApp } from './fixtures';
+
+const parse = (context: Record<string, unknown>) => parseConfig((key) => context[key]);
+
+describe('parseConfig', () => {
+  it('applies the defaults', () => {
+    expect(parse({ qualysSecretName: 'qualys-lake/qualys' })).toEqual({
+      qualysSecretName: 'qualys-lake/qualys',
+      alertEmails: [],
+      alertMinSeverity: 'HIGH',
+      alertMaxPerRun: 50,
+      cdrScheduleMinutes: 15,
+      rawRetentionDays: 400,
+      logRetention: RetentionDays.THREE_MONTHS,
+      sdrInventoryScheduleMinutes: 360,
+      sdrPostureScheduleMinutes: 60,
+      sdrReportsScheduleMinutes: 360,
+    });
+  });
+
+  it('accepts the string forms that `-c key=value` produces', () => {
+    const config = parse({
+      qualysSecretName: 'q',
+      alertEmails: 'a@example.com, b@example.com',
+      alertMinSeverity: 'critical',
+      alertMaxPerRun: '10',
+      slackWorkspaceId: 'T1',
+      slackChannelId: 'C1',
+      logRetentionDays: '30',
+    });
+    expect(config).toMatchObject({
+      alertEmails: ['a@example.com', 'b@example.com'],
+      alertMinSeverity: 'CRITICAL',
+      alertMaxPerRun: 10,
+      slack: { workspaceId: 'T1', channelId: 'C1' },
+      logRetention: RetentionDays.ONE_MONTH,
+    });
+    expect(
+      parse({ qualysSecretName: 'q', alertEmails: '["c@example.com"]', alertMinSeverity: 3 }),
+    ).toMatchObject({ alertEmails: ['c@example.com'], alertMinSeverity: '3' });
+  });
+
+  it.each([
+    [{}, 'qualysSecretName', /"qualysSecretName" is required/],
+    [{ qualysSecretName: '  ' }, 'qualysSecretName', /is required/],
+    [{ qualysSecretName: 'q', slackWorkspaceId: 'T1' }, 'slackChannelId', /set both or neither/],
+    [{ qualysSecretName: 'q', slackChannelId: 'C1' }, 'slackWorkspaceId', /set both or neither/],
+    [
+      { qualysSecretName: 'q', alertMinSeverity: 'SEVERE' },
+      'alertMinSeverity',
+      /LOW, MEDIUM, HIGH, CRITICAL/,
+    ],
+    [{ qualysSecretName: 'q', alertEmails: ['not-an-address'] }, 'alertEmails', /not-an-address/],
+    [{ qualysSecretName: 'q', cdrScheduleMinutes: '0' }, 'cdrScheduleMinutes', /integer >= 1/],
+    [{ qualysSecretName: 'q', logRetentionDays: 100 }, 'logRetentionDays', /retention periods/],
+  ])('rejects %j naming %s', (context, key, message) => {
+    const error = (() => {
+      try {
+        parse(context);
+      } catch (caught) {
+        return caught;
+      }
+    })();
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toMatchObject({ key, message: expect.stringMatching(message) });
+    expect((error as Error).message).toContain(`"${key}"`);
+  });
+
+  it('fails the synth with the key name', () => {
+    const app = testApp({ ...SKIP_BUNDLING, qualysSecretName: '', slackChannelId: 'C1' });
+    expect(() => new QualysLakeStack(app, 'QualysLake')).toThrow(
+      /CDK context "qualysSecretName" is required/,
+    );
+    const app2 = testApp({ ...SKIP_BUNDLING, slackWorkspaceId: 'T1' });
+    expect(() => new QualysLakeStack(app2, 'QualysLake')).toThrow(/CDK context "slackChannelId"/);
+  });
+});

@@ -1,0 +1,87 @@
+import { Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it } from 'vitest';
+import { ENV } from '../../functions/core/names';
+import { AlertTopic } from '../../lib/alerts';
+import { ArchiveBucket } from '../../lib/archive';
+import { Collector } from '../../lib/collector';
+import { SKIP_BUNDLING, testApp } from './fixtures';
+
+const newStack = () => new Stack(testApp(SKIP_BUNDLING, { builtinCloudFormationValidation: false }), 'Test');
+
+describe('ArchiveBucket', () => {
+  it.each([
+    [400, ['STANDARD_IA', 'GLACIER_IR']],
+    [60, ['STANDARD_IA']],
+    [20, []],
+  ])('keeps only the transitions before a %i-day expiry', (rawRetentionDays, storageClasses) => {
+    const stack = newStack();
+    new ArchiveBucket(stack, 'Archive', { rawRetentionDays });
+    const rule = Template.fromStack(stack).findResources('AWS::S3::Bucket', {
+      Properties: {
+        LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Id: 'raw-pages' })]) },
+      },
+    });
+    const rules = (Object.values(rule)[0] as { Properties: { LifecycleConfiguration: { Rules: unknown[] } } })
+      .Properties.LifecycleConfiguration.Rules as { Id: string; Transitions?: { StorageClass: string }[] }[];
+    const raw = rules.find((r) => r.Id === 'raw-pages');
+    expect((raw?.Transitions ?? []).map((t) => t.StorageClass)).toEqual(storageClasses);
+  });
+
+  it.each(['raw/cdr-findings', 'other/x/', 'raw/*/'])('rejects the prefix %s', (prefix) => {
+    const stack = newStack();
+    const archive = new ArchiveBucket(stack, 'Archive');
+    const role = new iam.Role(stack, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    expect(() => archive.grantPrefixes(role, { write: [prefix] })).toThrow(/must start with one of raw\//);
+  });
+});
+
+describe('Collector', () => {
+  const build = (props: {
+    publishAlerts?: boolean;
+    tracing?: boolean;
+    environment?: Record<string, string>;
+  }) => {
+    const stack = newStack();
+    const alerts = new AlertTopic(stack, 'Alerts');
+    const collector = new Collector(stack, 'Posture', {
+      name: 'sdr-posture',
+      description: 'test',
+      scheduleMinutes: 60,
+      secret: secretsmanager.Secret.fromSecretNameV2(stack, 'Secret', 'test/qualys'),
+      archive: new ArchiveBucket(stack, 'Archive'),
+      prefixes: { read: ['state/sdr-posture/'], write: ['raw/sdr-posture/', 'state/sdr-posture/'] },
+      alerts,
+      ...props,
+    });
+    return { stack, collector, template: Template.fromStack(stack) };
+  };
+
+  it('without publishAlerts still alarms to the topic but cannot publish', () => {
+    const { template } = build({ publishAlerts: false });
+    const variables = Object.values(template.findResources('AWS::Lambda::Function'))[0]?.Properties
+      .Environment.Variables as Record<string, unknown>;
+    expect(Object.keys(variables)).not.toContain(ENV.alertTopicArn);
+    expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toContain('sns:Publish');
+    template.resourcePropertiesCountIs(
+      'AWS::CloudWatch::Alarm',
+      { AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlertsTopic') }] },
+      2,
+    );
+    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 hour)' });
+  });
+
+  it('with tracing passes cdk-nag (the X-Ray wildcard is acknowledged)', () => {
+    const { stack, template } = build({ tracing: true });
+    template.hasResourceProperties('AWS::Lambda::Function', { TracingConfig: { Mode: 'Active' } });
+    const checks = new AwsSolutionsChecks();
+    expect(checks.validateScope(stack.node.root).violations.map((v) => v.ruleName)).toEqual([]);
+  });
+
+  it('refuses to override the variables it sets', () => {
+    expect(() => build({ environment: { [ENV.archiveBucket]: 'elsewhere' } })).toThrow(/ARCHIVE_BUCKET/);
+  });
+});

@@ -1,0 +1,313 @@
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { ENV } from '../../functions/core/names';
+import { SKIP_BUNDLING, synthStack } from './fixtures';
+
+type Resource = { Properties: Record<string, unknown> };
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+const ref = (template: Template, type: string, pathPart: string) => {
+  const ids = Object.keys(template.findResources(type)).filter((id) => id.startsWith(pathPart));
+  expect(ids).toHaveLength(1);
+  return ids[0] as string;
+};
+
+const allowStatements = (template: Template): Statement[] =>
+  Object.values(template.findResources('AWS::IAM::Policy') as Record<string, Resource>).flatMap((policy) =>
+    ((policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement ?? []).filter(
+      (statement) => statement.Effect === 'Allow',
+    ),
+  );
+
+const actionsOf = (statement: Statement) =>
+  Array.isArray(statement.Action) ? statement.Action : [statement.Action];
+const resourcesOf = (statement: Statement) =>
+  Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
+
+/** `arn-of-the-bucket/suffix` written as CloudFormation, or undefined for any other resource. */
+const objectSuffix = (resource: unknown, bucketId: string): string | undefined => {
+  const join = (resource as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  if (!join) return undefined;
+  const [head, tail] = join[1];
+  const getAtt = (head as { 'Fn::GetAtt'?: string[] })['Fn::GetAtt'];
+  return getAtt?.[0] === bucketId && typeof tail === 'string' ? tail : undefined;
+};
+
+describe('QualysLakeStack with email and Slack', () => {
+  const { template } = synthStack();
+  const bucket = ref(template, 'AWS::S3::Bucket', 'ArchiveBucket');
+  const topic = ref(template, 'AWS::SNS::Topic', 'AlertsTopic');
+  const key = ref(template, 'AWS::KMS::Key', 'AlertsKey');
+  const queue = ref(template, 'AWS::SQS::Queue', 'CdrFindingsDeadLetterQueue');
+  const fn = ref(template, 'AWS::Lambda::Function', 'CdrFindingsFunction');
+
+  it('hardens the archive bucket and expires raw pages', () => {
+    template.hasResource('AWS::S3::Bucket', {
+      Properties: {
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
+        VersioningConfiguration: { Status: 'Enabled' },
+        LoggingConfiguration: {
+          DestinationBucketName: { Ref: Match.stringLikeRegexp('^ArchiveAccessLogs') },
+        },
+        LifecycleConfiguration: {
+          Rules: [
+            {
+              Id: 'raw-pages',
+              Prefix: 'raw/',
+              Status: 'Enabled',
+              ExpirationInDays: 400,
+              Transitions: [
+                { StorageClass: 'STANDARD_IA', TransitionInDays: 30 },
+                { StorageClass: 'GLACIER_IR', TransitionInDays: 90 },
+              ],
+            },
+            {
+              Id: 'old-versions-and-uploads',
+              Status: 'Enabled',
+              NoncurrentVersionExpiration: { NoncurrentDays: 30 },
+              AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
+              ExpiredObjectDeleteMarker: true,
+            },
+          ],
+        },
+      },
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: bucket },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('hardens the access log bucket too', () => {
+    const logs = ref(template, 'AWS::S3::Bucket', 'ArchiveAccessLogs');
+    expect(template.toJSON().Resources[logs]).toMatchObject({
+      Properties: {
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, RestrictPublicBuckets: true },
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
+      },
+      DeletionPolicy: 'Retain',
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: logs },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({ Effect: 'Allow', Principal: { Service: 'logging.s3.amazonaws.com' } }),
+        ]),
+      },
+    });
+  });
+
+  it('encrypts the topic with a rotating key that CloudWatch alarms and Chatbot may use', () => {
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [key, 'Arn'] } });
+    template.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'CloudWatchAlarmsUseKey',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+          }),
+          Match.objectLike({ Sid: 'ChatbotUseKey', Principal: { Service: 'chatbot.amazonaws.com' } }),
+        ]),
+      },
+    });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 'sns:Publish',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+          Match.objectLike({ Effect: 'Allow', Principal: { Service: 'cloudwatch.amazonaws.com' } }),
+        ]),
+      },
+    });
+  });
+
+  it('mails the team and posts to Slack through a notification-only Chatbot channel', () => {
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'sec@example.com',
+      TopicArn: { Ref: topic },
+    });
+    template.hasResourceProperties('AWS::Chatbot::SlackChannelConfiguration', {
+      SlackWorkspaceId: 'T0000',
+      SlackChannelId: 'C0000',
+      SnsTopicArns: [{ Ref: topic }],
+      GuardrailPolicies: [{ 'Fn::Join': ['', Match.arrayWith([':iam::aws:policy/AWSDenyAll'])] }],
+    });
+    const chatbotRole = template.findResources('AWS::IAM::Role', {
+      Properties: {
+        AssumeRolePolicyDocument: {
+          Statement: [Match.objectLike({ Principal: { Service: 'chatbot.amazonaws.com' } })],
+        },
+      },
+    });
+    expect(Object.values(chatbotRole)).toHaveLength(1);
+    expect(Object.values(chatbotRole)[0]).not.toHaveProperty('Properties.ManagedPolicyArns');
+  });
+
+  it('runs the collector on Node.js 22, arm64, one at a time, with its settings', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      ReservedConcurrentExecutions: 1,
+      Timeout: 600,
+      MemorySize: 512,
+      LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('^CdrFindingsLogs') } },
+      Environment: {
+        Variables: {
+          [ENV.qualysSecretId]: 'test/qualys',
+          [ENV.archiveBucket]: { Ref: bucket },
+          [ENV.alertTopicArn]: { Ref: topic },
+          [ENV.alertMinSeverity]: 'HIGH',
+          [ENV.alertMaxPerRun]: '50',
+          NODE_OPTIONS: '--enable-source-maps',
+          POWERTOOLS_SERVICE_NAME: 'qualys-lake',
+          POWERTOOLS_METRICS_NAMESPACE: 'QualysLake',
+        },
+      },
+    });
+    const variables = (template.toJSON().Resources[fn].Properties.Environment.Variables ?? {}) as object;
+    expect(Object.keys(variables)).not.toContain(ENV.cdrQuery);
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+  });
+
+  it('starts the collector every 15 minutes and keeps failed runs in an encrypted DLQ', () => {
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(15 minutes)',
+      State: 'ENABLED',
+      Target: {
+        Arn: { 'Fn::GetAtt': [fn, 'Arn'] },
+        Input: '{}',
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queue, 'Arn'] } },
+        RetryPolicy: { MaximumRetryAttempts: 2 },
+      },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: fn },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queue, 'Arn'] } } },
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('alarms to the topic on function errors and on dead letters', () => {
+    const common = {
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: topic }],
+    };
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      ...common,
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: fn } }],
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      ...common,
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queue, 'QueueName'] } }],
+    });
+  });
+
+  it('grants the secret and the collector prefixes only, with no bucket-wide object access', () => {
+    const statements = allowStatements(template);
+    const secret = statements.find((s) => actionsOf(s).includes('secretsmanager:GetSecretValue'));
+    expect(JSON.stringify(secret?.Resource)).toMatch(/:secret:test\/qualys-\?{6}"/);
+
+    const s3Statements = statements.filter((s) => actionsOf(s).some((action) => action.startsWith('s3:')));
+    const objectGrants = s3Statements.flatMap((s) =>
+      actionsOf(s).flatMap((action) =>
+        resourcesOf(s)
+          .map((resource) => objectSuffix(resource, bucket))
+          .filter((suffix) => suffix !== undefined)
+          .map((suffix) => `${action} ${suffix}`),
+      ),
+    );
+    expect(objectGrants.sort()).toEqual(
+      [
+        's3:GetObject /state/cdr-findings/*',
+        's3:PutObject /raw/cdr-findings/*',
+        's3:PutObject /curated/cdr_findings/*',
+        's3:PutObject /state/cdr-findings/*',
+        's3:AbortMultipartUpload /raw/cdr-findings/*',
+        's3:AbortMultipartUpload /curated/cdr_findings/*',
+        's3:AbortMultipartUpload /state/cdr-findings/*',
+      ].sort(),
+    );
+    for (const statement of s3Statements) {
+      expect(actionsOf(statement).filter((action) => action.includes('*'))).toEqual([]);
+      expect(JSON.stringify(statement.Resource)).not.toMatch(/"\/\*"/);
+    }
+    const list = s3Statements.find((s) => actionsOf(s).includes('s3:ListBucket'));
+    expect(list?.Condition).toEqual({ StringLike: { 's3:prefix': ['state/cdr-findings/*'] } });
+  });
+
+  it('matches the snapshot, with asset hashes scrubbed', () => {
+    const json = JSON.stringify(template.toJSON(), null, 2).replace(/[0-9a-f]{64}/g, '<asset-hash>');
+    expect(JSON.parse(json)).toMatchSnapshot();
+  });
+
+  it('outputs the bucket, topic and function names', () => {
+    template.hasOutput('ArchiveBucketName', { Value: { Ref: bucket } });
+    template.hasOutput('AlertTopicArn', { Value: { Ref: topic } });
+    template.hasOutput('CdrFindingsFunctionName', { Value: { Ref: fn } });
+  });
+});
+
+describe('QualysLakeStack without email or Slack', () => {
+  const { template } = synthStack({
+    ...SKIP_BUNDLING,
+    qualysSecretName: 'test/qualys',
+    cdrQuery: 'tc.findings.cloudProvider: AWS',
+    cdrScheduleMinutes: '30',
+  });
+
+  it('creates no subscriptions and no Chatbot channel', () => {
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+    template.resourceCountIs('AWS::Chatbot::SlackChannelConfiguration', 0);
+    const keyPolicy = JSON.stringify(template.findResources('AWS::KMS::Key'));
+    expect(keyPolicy).not.toContain('chatbot.amazonaws.com');
+  });
+
+  it('passes the CDR query and schedule from context', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [ENV.cdrQuery]: 'tc.findings.cloudProvider: AWS' }) },
+    });
+    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(30 minutes)' });
+  });
+});

@@ -1,0 +1,384 @@
+import { gunzipSync } from 'node:zlib';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
+import { cdrKeys } from '../../functions/core/cdr-collector';
+import type { Checkpoint } from '../../functions/core/checkpoint';
+import { type Simulator, type SimulatorOptions, startSimulator } from '../simulator/index';
+import { type Handler, lambdaContext, loadHandler } from '../support/invoke';
+import {
+  connectLocalAws,
+  curatedRecords,
+  drainAlerts,
+  getBytes,
+  getJson,
+  type Lake,
+  type LocalAws,
+  lambdaEnv,
+  listKeys,
+  type ReceivedAlert,
+} from '../support/local-aws';
+
+/**
+ * The built cdr-findings bundle against the Qualys simulator and fauxqs: what lands in the
+ * bucket, what reaches an SQS queue subscribed to the alert topic, and the checkpoint.
+ */
+const PAGE_SIZE = 10;
+const HOUR = 3_600_000;
+
+let aws: LocalAws;
+let sim: Simulator;
+let lake: Lake;
+let secretId: string;
+
+beforeAll(async () => {
+  aws = await connectLocalAws(inject('fauxqsEndpoint'));
+});
+afterAll(async () => {
+  await aws.close();
+});
+
+async function setUp(options: SimulatorOptions = {}) {
+  sim = await startSimulator(options);
+  lake = await aws.createLake('cdr');
+  secretId = aws.secrets.put(
+    `qualys-${lake.bucket}`,
+    JSON.stringify({ baseUrl: sim.url, username: 'qualys-lake-demo', password: 'demo-password' }),
+  );
+}
+
+afterEach(async () => {
+  vi.useRealTimers();
+  await sim?.close();
+});
+
+function handlerWith(extra: Record<string, string> = {}): Promise<Handler> {
+  return loadHandler(
+    'cdr-findings',
+    lambdaEnv(aws, lake, secretId, {
+      CDR_PAGE_SIZE: String(PAGE_SIZE),
+      CDR_LAG_MINUTES: '0',
+      QUALYS_REQUEST_TIMEOUT_MS: '5000',
+      ...extra,
+    }),
+  );
+}
+
+interface Summary {
+  windows: Array<{ startAt: string; endAt: string; complete: boolean }>;
+  pages: number;
+  newFindings: number;
+  alertsPublished: number;
+  digestsPublished: number;
+  stoppedEarly?: string;
+}
+
+const run = async (handler: Handler, event: unknown = {}, remainingMs?: number) =>
+  (await handler(event, lambdaContext(remainingMs))) as Summary;
+
+/** What the API serves now for [start, end]: the truth the lake must match. */
+function served(startAt: string, endAt: string) {
+  const start = Date.parse(startAt);
+  const end = Date.parse(endAt);
+  return sim.data.findings().filter((finding) => {
+    const at = Date.parse(finding.timestamp);
+    return at >= start && at <= end;
+  });
+}
+
+const curated = () =>
+  curatedRecords<{ uuid: string; timestamp: string; lake_ingested_at: string }>(
+    aws,
+    lake.bucket,
+    'curated/cdr_findings/',
+  );
+const checkpoint = () => getJson<Checkpoint>(aws, lake.bucket, cdrKeys.checkpoint);
+const severe = (findings: Array<{ uuid: string; severity: number }>) =>
+  findings.filter((finding) => finding.severity >= 3).map((finding) => finding.uuid);
+
+function expectOnce(uuids: string[], expected: string[]) {
+  expect(uuids.length).toBe(new Set(uuids).size);
+  expect(new Set(uuids)).toEqual(new Set(expected));
+}
+
+const alertKeys = (alerts: ReceivedAlert[]) => alerts.map((alert) => alert.attributes.alertKey ?? '');
+
+describe('cdr-findings', () => {
+  beforeEach(async () => {
+    await setUp();
+  });
+
+  it('lands every finding of the first window once, archives raw pages as served, alerts HIGH and above once and checkpoints', async () => {
+    const handler = await handlerWith();
+    const summary = await run(handler);
+
+    const window = summary.windows[0];
+    expect(summary.windows).toHaveLength(1);
+    if (!window) throw new Error('no window');
+    expect(Date.parse(window.endAt) - Date.parse(window.startAt)).toBe(24 * HOUR);
+    const expected = served(window.startAt, window.endAt);
+    expect(expected.length).toBeGreaterThan(PAGE_SIZE * 3);
+
+    // Curated: every served finding once, API fields unchanged, partitioned by its own date.
+    const records = await curated();
+    expectOnce(
+      records.map((record) => record.uuid),
+      expected.map((finding) => finding.uuid),
+    );
+    const byUuid = new Map(expected.map((finding) => [finding.uuid, finding]));
+    for (const record of records) {
+      const { lake_ingested_at, lake_raw_key, ...fields } = record as typeof record & {
+        lake_raw_key: string;
+      };
+      expect(fields).toEqual(byUuid.get(record.uuid));
+      expect(Date.parse(lake_ingested_at)).not.toBeNaN();
+      expect(lake_raw_key).toMatch(/^raw\/cdr-findings\//);
+    }
+    for (const key of await listKeys(aws, lake.bucket, 'curated/cdr_findings/')) {
+      const day = /dt=(\d{4}-\d{2}-\d{2})\//.exec(key)?.[1];
+      const dayRecords = (await curatedRecords<{ timestamp: string }>(aws, lake.bucket, key)).map(
+        (r) => r.timestamp,
+      );
+      for (const timestamp of dayRecords) expect(new Date(timestamp).toISOString().slice(0, 10)).toBe(day);
+    }
+
+    // Raw: one object per page, byte-for-byte what the API returned for that request.
+    const rawKeys = await listKeys(aws, lake.bucket, 'raw/cdr-findings/');
+    expect(rawKeys).toHaveLength(
+      Math.ceil(expected.length / PAGE_SIZE) + (expected.length % PAGE_SIZE === 0 ? 1 : 0),
+    );
+    const firstPage = gunzipSync(await getBytes(aws, lake.bucket, rawKeys[0] ?? '')).toString('utf8');
+    expect(JSON.parse(firstPage).content.map((f: { uuid: string }) => f.uuid)).toEqual(
+      expected.slice(0, PAGE_SIZE).map((finding) => finding.uuid),
+    );
+
+    // Alerts: one per HIGH/CRITICAL finding, with the documented attributes and bodies.
+    const alerts = await drainAlerts(aws, lake.queueUrl);
+    expectOnce(alertKeys(alerts), severe(expected));
+    for (const alert of alerts) {
+      const finding = byUuid.get(alert.attributes.alertKey ?? '');
+      expect(alert.attributes).toMatchObject({
+        source: 'cdr-findings',
+        severity: finding?.severity === 4 ? 'CRITICAL' : 'HIGH',
+        cloudType: finding?.cloudType,
+        cspAccount: finding?.cspAccount,
+      });
+      expect(alert.subject?.length).toBeLessThan(100);
+      expect(alert.email).toContain(finding?.eventMessage ?? '???');
+      expect(alert.chat).toMatchObject({
+        version: '1.0',
+        source: 'custom',
+        content: { textType: 'client-markdown' },
+      });
+    }
+
+    expect(await checkpoint()).toMatchObject({ watermark: window.endAt });
+    expect((await checkpoint()).pending).toBeUndefined();
+  });
+
+  it('re-reads the lookback on later runs: late findings land and alert once, nothing else twice', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const start = Date.now();
+    vi.setSystemTime(start);
+    const late = sim.control.addLateFindings(6, { timestamp: new Date(start - 2 * HOUR), delayMinutes: 150 });
+    const handler = await handlerWith();
+    const first = await run(handler);
+    const seenFirst = (await curated()).map((record) => record.uuid);
+    for (const finding of late) expect(seenFirst).not.toContain(finding.uuid);
+
+    // The next scheduled runs, 30 minutes apart: the late findings become visible in between.
+    const runs: Summary[] = [];
+    for (let step = 1; step <= 4; step++) {
+      vi.setSystemTime(start + step * 30 * 60_000);
+      runs.push(await run(handler));
+    }
+    const lastWindow = runs.at(-1)?.windows.at(-1);
+    expect(lastWindow?.startAt).toBe(new Date(start + 3 * 30 * 60_000 - 12 * HOUR).toISOString());
+
+    const records = await curated();
+    const firstWindow = first.windows[0];
+    if (!firstWindow || !lastWindow) throw new Error('missing windows');
+    const expected = served(firstWindow.startAt, lastWindow.endAt);
+    expect(expected.map((finding) => finding.uuid)).toEqual(
+      expect.arrayContaining(late.map((finding) => finding.uuid)),
+    );
+    expectOnce(
+      records.map((record) => record.uuid),
+      expected.map((finding) => finding.uuid),
+    );
+    expectOnce(alertKeys(await drainAlerts(aws, lake.queueUrl)), severe(expected));
+  });
+
+  it('survives 5xx, connection resets and a JWT that expires mid-run without losing or duplicating anything', async () => {
+    const handler = await handlerWith();
+    sim.control.failNext(2, 503);
+    sim.control.afterRequests(4, () => {
+      sim.control.resetNext(1);
+      sim.control.expireTokens();
+    });
+    sim.control.afterRequests(8, () => sim.control.failNext(1, 502));
+    const summary = await run(handler);
+    const window = summary.windows[0];
+    if (!window) throw new Error('no window');
+    expect(window.complete).toBe(true);
+    expect(sim.stats.authCalls).toBe(2);
+    const expected = served(window.startAt, window.endAt);
+    expectOnce(
+      (await curated()).map((record) => record.uuid),
+      expected.map((finding) => finding.uuid),
+    );
+    expectOnce(alertKeys(await drainAlerts(aws, lake.queueUrl)), severe(expected));
+  });
+
+  it('stops before the Lambda deadline mid-window and the next run resumes exactly where it stopped', async () => {
+    await sim.close();
+    await setUp({ latencyMs: 150 });
+    const handler = await handlerWith({ QUALYS_REQUEST_TIMEOUT_MS: '1000' });
+    // 10 s are kept back for the checkpoint and alerts, 1 s per call: time for a few pages only.
+    const partial = await run(handler, {}, 11_900);
+    expect(partial.stoppedEarly).toMatch(/deadline/);
+    const saved = await checkpoint();
+    expect(saved.watermark).toBeUndefined();
+    expect(saved.pending?.nextCursor).toBe(partial.pages * PAGE_SIZE);
+    const landed = await curated();
+    expect(landed).toHaveLength(partial.newFindings);
+
+    const rest = await run(handler);
+    const window = rest.windows[0];
+    if (!window) throw new Error('no window');
+    expect(window.startAt).toBe(saved.pending?.startAt);
+    expect((await checkpoint()).watermark).toBe(saved.pending?.endAt);
+    const expected = served(window.startAt, window.endAt);
+    expectOnce(
+      (await curated()).map((record) => record.uuid),
+      expected.map((finding) => finding.uuid),
+    );
+    expectOnce(alertKeys(await drainAlerts(aws, lake.queueUrl)), severe(expected));
+  });
+
+  it('never draws a 409/429 when limits are announced: it stops at the budget and resumes when the window reopens', async () => {
+    await sim.close();
+    // No late data here: findings that become visible mid-window are the lookback's job (tested above).
+    await setUp({ rateLimit: { limit: 6, windowSec: 3600, concurrency: 2 }, cdr: { lateFindings: 0 } });
+    const summaries: Summary[] = [];
+    for (let attempt = 0; attempt < 6; attempt++) {
+      // A fresh execution environment each hour, as the schedule would bring.
+      const handler = await handlerWith();
+      const summary = await run(handler);
+      summaries.push(summary);
+      if (!summary.stoppedEarly) break;
+      expect(summary.stoppedEarly).toMatch(/budget/);
+      sim.control.advanceClock(3600_000);
+    }
+    expect(summaries.length).toBeGreaterThan(1);
+    expect(summaries.at(-1)?.stoppedEarly).toBeUndefined();
+    expect(sim.stats.rateLimited).toBe(0);
+    const window = summaries[0]?.windows[0];
+    if (!window) throw new Error('no window');
+    const expected = served(window.startAt, window.endAt);
+    expectOnce(
+      (await curated()).map((record) => record.uuid),
+      expected.map((finding) => finding.uuid),
+    );
+    expectOnce(alertKeys(await drainAlerts(aws, lake.queueUrl)), severe(expected));
+  });
+
+  it('waits out a 429 from another consumer of the subscription and carries on', async () => {
+    const handler = await handlerWith();
+    sim.control.afterRequests(3, () => sim.control.failNext(1, 429));
+    const summary = await run(handler);
+    expect(summary.stoppedEarly).toBeUndefined();
+    expect(summary.windows[0]?.complete).toBe(true);
+  });
+
+  it('sends one digest listing every uuid instead of individual alerts above ALERT_MAX_PER_RUN', async () => {
+    const handler = await handlerWith({ ALERT_MAX_PER_RUN: '3' });
+    const summary = await run(handler);
+    const window = summary.windows[0];
+    if (!window) throw new Error('no window');
+    const expectedSevere = severe(served(window.startAt, window.endAt));
+    expect(expectedSevere.length).toBeGreaterThan(3);
+    const alerts = await drainAlerts(aws, lake.queueUrl);
+    expect(alerts).toHaveLength(1);
+    const [digest] = alerts;
+    expect(digest?.attributes.alertKey).toBeUndefined();
+    expect(digest?.attributes.source).toBe('cdr-findings');
+    for (const uuid of expectedSevere) expect(digest?.email).toContain(uuid);
+    expect(summary.digestsPublished).toBe(1);
+  });
+
+  it('runs an explicit {startAt, endAt} window without touching the incremental checkpoint', async () => {
+    const handler = await handlerWith();
+    await run(handler);
+    const before = await checkpoint();
+    const startAt = new Date(Date.now() - 40 * HOUR).toISOString();
+    const endAt = new Date(Date.now() - 30 * HOUR).toISOString();
+    const replay = await run(handler, { startAt, endAt });
+    expect(replay.windows).toEqual([expect.objectContaining({ startAt, endAt, complete: true })]);
+    expect(await checkpoint()).toEqual(before);
+    const uuids = (await curated()).map((record) => record.uuid);
+    expect(uuids.length).toBe(new Set(uuids).size);
+    for (const finding of served(startAt, endAt)) expect(uuids).toContain(finding.uuid);
+  });
+
+  it('rejects a bad window event with an error naming the field', async () => {
+    const handler = await handlerWith();
+    await expect(run(handler, { startAt: 'yesterday', endAt: new Date().toISOString() })).rejects.toThrow(
+      /startAt/,
+    );
+  });
+
+  it('fails on a malformed page with an error naming the endpoint and status, keeping every page before it', async () => {
+    const handler = await handlerWith();
+    sim.control.afterRequests(3, () => sim.control.malformedNext(1));
+    await expect(run(handler)).rejects.toThrow(
+      /GET \/cdr-api\/rest\/v1\/findings answered 200: the body is not JSON/,
+    );
+    const saved = await checkpoint();
+    expect(saved.pending?.nextCursor).toBe(3 * PAGE_SIZE);
+    expect(await listKeys(aws, lake.bucket, 'raw/cdr-findings/')).toHaveLength(3);
+
+    const summary = await run(handler);
+    expect(summary.windows[0]?.complete).toBe(true);
+    const expected = served(saved.pending?.startAt ?? '', saved.pending?.endAt ?? '');
+    expectOnce(
+      (await curated()).map((record) => record.uuid),
+      expected.map((finding) => finding.uuid),
+    );
+    expectOnce(alertKeys(await drainAlerts(aws, lake.queueUrl)), severe(expected));
+  });
+
+  it('never writes the password or a JWT to S3 or an alert, nor to the logs', async () => {
+    const output: string[] = [];
+    const capture = (chunk: unknown) => {
+      output.push(String(chunk));
+      return true;
+    };
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(capture);
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+    try {
+      const handler = await handlerWith({ POWERTOOLS_LOG_LEVEL: 'DEBUG' });
+      sim.control.afterRequests(2, () => sim.control.expireTokens());
+      sim.control.afterRequests(4, () => sim.control.malformedNext(1));
+      await run(handler).catch((error: Error) => output.push(error.message, String(error.stack)));
+      await run(handler);
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
+    const tokens = sim.data.issuedTokens();
+    expect(tokens.length).toBeGreaterThan(1);
+    const haystacks = [output.join('\n')];
+    for (const key of await listKeys(aws, lake.bucket)) {
+      const bytes = await getBytes(aws, lake.bucket, key);
+      haystacks.push(
+        bytes[0] === 0x1f && bytes[1] === 0x8b
+          ? gunzipSync(bytes).toString('utf8')
+          : Buffer.from(bytes).toString('utf8'),
+      );
+    }
+    haystacks.push(...(await drainAlerts(aws, lake.queueUrl)).map((alert) => JSON.stringify(alert)));
+    for (const text of haystacks) {
+      expect(text).not.toContain('demo-password');
+      for (const token of tokens) expect(text).not.toContain(token);
+    }
+  });
+});

@@ -1,0 +1,310 @@
+/** Route handlers: pure functions from a request URL to a reply (transport concerns live in server.ts). */
+
+import { type CdrFinding, matchCdrField, type StoredFinding, severityNumber } from './data/cdr';
+import { POLICIES } from './data/controls';
+import { EVALUATION_RESULTS, type EvaluationResult, type Posture, type ReportFile } from './data/posture';
+import type { SdrDataset, SdrReport } from './data/sdr';
+import { cdrPage, sdrPage } from './page';
+import { evaluateQql, parseQql, QqlError, type QqlNode, valueMatches } from './qql';
+
+export type Reply = { kind: 'json'; status: number; body: unknown } | { kind: 'download'; file: ReportFile };
+
+export interface World {
+  now(): number;
+  /** Sorted newest first (timestamp desc, then uuid). */
+  findings: StoredFinding[];
+  /** A finding used to validate QQL terms before filtering. */
+  probe: CdrFinding;
+  sdr: SdrDataset;
+  posture: Posture;
+  reportingPageSize: number;
+  reportFile(report: SdrReport): ReportFile;
+}
+
+const json = (status: number, body: unknown): Reply => ({ kind: 'json', status, body });
+
+function error(world: World, status: number, path: string, message: string): Reply {
+  const text =
+    { 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed' }[status as 400 | 404 | 405] ?? 'Error';
+  return json(status, { timestamp: new Date(world.now()).toISOString(), status, error: text, message, path });
+}
+
+class BadRequest extends Error {}
+
+/** Integer query parameter with a default; BadRequest when malformed or out of range. */
+function intParam(params: URLSearchParams, name: string, fallback: number, min: number, max: number): number {
+  const raw = params.get(name);
+  if (raw === null || raw.trim() === '') return fallback;
+  if (!/^-?\d+$/.test(raw.trim()))
+    throw new BadRequest(`Parameter '${name}' must be an integer, got '${raw}'`);
+  const n = Number(raw);
+  if (n < min || n > max)
+    throw new BadRequest(`Parameter '${name}' must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function missing(params: URLSearchParams, names: string[]): string[] {
+  return names.filter((n) => !params.get(n)?.trim());
+}
+
+const ISO_RE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+function isoParam(params: URLSearchParams, name: string): number {
+  const raw = (params.get(name) ?? '').trim();
+  const ms = Date.parse(raw);
+  if (!ISO_RE.test(raw) || Number.isNaN(ms))
+    throw new BadRequest(`Parameter '${name}' must be an ISO-8601 timestamp, got '${raw}'`);
+  return ms;
+}
+
+export function route(world: World, method: string, url: URL): Reply {
+  const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+  try {
+    const reply = dispatch(world, path, url.searchParams);
+    if (!reply) return error(world, 404, url.pathname, `No endpoint ${url.pathname}`);
+    if (method !== 'GET') return error(world, 405, url.pathname, `Method ${method} not allowed`);
+    return reply();
+  } catch (e) {
+    if (e instanceof BadRequest || e instanceof QqlError) return error(world, 400, url.pathname, e.message);
+    throw e;
+  }
+}
+
+/** Returns a thunk so that the method check happens before any parameter validation. */
+function dispatch(world: World, path: string, params: URLSearchParams): (() => Reply) | undefined {
+  if (path === '/cdr-api/rest/v1/findings') return () => findings(world, path, params);
+  const m = /^\/sdr\/api\/v1\/(.+)$/.exec(path);
+  if (!m) return undefined;
+  const rest = m[1] as string;
+  const sdr = world.sdr;
+  const list = (items: readonly object[], sorted: boolean) => () => sdrList(items, params, sorted);
+  switch (rest) {
+    case 'connectors':
+      return list(sdr.connectors, false);
+    case 'users':
+      return list(sdr.users, true);
+    case 'groups':
+      return list(sdr.groups, true);
+    case 'documents':
+      return list(sdr.documents, true);
+    case 'applications':
+      return list(sdr.applications, true);
+    case 'meetings':
+      return list(sdr.meetings, true);
+    case 'reports':
+      return list(sdr.reports, false);
+    case 'policy':
+      return list(sdr.policies, false);
+    case 'reporting':
+      return () => reporting(world, path, params);
+  }
+  const scanners = /^connectors\/([^/]+)\/scanners$/.exec(rest);
+  if (scanners) {
+    return () => {
+      const id = idParam(scanners[1] as string, 'connectorId');
+      const items = sdr.scanners.get(id);
+      return items ? sdrList(items, params, false) : error(world, 404, path, `Connector ${id} not found`);
+    };
+  }
+  const policy = /^policy\/([^/]+)$/.exec(rest);
+  if (policy) {
+    return () => {
+      const id = idParam(policy[1] as string, 'policyId');
+      const found = sdr.policies.find((p) => p.id === id);
+      return found ? sdrList([found], params, false) : error(world, 404, path, `Policy ${id} not found`);
+    };
+  }
+  const download = /^report\/download\/([^/]+)$/.exec(rest);
+  if (download) {
+    return () => {
+      const uuid = decodeURIComponent(download[1] as string);
+      const report = sdr.reports.find((r) => r.fileUuid === uuid);
+      if (!report) return error(world, 404, path, `Report ${uuid} not found`);
+      if (report.status !== 'completed')
+        return error(world, 400, path, `Report ${uuid} is not downloadable (status ${report.status})`);
+      return { kind: 'download', file: world.reportFile(report) };
+    };
+  }
+  return undefined;
+}
+
+function idParam(raw: string, name: string): number {
+  if (!/^\d+$/.test(raw)) throw new BadRequest(`Path variable '${name}' must be an integer, got '${raw}'`);
+  return Number(raw);
+}
+
+// ---------------------------------------------------------------------------------------------
+// CDR
+
+const CDR_FILTER_PARAMS = [
+  'cloudAccount',
+  'cloudIdentifier',
+  'alertClass',
+  'category',
+  'affectedResource',
+  'remoteResource',
+  'resourceType',
+  'hash',
+  'region',
+  'remote.country',
+  'remote.city',
+];
+
+function findings(world: World, path: string, params: URLSearchParams): Reply {
+  const absent = missing(params, ['query', 'startAt', 'endAt']);
+  if (absent.length) {
+    return error(world, 400, path, `Required request parameter(s) missing: ${absent.join(', ')}`);
+  }
+  const startAt = isoParam(params, 'startAt');
+  const endAt = isoParam(params, 'endAt');
+  if (startAt > endAt) throw new BadRequest(`startAt must not be after endAt`);
+  const offset = intParam(params, 'offSet', 0, 0, Number.MAX_SAFE_INTEGER);
+  const limit = intParam(params, 'limit', 50, 1, 1000);
+
+  const filters: [string, string[]][] = [];
+  const severity = params.get('severity');
+  if (severity) {
+    const values = severity.split(',').map((s) => s.trim());
+    for (const v of values)
+      if (severityNumber(v) === undefined)
+        throw new BadRequest(`Invalid severity '${v}': LOW, MEDIUM, HIGH or CRITICAL`);
+    filters.push(['severity', values]);
+  }
+  const provider = params.get('cloudProvider');
+  if (provider) {
+    if (!/^(AWS|AZURE|GCP)$/i.test(provider.trim()))
+      throw new BadRequest(`Invalid cloudProvider '${provider}': AWS, AZURE or GCP`);
+    filters.push(['cloudProvider', [provider.trim()]]);
+  }
+  for (const name of CDR_FILTER_PARAMS) {
+    const v = params.get(name);
+    if (v?.trim()) filters.push([name, v.split(',').map((s) => s.trim())]);
+  }
+
+  const query: QqlNode = parseQql(params.get('query') ?? '');
+  validateTerms(query, world.probe);
+
+  const now = world.now();
+  const matching: CdrFinding[] = [];
+  for (const s of world.findings) {
+    if (s.visibleAt > now || s.ts < startAt || s.ts > endAt) continue;
+    const f = s.finding;
+    if (!filters.every(([field, values]) => values.some((v) => matchCdrField(field, v, f)))) continue;
+    if (!evaluateQql(query, f, matchCdrField)) continue;
+    matching.push(f);
+  }
+  return json(200, cdrPage(matching, offset, limit));
+}
+
+function validateTerms(node: QqlNode, probe: CdrFinding): void {
+  if (node.kind === 'term') matchCdrField(node.field, node.value, probe);
+  else {
+    validateTerms(node.left, probe);
+    validateTerms(node.right, probe);
+  }
+}
+
+export function compareFindings(a: StoredFinding, b: StoredFinding): number {
+  return b.ts - a.ts || (a.finding.uuid < b.finding.uuid ? -1 : a.finding.uuid > b.finding.uuid ? 1 : 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SaaSDR lists
+
+/** Resolves a dotted, case-insensitive path in a record; `connector.type` also finds `connectorType`. */
+function lookup(record: unknown, field: string): { found: boolean; value?: unknown } {
+  let current: unknown = record;
+  for (const part of field.split('.')) {
+    if (current === null || typeof current !== 'object') return { found: false };
+    const key = Object.keys(current).find((k) => k.toLowerCase() === part.toLowerCase());
+    if (key === undefined) {
+      if (field.toLowerCase() === 'connector.type') return lookup(record, 'connectorType');
+      if (field.toLowerCase() === 'connector.id') return lookup(record, 'id');
+      return { found: false };
+    }
+    current = (current as Record<string, unknown>)[key];
+  }
+  return { found: true, value: current };
+}
+
+function sdrList(items: readonly object[], params: URLSearchParams, sorted: boolean): Reply {
+  const page = intParam(params, 'page', 0, 0, Number.MAX_SAFE_INTEGER);
+  const size = intParam(params, 'size', 50, 1, 200);
+  let selected = items;
+  const q = params.get('query')?.trim();
+  if (q) {
+    // SaaSDR QQL is only partly simulated: unknown fields and unparsable queries are ignored.
+    let node: QqlNode | undefined;
+    try {
+      node = parseQql(q);
+    } catch {
+      node = undefined;
+    }
+    if (node) {
+      const ast = node;
+      selected = items.filter((item) =>
+        evaluateQql(ast, item, (field, value, record) => {
+          const r = lookup(record, field);
+          return !r.found || valueMatches(value, r.value);
+        }),
+      );
+    }
+  }
+  return json(200, sdrPage(selected, page, size, sorted));
+}
+
+// ---------------------------------------------------------------------------------------------
+// SaaSDR reporting
+
+const CONNECTOR_TYPE_PARAM: Record<string, string> = {
+  'google workspace': 'GSUITE',
+  gsuite: 'GSUITE',
+  office365: 'OFFICE365',
+  salesforce: 'SALESFORCE',
+  zoom: 'ZOOM',
+};
+
+function reporting(world: World, path: string, params: URLSearchParams): Reply {
+  // The guide's own curl example spells the parameter `controlEvalutions`.
+  const evaluationsRaw =
+    params.get('controlEvaluations') ??
+    params.get('controlEvalutions') ??
+    params.get('controlEvalutaions') ??
+    '';
+  const absent = missing(params, ['policyName', 'connectorId', 'connectorType']);
+  if (!evaluationsRaw.trim()) absent.push('controlEvaluations');
+  if (absent.length)
+    return error(world, 400, path, `Required request parameter(s) missing: ${absent.join(', ')}`);
+
+  const connectorIdRaw = (params.get('connectorId') ?? '').trim();
+  if (!/^\d+$/.test(connectorIdRaw))
+    throw new BadRequest(`Parameter 'connectorId' must be an integer, got '${connectorIdRaw}'`);
+  const connectorId = Number(connectorIdRaw);
+  const typeRaw = (params.get('connectorType') ?? '').trim();
+  const connectorType = CONNECTOR_TYPE_PARAM[typeRaw.toLowerCase()];
+  if (!connectorType) {
+    throw new BadRequest(
+      `Invalid connectorType '${typeRaw}': Google Workspace, OFFICE365, SALESFORCE or ZOOM`,
+    );
+  }
+  const wanted: EvaluationResult[] = [];
+  for (const raw of evaluationsRaw.split(',')) {
+    const v = EVALUATION_RESULTS.find((r) => r.toLowerCase() === raw.trim().toLowerCase());
+    if (!v) throw new BadRequest(`Invalid controlEvaluations value '${raw.trim()}': Pass, Fail or Error`);
+    if (!wanted.includes(v)) wanted.push(v);
+  }
+  const pageNumber = intParam(params, 'pageNumber', 1, 1, Number.MAX_SAFE_INTEGER);
+
+  const connector = world.sdr.connectors.find((c) => c.id === connectorId);
+  if (!connector) return error(world, 404, path, `Connector ${connectorId} not found`);
+  if (connector.connectorType !== connectorType) {
+    throw new BadRequest(`Connector ${connectorId} is of type ${connector.connectorType}, not ${typeRaw}`);
+  }
+  const policyName = (params.get('policyName') ?? '').trim();
+  const policy = POLICIES.find((p) => p.name.toLowerCase() === policyName.toLowerCase());
+  if (!policy) return error(world, 404, path, `Policy '${policyName}' not found`);
+  if (!world.posture.policiesFor(connectorId).includes(policy)) {
+    return error(world, 404, path, `Policy '${policy.name}' is not applied to connector ${connectorId}`);
+  }
+  return json(200, world.posture.reporting(policy, connector, wanted, pageNumber, world.reportingPageSize));
+}

@@ -1,0 +1,474 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type CdrFinding,
+  DEFAULT_CREDENTIALS,
+  type ReportingResponse,
+  type Simulator,
+  startSimulator,
+} from './index';
+
+const ANCHOR = new Date('2025-05-10T00:00:00Z');
+const FINDINGS = '/cdr-api/rest/v1/findings';
+
+interface Page<T> {
+  content: T[];
+  pageable: { pageNumber: number; pageSize: number; offset: number };
+  totalPages: number;
+  totalElements: number;
+  last: boolean;
+  first: boolean;
+  number: number;
+  size: number;
+  numberOfElements: number;
+  empty: boolean;
+}
+
+function authRequest(sim: Simulator, fields: Record<string, string>): Promise<Response> {
+  return fetch(`${sim.url}/auth`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(fields),
+  });
+}
+
+async function login(sim: Simulator): Promise<string> {
+  const res = await authRequest(sim, { ...DEFAULT_CREDENTIALS, token: 'true' });
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+function get(
+  sim: Simulator,
+  path: string,
+  token: string,
+  params: Record<string, string | number> = {},
+): Promise<Response> {
+  const url = new URL(path, sim.url);
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, String(v));
+  return fetch(url, { headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' } });
+}
+
+async function getJson<T>(
+  sim: Simulator,
+  path: string,
+  token: string,
+  params: Record<string, string | number> = {},
+) {
+  const res = await get(sim, path, token, params);
+  return { status: res.status, headers: res.headers, body: (await res.json()) as T };
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+describe('Qualys simulator', () => {
+  let sim: Simulator;
+  let token: string;
+
+  beforeAll(async () => {
+    sim = await startSimulator({ anchor: ANCHOR });
+    token = await login(sim);
+  });
+  afterAll(async () => {
+    await sim.close();
+  });
+
+  describe('auth', () => {
+    it('issues a JWT that expires after 4 h of simulator time and hides the password', async () => {
+      const res = await authRequest(sim, { ...DEFAULT_CREDENTIALS, token: 'true' });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain('text/plain');
+      expect(res.headers.get('x-ratelimit-limit')).toBeNull();
+      const jwt = await res.text();
+      const parts = jwt.split('.');
+      expect(parts).toHaveLength(3);
+      const payloadText = Buffer.from(parts[1] ?? '', 'base64url').toString();
+      expect(payloadText).not.toContain(DEFAULT_CREDENTIALS.password);
+      const payload = JSON.parse(payloadText) as { exp: number };
+      expect(payload.exp).toBe(Math.floor(sim.control.now().getTime() / 1000) + 14_400);
+    });
+
+    it('rejects wrong credentials with 401 and missing fields with 400', async () => {
+      expect(
+        (await authRequest(sim, { ...DEFAULT_CREDENTIALS, password: 'nope', token: 'true' })).status,
+      ).toBe(401);
+      const missing = await authRequest(sim, { username: DEFAULT_CREDENTIALS.username, token: 'true' });
+      expect(missing.status).toBe(400);
+      expect(await missing.text()).toContain('password');
+    });
+
+    it('requires a bearer token and honours expireTokens', async () => {
+      const params = {
+        query: 'tc.findings.cloudProvider: AWS',
+        startAt: iso(ANCHOR.getTime() - 3_600_000),
+        endAt: iso(ANCHOR.getTime()),
+      };
+      const url = new URL(FINDINGS, sim.url);
+      for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+      expect((await fetch(url)).status).toBe(401);
+      expect((await get(sim, FINDINGS, 'not.a.jwt', params)).status).toBe(401);
+
+      const own = await login(sim);
+      expect((await get(sim, FINDINGS, own, params)).status).toBe(200);
+      sim.control.expireTokens();
+      const expired = await get(sim, FINDINGS, own, params);
+      expect(expired.status).toBe(401);
+      expect(await expired.json()).toEqual({ error: 'token expired' });
+      token = await login(sim);
+      expect((await get(sim, FINDINGS, token, params)).status).toBe(200);
+    });
+
+    it('expires tokens with the simulator clock', async () => {
+      const other = await startSimulator({ anchor: ANCHOR, tokenTtlSec: 60, cdr: { historyHours: 1 } });
+      try {
+        const jwt = await login(other);
+        const list = () => get(other, '/sdr/api/v1/connectors', jwt);
+        expect((await list()).status).toBe(200);
+        other.control.advanceClock(61_000);
+        expect((await list()).status).toBe(401);
+      } finally {
+        await other.close();
+      }
+    });
+  });
+
+  describe('CDR findings', () => {
+    const window = { startAt: iso(ANCHOR.getTime() - 48 * 3_600_000), endAt: iso(ANCHOR.getTime()) };
+
+    it('answers 400 naming missing or invalid parameters', async () => {
+      const missing = await getJson<{ message: string }>(sim, FINDINGS, token, { startAt: window.startAt });
+      expect(missing.status).toBe(400);
+      expect(missing.body.message).toContain('query');
+      expect(missing.body.message).toContain('endAt');
+      expect(missing.body.message).not.toContain('startAt');
+      const badDate = await get(sim, FINDINGS, token, {
+        query: 'tc.findings.cloudProvider: AWS',
+        startAt: 'yesterday',
+        endAt: window.endAt,
+      });
+      expect(badDate.status).toBe(400);
+      const badLimit = await get(sim, FINDINGS, token, {
+        query: 'tc.findings.cloudProvider: AWS',
+        ...window,
+        limit: 1001,
+      });
+      expect(badLimit.status).toBe(400);
+      const badField = await get(sim, FINDINGS, token, { query: 'tc.findings.colour: red', ...window });
+      expect(badField.status).toBe(400);
+    });
+
+    it('pages through a window returning each finding once, newest first, with consistent totals', async () => {
+      const query =
+        'tc.findings.cloudProvider: AWS or tc.findings.cloudProvider: AZURE or tc.findings.cloudProvider: GCP';
+      const limit = 37;
+      const seen: CdrFinding[] = [];
+      let totalElements = -1;
+      for (let offSet = 0; ; offSet += limit) {
+        const { status, body } = await getJson<Page<CdrFinding>>(sim, `${FINDINGS}/`, token, {
+          query,
+          ...window,
+          offSet,
+          limit,
+        });
+        expect(status).toBe(200);
+        if (totalElements < 0) totalElements = body.totalElements;
+        expect(body.totalElements).toBe(totalElements);
+        expect(body.totalPages).toBe(Math.ceil(totalElements / limit));
+        expect(body.pageable.pageNumber).toBe(offSet / limit);
+        expect(body.numberOfElements).toBe(body.content.length);
+        seen.push(...body.content);
+        if (body.last) break;
+        expect(offSet).toBeLessThan(10_000);
+      }
+      expect(seen).toHaveLength(totalElements);
+      expect(new Set(seen.map((f) => f.uuid)).size).toBe(totalElements);
+      const times = seen.map((f) => Date.parse(f.timestamp));
+      expect(times).toEqual([...times].sort((a, b) => b - a));
+      const expected = sim.data.findings().filter((f) => {
+        const t = Date.parse(f.timestamp);
+        return t >= Date.parse(window.startAt) && t <= Date.parse(window.endAt);
+      });
+      expect(totalElements).toBe(expected.length);
+      expect(totalElements).toBeGreaterThan(200);
+      expect(seen[0]?.timestamp).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+00:00$/);
+    });
+
+    it('filters with QQL (and binds tighter than or) and with query-string filters', async () => {
+      const query =
+        'tc.findings.cloudProvider: AWS and tc.findings.severity: HIGH or tc.findings.severity: "critical"';
+      const { body } = await getJson<Page<CdrFinding>>(sim, FINDINGS, token, {
+        query,
+        ...window,
+        limit: 1000,
+      });
+      const expected = sim.data
+        .findings()
+        .filter((f) => (f.cloudType === 'AWS' && f.severity === 3) || f.severity === 4);
+      expect(body.totalElements).toBe(expected.length);
+      expect(body.content.every((f) => (f.cloudType === 'AWS' && f.severity === 3) || f.severity === 4)).toBe(
+        true,
+      );
+
+      const account = sim.data.cdrAccounts()[0] ?? '';
+      const filtered = await getJson<Page<CdrFinding>>(sim, FINDINGS, token, {
+        query: `tc.findings.cspAccount: ${account}`,
+        ...window,
+        severity: 'LOW',
+        limit: 1000,
+      });
+      expect(filtered.body.totalElements).toBeGreaterThan(0);
+      expect(filtered.body.content.every((f) => f.cspAccount === account && f.severity === 1)).toBe(true);
+    });
+
+    it('hides late findings until the simulator clock reaches their arrival', async () => {
+      const other = await startSimulator({ anchor: ANCHOR, cdr: { historyHours: 6, lateFindings: 4 } });
+      try {
+        const jwt = await login(other);
+        const params = {
+          query: 'tc.findings.cloudProvider: *',
+          startAt: iso(ANCHOR.getTime() - 6 * 3_600_000),
+          endAt: iso(ANCHOR.getTime()),
+        };
+        const count = async () =>
+          (await getJson<Page<CdrFinding>>(other, FINDINGS, jwt, params)).body.totalElements;
+        const before = await count();
+
+        const ts = new Date(ANCHOR.getTime() - 10 * 60_000);
+        const late = other.control.addLateFindings(3, { timestamp: ts, delayMinutes: 30 });
+        expect(late).toHaveLength(3);
+        expect(await count()).toBe(before);
+        other.control.advanceClock(21 * 60_000); // clock = ts + 31 min
+        expect(await count()).toBe(before + 3);
+        other.control.advanceClock(2 * 3_600_000); // default late findings (120 min) arrive too
+        expect(await count()).toBe(before + 3 + 4);
+        expect(other.data.findings()).toHaveLength(other.data.findings(true).length);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('adds findings visible immediately and is deterministic per seed and anchor', async () => {
+      const a = await startSimulator({ anchor: ANCHOR, seed: 7, cdr: { historyHours: 2 } });
+      const b = await startSimulator({ anchor: ANCHOR, seed: 7, cdr: { historyHours: 2 } });
+      try {
+        expect(a.data.findings()).toEqual(b.data.findings());
+        const [added] = a.control.addFindings([{ severity: 4, cloudType: 'GCP' }]);
+        expect(added?.severity).toBe(4);
+        expect(a.data.findings().some((f) => f.uuid === added?.uuid)).toBe(true);
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
+  });
+
+  describe('rate limiting', () => {
+    it('sends headers on counted calls, refuses exhausted windows and resets by the simulator clock', async () => {
+      const other = await startSimulator({
+        anchor: ANCHOR,
+        rateLimit: { limit: 3, windowSec: 60 },
+        cdr: { historyHours: 1 },
+      });
+      try {
+        const jwt = await login(other);
+        const call = () => get(other, '/sdr/api/v1/connectors', jwt);
+        const first = await call();
+        expect(first.status).toBe(200);
+        expect(first.headers.get('x-ratelimit-limit')).toBe('3');
+        expect(first.headers.get('x-ratelimit-window-sec')).toBe('60');
+        expect(first.headers.get('x-ratelimit-remaining')).toBe('2');
+        expect(first.headers.get('x-ratelimit-towait-sec')).toBe('0');
+        expect(first.headers.get('x-concurrency-limit-limit')).toBe('2');
+        expect(first.headers.get('x-concurrency-limit-running')).toBe('1');
+        await call();
+        const third = await call();
+        expect(third.headers.get('x-ratelimit-remaining')).toBe('0');
+        expect(Number(third.headers.get('x-ratelimit-towait-sec'))).toBeGreaterThan(0);
+
+        const refused = await call();
+        expect(refused.status).toBe(429);
+        expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+        expect(Number(refused.headers.get('x-ratelimit-towait-sec'))).toBeGreaterThan(0);
+        expect(other.stats.rateLimited).toBe(1);
+        expect(other.stats.requests).toBe(3);
+
+        other.control.advanceClock(60_000);
+        expect((await call()).status).toBe(200);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('refuses calls above the concurrency limit with ToWait 1', async () => {
+      const other = await startSimulator({
+        anchor: ANCHOR,
+        rateLimit: { limit: 100, windowSec: 60, concurrency: 1, overLimitStatus: 409 },
+        cdr: { historyHours: 1 },
+      });
+      try {
+        const jwt = await login(other);
+        other.control.slowNext(1, 500);
+        const [a, b] = await Promise.all([
+          get(other, '/sdr/api/v1/users', jwt),
+          get(other, '/sdr/api/v1/groups', jwt),
+        ]);
+        const statuses = [a.status, b.status].sort();
+        expect(statuses).toEqual([200, 409]);
+        const refused = a.status === 409 ? a : b;
+        expect(refused.headers.get('x-ratelimit-towait-sec')).toBe('1');
+        expect(other.stats.maxConcurrent).toBe(2);
+      } finally {
+        await other.close();
+      }
+    });
+  });
+
+  describe('misbehaviour', () => {
+    it('fails, garbles, invalidates and resets queued requests in order', async () => {
+      const path = '/sdr/api/v1/connectors';
+      sim.control.failNext(1, 502);
+      sim.control.malformedNext(1);
+      sim.control.invalidNext(1);
+      expect(sim.control.pending()).toMatchObject({ fail: 1, malformed: 1, invalid: 1 });
+      expect((await get(sim, path, token)).status).toBe(502);
+      const malformed = await get(sim, path, token);
+      expect(malformed.status).toBe(200);
+      await expect(malformed.json()).rejects.toThrow();
+      expect(await (await get(sim, path, token)).json()).toEqual({ content: 'oops' });
+      sim.control.resetNext(1);
+      await expect(get(sim, path, token)).rejects.toThrow();
+      expect((await get(sim, path, token)).status).toBe(200);
+      sim.control.failNext(5);
+      sim.control.reset();
+      expect((await get(sim, path, token)).status).toBe(200);
+    });
+  });
+
+  describe('SaaSDR', () => {
+    it('pages list endpoints with page/size and validates size', async () => {
+      const seen = new Set<string>();
+      let pages = 0;
+      for (let page = 0; ; page++) {
+        const { status, body } = await getJson<Page<{ sourceId: string }>>(sim, '/sdr/api/v1/users', token, {
+          page,
+          size: 50,
+        });
+        expect(status).toBe(200);
+        expect(body.number).toBe(page);
+        expect(body.totalElements).toBe(120);
+        for (const u of body.content) seen.add(u.sourceId);
+        pages++;
+        if (body.last) break;
+      }
+      expect(pages).toBe(3);
+      expect(seen.size).toBe(120);
+      const beyond = await getJson<Page<unknown>>(sim, '/sdr/api/v1/users', token, { page: 9, size: 50 });
+      expect(beyond.body.empty).toBe(true);
+      expect((await get(sim, '/sdr/api/v1/users', token, { size: 201 })).status).toBe(400);
+      expect((await get(sim, '/sdr/api/v1/connectors/999/scanners', token)).status).toBe(404);
+      const gsuite = await getJson<Page<{ connectorType: string }>>(sim, '/sdr/api/v1/connectors', token, {
+        query: 'connector.type: GSUITE',
+      });
+      expect(gsuite.body.content.map((c) => c.connectorType)).toEqual(['GSUITE']);
+    });
+
+    it('pages reporting until an empty page and reflects setControlResult', async () => {
+      const params = {
+        policyName: 'CIS Microsoft 365 Foundations Benchmark, v1.4.0',
+        connectorId: 2245,
+        connectorType: 'OFFICE365',
+        controlEvaluations: 'Pass,Fail,Error',
+      };
+      const missing = await getJson<{ message: string }>(sim, '/sdr/api/v1/reporting', token, {
+        policyName: params.policyName,
+      });
+      expect(missing.status).toBe(400);
+      expect(missing.body.message).toMatch(/connectorId.*connectorType.*controlEvaluations/);
+
+      const cids: string[] = [];
+      for (let pageNumber = 1; pageNumber < 50; pageNumber++) {
+        const { status, body } = await getJson<ReportingResponse>(sim, '/sdr/api/v1/reporting', token, {
+          ...params,
+          pageNumber,
+        });
+        expect(status).toBe(200);
+        expect(body.controlSummaryDto.totalNoofControls).toBe(26);
+        if (body.controlDetailsSummaryDto.length === 0) break;
+        cids.push(...body.controlDetailsSummaryDto.map((c) => c.cid));
+      }
+      expect(cids).toHaveLength(26);
+      expect(new Set(cids).size).toBe(26);
+
+      sim.control.setControlResult(2245, '70116', 'QualysSSCMSDev.com', 'Fail');
+      const fails = await getJson<ReportingResponse>(sim, '/sdr/api/v1/reporting', token, {
+        ...params,
+        controlEvaluations: 'Fail',
+        pageNumber: 1,
+      });
+      const all = [fails.body];
+      for (let p = 2; all.at(-1)?.controlDetailsSummaryDto.length; p++) {
+        all.push(
+          (
+            await getJson<ReportingResponse>(sim, '/sdr/api/v1/reporting', token, {
+              ...params,
+              controlEvaluations: 'Fail',
+              pageNumber: p,
+            })
+          ).body,
+        );
+      }
+      const control = all.flatMap((b) => b.controlDetailsSummaryDto).find((c) => c.cid === '70116');
+      expect(control?.controlEvalutaionStatus).toBe('Fail');
+      expect(fails.body.controlEvalutaions).toBe('Fail');
+
+      const wrongPolicy = await get(sim, '/sdr/api/v1/reporting', token, {
+        ...params,
+        policyName: 'Zoom Best Practices',
+      });
+      expect([400, 404]).toContain(wrongPolicy.status);
+      const google = await get(sim, '/sdr/api/v1/reporting', token, {
+        policyName: 'Google Workspace Best Practices',
+        connectorId: 2193,
+        connectorType: 'Google Workspace',
+        controlEvaluations: 'Fail',
+      });
+      expect(google.status).toBe(200);
+    });
+
+    it('streams completed reports with an exact Content-Length and can cut a download', async () => {
+      const { body } = await getJson<Page<{ fileUuid: string; status: string }>>(
+        sim,
+        '/sdr/api/v1/reports',
+        token,
+      );
+      const completed = body.content.filter((r) => r.status === 'completed');
+      const small = completed[0]?.fileUuid ?? '';
+      const res = await get(sim, `/sdr/api/v1/report/download/${small}`, token);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/csv');
+      expect(res.headers.get('content-disposition')).toMatch(/attachment; filename=".+\.csv"/);
+      const length = Number(res.headers.get('content-length'));
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      expect(bytes.byteLength).toBe(length);
+      expect(length).toBe(sim.data.reportSize(small));
+      expect(length).toBeGreaterThan(150_000);
+
+      const big = body.content[1]?.fileUuid ?? '';
+      const bigRes = await get(sim, `/sdr/api/v1/report/download/${big}`, token);
+      let received = 0;
+      for await (const chunk of bigRes.body as unknown as AsyncIterable<Uint8Array>)
+        received += chunk.byteLength;
+      expect(received).toBe(Number(bigRes.headers.get('content-length')));
+      expect(received).toBeGreaterThan(11 * 1024 * 1024);
+
+      sim.control.truncateNextDownload(10_000);
+      const cut = await get(sim, `/sdr/api/v1/report/download/${small}`, token);
+      expect(cut.status).toBe(200);
+      await expect(cut.arrayBuffer()).rejects.toThrow();
+
+      const pending = body.content.find((r) => r.status === 'inprogress')?.fileUuid ?? '';
+      expect((await get(sim, `/sdr/api/v1/report/download/${pending}`, token)).status).toBe(400);
+      expect(
+        (await get(sim, '/sdr/api/v1/report/download/00000000-0000-1000-8000-000000000000', token)).status,
+      ).toBe(404);
+    });
+  });
+});

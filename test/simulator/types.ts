@@ -1,0 +1,154 @@
+import type { CdrFinding } from './data/cdr';
+import type { EvaluationResult } from './data/posture';
+import type { SdrDataset } from './data/sdr';
+
+export interface SimulatorOptions {
+  /** Default 42; the same seed and anchor give the same data. */
+  seed?: number;
+  /**
+   * Default: now floored to the minute. CDR findings span [anchor - cdr.historyHours, anchor].
+   * The simulator clock starts at `anchor` when given, else at the real time, then runs in real time.
+   */
+  anchor?: Date;
+  /** Default DEFAULT_CREDENTIALS. */
+  credentials?: { username: string; password: string };
+  /** JWT lifetime, default 14400 (4 h). */
+  tokenTtlSec?: number;
+  /** Default undefined: no rate-limit headers, no limits enforced. */
+  rateLimit?: RateLimitOptions;
+  cdr?: CdrOptions;
+  sdr?: SdrOptions;
+  /** Default 0: added to every response, /auth included. */
+  latencyMs?: number;
+}
+
+export interface CdrOptions {
+  /** Default 48. */
+  historyHours?: number;
+  /** Default 6. */
+  findingsPerHour?: number;
+  /** Late findings in the last `lateDelayMinutes` before the anchor, default 4. */
+  lateFindings?: number;
+  /** Default 120: late findings become visible this long after their timestamp. */
+  lateDelayMinutes?: number;
+}
+
+export interface SdrOptions {
+  /** Default 450. */
+  documents?: number;
+  /** Default 120. */
+  users?: number;
+  /** Default 30. */
+  groups?: number;
+  /** Default 40. */
+  applications?: number;
+  /** Default 12. */
+  meetings?: number;
+  /** Default 8 (index 1 is the big one, 2 is `inprogress`, 3 is `failed`). */
+  reports?: number;
+  /** Default false: adds connector 2400 of type DROPBOX (and a few DROPBOX users and documents). */
+  includeUnknownConnectorType?: boolean;
+  /** Size of each completed report file, default 200_000 bytes (the file is at most this big). */
+  reportSizeBytes?: number;
+  /** Size of the big report (reports[1]), default 12 MiB. */
+  bigReportSizeBytes?: number;
+  /** Controls per /sdr/api/v1/reporting page, default 10. */
+  reportingPageSize?: number;
+}
+
+export interface RateLimitOptions {
+  /** Calls per window. */
+  limit: number;
+  windowSec: number;
+  /** Default 2. */
+  concurrency?: number;
+  /** Default 429. */
+  overLimitStatus?: 409 | 429;
+}
+
+export interface QueuedMisbehaviour {
+  fail: number;
+  malformed: number;
+  invalid: number;
+  slow: number;
+  reset: number;
+  truncatedDownloads: number;
+}
+
+/** Switchable misbehaviour; it affects only counted API requests (not /auth). */
+export interface SimulatorControl {
+  /**
+   * Runs `action` once `n` more requests have passed auth and the rate limit, just before the
+   * next one is handled: a way to misbehave mid-run (`afterRequests(3, () => malformedNext(1))`).
+   */
+  afterRequests(n: number, action: () => void): void;
+  /** The next n requests answer `status` (default 503) with a small JSON error body. */
+  failNext(n: number, status?: number): void;
+  /** The next n requests answer 200 with a truncated, non-JSON body (content-type application/json). */
+  malformedNext(n: number): void;
+  /** The next n requests answer 200 with valid JSON missing required fields: `{"content":"oops"}`. */
+  invalidNext(n: number): void;
+  /** The next n requests are delayed by delayMs before being handled. */
+  slowNext(n: number, delayMs: number): void;
+  /** The next n requests have their socket destroyed without a response. */
+  resetNext(n: number): void;
+  /** The next report download sends its headers and `afterBytes` bytes (default half the file), then the socket is destroyed. */
+  truncateNextDownload(afterBytes?: number): void;
+  /** Every JWT issued so far becomes invalid (401 `{"error":"token expired"}`). */
+  expireTokens(): void;
+  setRateLimit(opts: RateLimitOptions | undefined): void;
+  /** Moves the simulator clock (token expiry, rate-limit windows, late-data visibility) forward. */
+  advanceClock(ms: number): void;
+  /** The simulator clock. */
+  now(): Date;
+  /** Adds findings visible immediately; missing fields are filled in deterministically. */
+  addFindings(partial: Partial<CdrFinding>[]): CdrFinding[];
+  /** Findings stamped `opts.timestamp` (+0..4 s) that become visible at opts.timestamp + delayMinutes. */
+  addLateFindings(count: number, opts: { timestamp: Date; delayMinutes: number }): CdrFinding[];
+  /** Changes one resource's evaluation; a control's status is Fail if any resource fails, else Error if any errs. */
+  setControlResult(connectorId: number, cid: string, resourceId: string, result: EvaluationResult): void;
+  /** Counts of queued misbehaviours. */
+  pending(): QueuedMisbehaviour;
+  /** Clears queued misbehaviours. */
+  reset(): void;
+}
+
+export interface SimulatorStats {
+  /** Counted API calls: every request but /auth and rate-limited ones (401s included). */
+  requests: number;
+  /** POST /auth calls, successful or not. */
+  authCalls: number;
+  /** Every request by pathname (/auth and rate-limited ones included). */
+  byPath: Record<string, number>;
+  /** 409/429 over-limit answers. */
+  rateLimited: number;
+  /** Most counted requests in flight at once. */
+  maxConcurrent: number;
+  issuedTokens: number;
+  reset(): void;
+}
+
+/** Read-only view of the generated data, for assertions. */
+export interface SimulatorData {
+  readonly anchor: Date;
+  /** Copies of the findings, newest first; only the ones visible now unless includeInvisible. */
+  findings(includeInvisible?: boolean): CdrFinding[];
+  /** The CDR cloud accounts (cspAccount values). */
+  cdrAccounts(): string[];
+  /** Every JWT issued so far, to check that none leaks into logs, S3 or alerts. */
+  issuedTokens(): string[];
+  /** The SaaSDR records as served (do not mutate). */
+  readonly sdr: SdrDataset;
+  /** Byte size of a completed report's file, undefined otherwise. */
+  reportSize(fileUuid: string): number | undefined;
+}
+
+export interface Simulator {
+  /** http://127.0.0.1:<port> */
+  url: string;
+  close(): Promise<void>;
+  control: SimulatorControl;
+  /** Live object. */
+  stats: SimulatorStats;
+  data: SimulatorData;
+}

@@ -1,0 +1,75 @@
+import 'aws-sdk-client-mock-vitest/extend';
+import { clearCaches } from '@aws-lambda-powertools/parameters';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { secretLoader } from '../../../functions/aws/secret';
+
+const SECRET_ID = 'qualys-lake/qualys-api';
+const secretsManager = mockClient(SecretsManagerClient);
+const creds = (password: string) =>
+  JSON.stringify({ baseUrl: 'https://gateway.qg1.apps.qualys.com', username: 'api-user', password });
+
+async function failure(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected the secret read to fail');
+}
+
+describe('secretLoader', () => {
+  beforeEach(() => {
+    secretsManager.reset();
+    clearCaches();
+    process.env.AWS_REGION ??= 'us-east-1';
+  });
+
+  it('returns the parsed credentials of the secret', async () => {
+    secretsManager
+      .on(GetSecretValueCommand, { SecretId: SECRET_ID })
+      .resolves({ SecretString: creds('s3cret-1') });
+
+    await expect(secretLoader(SECRET_ID)(false)).resolves.toEqual({
+      baseUrl: 'https://gateway.qg1.apps.qualys.com',
+      username: 'api-user',
+      password: 's3cret-1',
+    });
+  });
+
+  it('serves warm reads from its cache and reads again when asked for a fresh value (rotation)', async () => {
+    secretsManager
+      .on(GetSecretValueCommand)
+      .resolvesOnce({ SecretString: creds('before') })
+      .resolves({
+        SecretString: creds('after-rotation'),
+      });
+    const load = secretLoader(SECRET_ID);
+
+    expect((await load(false)).password).toBe('before');
+    expect((await load(false)).password).toBe('before');
+    expect(secretsManager).toHaveReceivedCommandTimes(GetSecretValueCommand, 1);
+    expect((await load(true)).password).toBe('after-rotation');
+    expect(secretsManager).toHaveReceivedCommandTimes(GetSecretValueCommand, 2);
+  });
+
+  it('refuses a secret that is not JSON without quoting it', async () => {
+    const plain = 'api-user:Plain-Text-Password-99';
+    secretsManager.on(GetSecretValueCommand).resolves({ SecretString: plain });
+
+    const error = await failure(secretLoader(SECRET_ID)(false));
+    expect(error.message).toContain(SECRET_ID);
+    expect(error.message).toMatch(/JSON/);
+    expect(error.message).not.toContain('Plain-Text-Password-99');
+    expect(error.message).not.toContain(plain);
+  });
+
+  it('refuses JSON that is not an object without quoting it', async () => {
+    secretsManager.on(GetSecretValueCommand).resolves({ SecretString: '"Quoted-Password-77"' });
+
+    const error = await failure(secretLoader(SECRET_ID)(false));
+    expect(error.message).toContain(SECRET_ID);
+    expect(error.message).not.toContain('Quoted-Password-77');
+  });
+});

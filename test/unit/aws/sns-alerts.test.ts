@@ -1,0 +1,115 @@
+import 'aws-sdk-client-mock-vitest/extend';
+import { PublishBatchCommand, type PublishBatchCommandInput, SNSClient } from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { SnsAlerts } from '../../../functions/aws/sns-alerts';
+import type { AlertMessage } from '../../../functions/core/ports';
+
+const TOPIC = 'arn:aws:sns:us-east-1:123456789012:qualys-lake-alerts';
+const sns = mockClient(SNSClient);
+
+function message(n: number): AlertMessage {
+  return {
+    subject: `[HIGH] CDR finding ${n}`,
+    email: `Finding ${n}\nSecond line`,
+    chat: {
+      version: '1.0',
+      source: 'custom',
+      id: `uuid-${n}`,
+      content: { textType: 'client-markdown', title: `Finding ${n}`, description: `*Cloud:* AWS \`${n}\`` },
+    },
+    attributes: { source: 'cdr-findings', severity: 'HIGH', alertKey: `uuid-${n}` },
+  };
+}
+
+const inputs = (): PublishBatchCommandInput[] =>
+  sns.commandCalls(PublishBatchCommand).map((call) => call.args[0].input);
+const allSucceed = (input: PublishBatchCommandInput) => ({
+  Successful: (input.PublishBatchRequestEntries ?? []).map((entry) => ({
+    Id: entry.Id,
+    MessageId: `msg-${entry.Id}`,
+  })),
+  Failed: [],
+});
+
+describe('SnsAlerts', () => {
+  beforeEach(() => {
+    sns.reset();
+  });
+
+  const alerts = () => new SnsAlerts(new SNSClient({ region: 'us-east-1' }), TOPIC);
+
+  it('publishes 23 alerts in batches of 10, 10 and 3 to the topic', async () => {
+    sns.on(PublishBatchCommand).callsFake(allSucceed);
+    await alerts().publish(Array.from({ length: 23 }, (_, n) => message(n)));
+
+    expect(sns).toHaveReceivedCommandTimes(PublishBatchCommand, 3);
+    expect(inputs().map((input) => input.PublishBatchRequestEntries?.length)).toEqual([10, 10, 3]);
+    expect(inputs().every((input) => input.TopicArn === TOPIC)).toBe(true);
+    const ids = inputs().flatMap((input) => input.PublishBatchRequestEntries?.map((entry) => entry.Id) ?? []);
+    expect(new Set(ids).size).toBe(23);
+  });
+
+  it('sends each alert as a JSON message: Chatbot JSON by default, plain text by email', async () => {
+    sns.on(PublishBatchCommand).callsFake(allSucceed);
+    const sent = message(7);
+    await alerts().publish([sent]);
+
+    const entry = inputs()[0]?.PublishBatchRequestEntries?.[0];
+    expect(entry?.MessageStructure).toBe('json');
+    expect(entry?.Subject).toBe(sent.subject);
+    const body = JSON.parse(entry?.Message ?? '{}') as Record<string, unknown>;
+    expect(Object.keys(body).sort()).toEqual(['default', 'email']);
+    expect(body.default).toBe(JSON.stringify(sent.chat));
+    expect(JSON.parse(body.default as string)).toEqual(sent.chat);
+    expect(body.email).toBe(sent.email);
+    expect(entry?.MessageAttributes).toEqual({
+      source: { DataType: 'String', StringValue: 'cdr-findings' },
+      severity: { DataType: 'String', StringValue: 'HIGH' },
+      alertKey: { DataType: 'String', StringValue: 'uuid-7' },
+    });
+  });
+
+  it('sends the entries SNS failed once more, and only those', async () => {
+    sns
+      .on(PublishBatchCommand)
+      .callsFakeOnce((input: PublishBatchCommandInput) => ({
+        Successful: [],
+        Failed: (input.PublishBatchRequestEntries ?? [])
+          .filter((entry) => entry.Id === 'm1' || entry.Id === 'm3')
+          .map((entry) => ({ Id: entry.Id, Code: 'Throttled', SenderFault: false })),
+      }))
+      .callsFake(allSucceed);
+
+    await alerts().publish([message(0), message(1), message(2), message(3)]);
+    expect(sns).toHaveReceivedCommandTimes(PublishBatchCommand, 2);
+    expect(
+      inputs()[1]?.PublishBatchRequestEntries?.map((entry) => JSON.parse(entry.Message ?? '').email),
+    ).toEqual([message(1).email, message(3).email]);
+  });
+
+  it('fails, naming the SNS error, when an entry fails twice', async () => {
+    sns.on(PublishBatchCommand).callsFake((input: PublishBatchCommandInput) => ({
+      Successful: [],
+      Failed: (input.PublishBatchRequestEntries ?? []).map((entry) => ({
+        Id: entry.Id,
+        Code: 'InternalError',
+        Message: 'try later',
+        SenderFault: false,
+      })),
+    }));
+
+    await expect(alerts().publish([message(0), message(1)])).rejects.toThrow(/InternalError/);
+    expect(sns).toHaveReceivedCommandTimes(PublishBatchCommand, 2);
+  });
+
+  it('fails when SNS rejects the call', async () => {
+    sns.on(PublishBatchCommand).rejects(new Error('AuthorizationError'));
+    await expect(alerts().publish([message(0)])).rejects.toThrow('AuthorizationError');
+  });
+
+  it('publishes nothing for no alerts', async () => {
+    await alerts().publish([]);
+    expect(sns).toHaveReceivedCommandTimes(PublishBatchCommand, 0);
+  });
+});

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_CDR_QUERY, readCdrConfig } from '../../../functions/cdr-findings/config';
+import { ConfigError } from '../../../functions/core/env';
+
+function configError(env: Record<string, string>): Error {
+  try {
+    readCdrConfig(env);
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error(`expected ${JSON.stringify(env)} to be refused`);
+}
+
+describe('readCdrConfig', () => {
+  it('has working defaults for an empty environment', () => {
+    expect(readCdrConfig({})).toEqual({
+      query: DEFAULT_CDR_QUERY,
+      pageSize: 100,
+      lagMinutes: 5,
+      lookbackMinutes: 720,
+      initialLookbackHours: 24,
+      maxWindowHours: 24,
+      minSeverity: 3,
+      maxAlertsPerRun: 50,
+    });
+  });
+
+  it('reads every setting from its variable', () => {
+    expect(
+      readCdrConfig({
+        CDR_QUERY: ' tc.findings.cloudProvider: AWS ',
+        CDR_PAGE_SIZE: '250',
+        CDR_LAG_MINUTES: '0',
+        CDR_LOOKBACK_MINUTES: '60',
+        CDR_INITIAL_LOOKBACK_HOURS: '48',
+        CDR_MAX_WINDOW_HOURS: '12',
+        ALERT_MIN_SEVERITY: 'critical',
+        ALERT_MAX_PER_RUN: '10',
+      }),
+    ).toEqual({
+      query: 'tc.findings.cloudProvider: AWS',
+      pageSize: 250,
+      lagMinutes: 0,
+      lookbackMinutes: 60,
+      initialLookbackHours: 48,
+      maxWindowHours: 12,
+      minSeverity: 4,
+      maxAlertsPerRun: 10,
+    });
+  });
+
+  it.each([
+    ['CDR_PAGE_SIZE', 'abc'],
+    ['CDR_PAGE_SIZE', '0'],
+    ['CDR_PAGE_SIZE', '12.5'],
+    ['CDR_PAGE_SIZE', '100000'],
+    ['CDR_LAG_MINUTES', '-5'],
+    ['CDR_LOOKBACK_MINUTES', 'twelve hours'],
+    ['CDR_INITIAL_LOOKBACK_HOURS', '0'],
+    ['CDR_MAX_WINDOW_HOURS', '1000'],
+    ['ALERT_MIN_SEVERITY', 'URGENT'],
+    ['ALERT_MIN_SEVERITY', '-1'],
+    ['ALERT_MAX_PER_RUN', '0'],
+  ])('refuses %s=%j with an error naming the variable and the value', (name, value) => {
+    const error = configError({ [name]: value });
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toContain(name);
+    expect(error.message).toContain(value);
+  });
+});

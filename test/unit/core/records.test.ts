@@ -1,0 +1,130 @@
+import { gunzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import {
+  fromNdjsonGzip,
+  keyTime,
+  readJson,
+  safeKeySegment,
+  toNdjsonGzip,
+  utcDate,
+  writeJson,
+} from '../../../functions/core/records';
+import { MemoryStore } from '../support/memory-store';
+
+describe('NDJSON gzip', () => {
+  it('round-trips records, one JSON object per line', () => {
+    const records = [
+      { uuid: 'a', message: 'line one\nline two', nested: { n: 1, list: [1, 2] } },
+      { uuid: 'b', text: 'ünïcødé ✓ \u2028', empty: null },
+      { uuid: 'c' },
+    ];
+    const bytes = toNdjsonGzip(records);
+
+    expect(fromNdjsonGzip(bytes)).toEqual(records);
+    const lines = gunzipSync(bytes).toString('utf8').split('\n');
+    expect(lines).toHaveLength(4); // three records and the final newline
+    expect(lines.slice(0, 3).map((line) => JSON.parse(line))).toEqual(records);
+    expect(lines[3]).toBe('');
+  });
+
+  it('round-trips an empty list', () => {
+    expect(fromNdjsonGzip(toNdjsonGzip([]))).toEqual([]);
+  });
+});
+
+describe('readJson / writeJson', () => {
+  it('reads back what was written, and gzip-compressed JSON too', async () => {
+    const store = new MemoryStore();
+    await writeJson(store, 'state/a.json', { watermark: '2025-05-10T00:00:00.000Z' });
+    await store.put('state/b.json.gz', toNdjsonGzip([{ ids: ['x'] }]), {
+      contentType: 'application/json',
+      contentEncoding: 'gzip',
+    });
+
+    expect(await readJson(store, 'state/a.json')).toEqual({ watermark: '2025-05-10T00:00:00.000Z' });
+    expect(await readJson(store, 'state/b.json.gz')).toEqual({ ids: ['x'] });
+    expect(await readJson(store, 'state/missing.json')).toBeUndefined();
+  });
+
+  it('names the object when it is not JSON', async () => {
+    const store = new MemoryStore();
+    await store.put('state/cdr-findings/checkpoint.json', '{"watermark": ', {
+      contentType: 'application/json',
+    });
+    await expect(readJson(store, 'state/cdr-findings/checkpoint.json')).rejects.toThrow(
+      'state/cdr-findings/checkpoint.json',
+    );
+  });
+});
+
+describe('safeKeySegment', () => {
+  const hostile: unknown[] = [
+    '../../etc',
+    '..',
+    '.',
+    '...',
+    '/',
+    'a/b',
+    'https://x.sharepoint.com/a b',
+    '',
+    null,
+    undefined,
+    '%2F',
+    '\u2024\u2024', // one-dot leaders look like dots
+    'C:\\Windows\\..',
+    'ümlaut/日本',
+    'x'.repeat(500),
+    `${'/'.repeat(300)}`,
+  ];
+
+  it.each(hostile.map((id) => [JSON.stringify(id) ?? String(id), id]))(
+    'keeps %s to one safe segment',
+    (_label, id) => {
+      const segment = safeKeySegment(id);
+      expect(segment).not.toBe('');
+      expect(segment).not.toBe('.');
+      expect(segment).not.toBe('..');
+      expect(segment).not.toContain('/');
+      expect(segment).not.toContain('\\');
+      expect(segment).toMatch(/^[A-Za-z0-9._%~-]+$/);
+      expect(segment.length).toBeLessThanOrEqual(200);
+    },
+  );
+
+  it('keeps plain ids readable', () => {
+    expect(safeKeySegment('xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxfa6')).toBe(
+      'xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxfa6',
+    );
+    expect(safeKeySegment('report_2025.csv')).toBe('report_2025.csv');
+    expect(safeKeySegment(42)).toBe('42');
+  });
+
+  it('gives different ids different segments', () => {
+    const ids = [
+      'a b',
+      'a%20b',
+      'a/b',
+      'a%2Fb',
+      '..',
+      '%2E%2E',
+      'x'.repeat(400),
+      `${'x'.repeat(399)}y`,
+      'https://x.sharepoint.com/a b',
+      'https://x.sharepoint.com/a+b',
+    ];
+    expect(new Set(ids.map(safeKeySegment)).size).toBe(ids.length);
+  });
+});
+
+describe('key times', () => {
+  it('formats a compact UTC time for keys', () => {
+    expect(keyTime('2025-05-09T20:00:42.000Z')).toBe('20250509T200042Z');
+    expect(keyTime('2025-05-09T22:00:42.123+02:00')).toBe('20250509T200042Z');
+    expect(keyTime(new Date(Date.UTC(2025, 0, 2, 3, 4, 5)))).toBe('20250102T030405Z');
+  });
+
+  it('gives the UTC date for dt= partitions', () => {
+    expect(utcDate('2025-05-09T23:30:00.000-02:00')).toBe('2025-05-10');
+    expect(utcDate('2025-05-09T20:00:42.000+00:00')).toBe('2025-05-09');
+  });
+});

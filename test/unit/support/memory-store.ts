@@ -1,0 +1,50 @@
+import type { ObjectStore, PutOptions } from '../../../functions/core/ports';
+
+export interface StoredObject {
+  body: Uint8Array;
+  options: PutOptions;
+}
+
+/** An in-memory {@link ObjectStore}: what a collector writes, kept as the bytes S3 would hold. */
+export class MemoryStore implements ObjectStore {
+  readonly objects = new Map<string, StoredObject>();
+  /** Keys in the order they were written (a key written twice appears twice). */
+  readonly writes: string[] = [];
+
+  async put(key: string, body: Uint8Array | string, options: PutOptions): Promise<void> {
+    const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : new Uint8Array(body);
+    this.objects.set(key, { body: bytes, options });
+    this.writes.push(key);
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    const stored = this.objects.get(key);
+    return stored ? new Uint8Array(stored.body) : undefined;
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return this.objects.has(key);
+  }
+
+  async upload(
+    key: string,
+    body: AsyncIterable<Uint8Array>,
+    options: PutOptions,
+  ): Promise<{ bytes: number }> {
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of body) chunks.push(chunk);
+    const bytes = Buffer.concat(chunks);
+    await this.put(key, bytes, options);
+    return { bytes: bytes.byteLength };
+  }
+
+  async *list(prefix: string): AsyncIterable<string> {
+    for (const key of [...this.objects.keys()].sort()) if (key.startsWith(prefix)) yield key;
+  }
+
+  /** The object's body as text (undefined when missing); does not gunzip. */
+  text(key: string): string | undefined {
+    const stored = this.objects.get(key);
+    return stored ? Buffer.from(stored.body).toString('utf8') : undefined;
+  }
+}
