@@ -182,7 +182,8 @@ export class QualysClient {
    * or cancel `response.body`; the call slot is released when the headers arrive.
    */
   async getStream(path: string, call: CallOptions): Promise<Response> {
-    return this.request(path, {}, '*/*', call);
+    // The request timeout would also cut the body off mid-stream; a download may take until the deadline.
+    return this.request(path, {}, '*/*', call, Math.max(this.requestTimeoutMs, call.deadline - this.now()));
   }
 
   /** Forgets the cached JWT (tests, and after the secret changes). */
@@ -195,6 +196,7 @@ export class QualysClient {
     query: Record<string, string | number | undefined>,
     accept: string,
     call: CallOptions,
+    timeoutMs = this.requestTimeoutMs,
   ): Promise<Response> {
     const endpoint = `GET ${path}`;
     let reauthenticated = false;
@@ -210,7 +212,7 @@ export class QualysClient {
       try {
         response = await this.fetch(url, {
           headers: { Authorization: `Bearer ${token}`, Accept: accept },
-          signal: this.timeoutSignal(call),
+          signal: this.timeoutSignal(call, timeoutMs),
         });
       } catch (error) {
         this.budget.release();
@@ -264,8 +266,8 @@ export class QualysClient {
     }
   }
 
-  private timeoutSignal(call: CallOptions): AbortSignal {
-    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
+  private timeoutSignal(call: CallOptions, timeoutMs = this.requestTimeoutMs): AbortSignal {
+    const timeout = AbortSignal.timeout(timeoutMs);
     return call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
   }
 

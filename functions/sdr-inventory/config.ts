@@ -1,0 +1,17 @@
+import { integer } from '../core/env';
+import { ENV } from '../core/names';
+import { SDR_MAX_PAGE_SIZE } from '../qualys/sdr';
+
+type Env = Record<string, string | undefined>;
+
+export function readInventoryConfig(env: Env) {
+  return {
+    /** Records per page of new snapshots; the API's maximum (200) means the fewest calls. */
+    pageSize: integer(env, ENV.sdrPageSize, SDR_MAX_PAGE_SIZE, { min: 1, max: SDR_MAX_PAGE_SIZE }),
+    /**
+     * Calls one run may make: half the default subscription budget (300 per hour), so CDR findings
+     * and the other collectors keep theirs while a large snapshot spans several runs.
+     */
+    maxCallsPerRun: integer(env, ENV.sdrMaxCallsPerRun, 150, { min: 1, max: 100_000 }),
+  };
+}
