@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { CURATED_DATASETS, ENV, type FunctionName, PREFIX } from '../functions/core/names';
@@ -14,6 +14,31 @@ export interface QualysLakeStackProps extends StackProps {
    */
   readonly config?: QualysLakeConfig;
 }
+
+/**
+ * Calls of each Qualys rate-limit window a collector leaves to the others (QUALYS_CALL_RESERVE).
+ * All collectors share one subscription budget (300 calls per hour by default); the larger a
+ * collector's reserve, the earlier it yields, so bulk inventory and report downloads can never
+ * starve CDR alerts, which reserve nothing.
+ */
+export const CALL_RESERVE: Record<FunctionName, number> = {
+  'cdr-findings': 0,
+  'sdr-posture': 40,
+  'sdr-reports': 60,
+  'sdr-inventory': 80,
+};
+
+const INVENTORY_DATASETS = [
+  CURATED_DATASETS.sdrConnectors,
+  CURATED_DATASETS.sdrScanners,
+  CURATED_DATASETS.sdrUsers,
+  CURATED_DATASETS.sdrGroups,
+  CURATED_DATASETS.sdrDocuments,
+  CURATED_DATASETS.sdrApplications,
+  CURATED_DATASETS.sdrMeetings,
+  CURATED_DATASETS.sdrPolicies,
+  CURATED_DATASETS.sdrSnapshots,
+];
 
 /** Archive prefixes of one collector. */
 export interface CollectorPrefixes {
@@ -69,8 +94,46 @@ export class QualysLakeStack extends Stack {
         ...(config.cdrQuery !== undefined ? { [ENV.cdrQuery]: config.cdrQuery } : {}),
       },
     });
-    // The SaaSDR collectors (sdr-inventory, sdr-posture, sdr-reports) are added here the same way,
-    // with config.sdr*ScheduleMinutes and `publishAlerts: false` for those that only archive.
+    // SaaSDR: inventory and reports only archive; posture alerts on failed controls.
+    const inventoryState = `${PREFIX.state}sdr-inventory/`;
+    this.addCollector(
+      'sdr-inventory',
+      {
+        read: [inventoryState],
+        write: [
+          `${PREFIX.raw}sdr-inventory/`,
+          inventoryState,
+          ...INVENTORY_DATASETS.map((dataset) => `${PREFIX.curated}${dataset}/`),
+        ],
+      },
+      {
+        description: 'Takes resumable snapshots of the Qualys SaaSDR inventory',
+        scheduleMinutes: config.sdrInventoryScheduleMinutes,
+        environment: { [ENV.callReserve]: String(CALL_RESERVE['sdr-inventory']) },
+        publishAlerts: false,
+      },
+    );
+    this.addCollector('sdr-posture', collectorPrefixes('sdr-posture', CURATED_DATASETS.sdrPosture), {
+      description: 'Archives Qualys SaaSDR posture evidence and alerts on newly failed controls',
+      scheduleMinutes: config.sdrPostureScheduleMinutes,
+      environment: {
+        [ENV.alertMaxPerRun]: String(config.alertMaxPerRun),
+        [ENV.callReserve]: String(CALL_RESERVE['sdr-posture']),
+      },
+    });
+    const reportsPrefixes = collectorPrefixes('sdr-reports', CURATED_DATASETS.sdrReports);
+    const reportFiles = `${PREFIX.reports}sdr-reports/`;
+    this.addCollector(
+      'sdr-reports',
+      { read: [...reportsPrefixes.read, reportFiles], write: [...reportsPrefixes.write, reportFiles] },
+      {
+        description: 'Downloads completed Qualys SaaSDR reports into the archive',
+        scheduleMinutes: config.sdrReportsScheduleMinutes,
+        environment: { [ENV.callReserve]: String(CALL_RESERVE['sdr-reports']) },
+        publishAlerts: false,
+        timeout: Duration.minutes(15),
+      },
+    );
 
     new CfnOutput(this, 'ArchiveBucketName', {
       description: 'Bucket holding raw pages, curated NDJSON and collector state',

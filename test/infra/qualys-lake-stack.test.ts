@@ -12,12 +12,18 @@ const ref = (template: Template, type: string, pathPart: string) => {
   return ids[0] as string;
 };
 
-const allowStatements = (template: Template): Statement[] =>
-  Object.values(template.findResources('AWS::IAM::Policy') as Record<string, Resource>).flatMap((policy) =>
-    ((policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement ?? []).filter(
-      (statement) => statement.Effect === 'Allow',
-    ),
-  );
+/** Allow statements of the policies attached to one function's execution role. */
+const allowStatements = (template: Template, functionId: string): Statement[] => {
+  const fn = template.findResources('AWS::Lambda::Function')[functionId] as Resource;
+  const roleId = (fn.Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+  return Object.values(template.findResources('AWS::IAM::Policy') as Record<string, Resource>)
+    .filter((policy) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
+    .flatMap((policy) =>
+      ((policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement ?? []).filter(
+        (statement) => statement.Effect === 'Allow',
+      ),
+    );
+};
 
 const actionsOf = (statement: Statement) =>
   Array.isArray(statement.Action) ? statement.Action : [statement.Action];
@@ -245,7 +251,7 @@ describe('QualysLakeStack with email and Slack', () => {
   });
 
   it('grants the secret and the collector prefixes only, with no bucket-wide object access', () => {
-    const statements = allowStatements(template);
+    const statements = allowStatements(template, fn);
     const secret = statements.find((s) => actionsOf(s).includes('secretsmanager:GetSecretValue'));
     expect(JSON.stringify(secret?.Resource)).toMatch(/:secret:test\/qualys-\?{6}"/);
 
@@ -275,6 +281,30 @@ describe('QualysLakeStack with email and Slack', () => {
     }
     const list = s3Statements.find((s) => actionsOf(s).includes('s3:ListBucket'));
     expect(list?.Condition).toEqual({ StringLike: { 's3:prefix': ['state/cdr-findings/*'] } });
+  });
+
+  it.each([
+    [
+      'SdrInventoryFunction',
+      'sdr-inventory',
+      /^\/(raw|state)\/sdr-inventory\/\*$|^\/curated\/sdr_[a-z]+\/\*$/,
+    ],
+    ['SdrPostureFunction', 'sdr-posture', /^\/(raw|state)\/sdr-posture\/\*$|^\/curated\/sdr_posture\/\*$/],
+    [
+      'SdrReportsFunction',
+      'sdr-reports',
+      /^\/(raw|state|reports)\/sdr-reports\/\*$|^\/curated\/sdr_reports\/\*$/,
+    ],
+  ])('confines %s to its own prefixes', (idPrefix, name, allowed) => {
+    const statements = allowStatements(template, ref(template, 'AWS::Lambda::Function', idPrefix));
+    const suffixes = statements.flatMap((s) =>
+      resourcesOf(s)
+        .map((resource) => objectSuffix(resource, bucket))
+        .filter((suffix) => suffix !== undefined),
+    );
+    expect(suffixes.length).toBeGreaterThan(0);
+    for (const suffix of suffixes) expect(suffix).toMatch(allowed);
+    expect(suffixes).toContain(`/state/${name}/*`);
   });
 
   it('matches the snapshot, with asset hashes scrubbed', () => {

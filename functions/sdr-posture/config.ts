@@ -1,0 +1,53 @@
+import { integer, parsed } from '../core/env';
+import { ENV } from '../core/names';
+import type { EvaluationResult } from '../core/sdr-posture';
+import { parseMinSeverity } from '../core/severity';
+import { SDR_MAX_PAGE_SIZE } from '../qualys/sdr';
+
+type Env = Record<string, string | undefined>;
+
+const RESULTS: readonly EvaluationResult[] = ['Pass', 'Fail', 'Error'];
+
+/**
+ * SDR_POSTURE_EVALUATIONS: a comma list of Pass, Fail, Error (any case). Fail is required: without
+ * it no failure is ever seen, and every open failure would look recovered.
+ */
+export function parseEvaluations(textValue: string): EvaluationResult[] | undefined {
+  const wanted: EvaluationResult[] = [];
+  for (const part of textValue.split(',')) {
+    const result = RESULTS.find((name) => name.toLowerCase() === part.trim().toLowerCase());
+    if (!result) return undefined;
+    if (!wanted.includes(result)) wanted.push(result);
+  }
+  return wanted.includes('Fail') ? wanted : undefined;
+}
+
+export function parseBoolean(textValue: string): boolean | undefined {
+  const word = textValue.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(word)) return true;
+  if (['false', '0', 'no', 'off'].includes(word)) return false;
+  return undefined;
+}
+
+export function readPostureConfig(env: Env) {
+  return {
+    pageSize: integer(env, ENV.sdrPageSize, SDR_MAX_PAGE_SIZE, { min: 1, max: SDR_MAX_PAGE_SIZE }),
+    maxCallsPerRun: integer(env, ENV.sdrMaxCallsPerRun, 100, { min: 1, max: 100_000 }),
+    evaluations: parsed(
+      env,
+      ENV.sdrPostureEvaluations,
+      'Pass,Fail,Error',
+      parseEvaluations,
+      'a comma list of Pass, Fail and Error that includes Fail',
+    ),
+    notifyRecovery: parsed(env, ENV.sdrPostureNotifyRecovery, 'true', parseBoolean, 'true or false'),
+    minCriticality: parsed(
+      env,
+      ENV.sdrPostureMinCriticality,
+      'Low',
+      parseMinSeverity,
+      'Low, Medium, High, Critical or a number',
+    ),
+    maxAlertsPerRun: integer(env, ENV.alertMaxPerRun, 50, { min: 1, max: 10_000 }),
+  };
+}
