@@ -124,6 +124,8 @@ export interface SdrReportsRunSummary {
   completed: number;
   /** Completed reports whose metadata object already existed. */
   alreadyArchived: number;
+  /** Completed reports whose `expiresOn` had passed before they could be archived: skipped, not retried. */
+  expired: string[];
   /** Reports not completed yet, by status; checked again by the next pass. */
   notCompleted: Record<string, number>;
   downloaded: number;
@@ -218,6 +220,7 @@ export async function runSdrReports(
     reportsListed: 0,
     completed: 0,
     alreadyArchived: 0,
+    expired: [],
     notCompleted: {},
     downloaded: 0,
     bytesDownloaded: 0,
@@ -395,6 +398,16 @@ export async function runSdrReports(
     summary.completed++;
     if (await store.exists(reportKeys.metadata(report))) {
       summary.alreadyArchived++;
+      return;
+    }
+    // Qualys deletes a report file at `expiresOn`; asking for it afterwards would fail every run.
+    const expiresAt = Date.parse(String(report.expiresOn ?? ''));
+    if (!Number.isNaN(expiresAt) && expiresAt <= now()) {
+      summary.expired.push(report.fileUuid);
+      logger.warn('Report expired before it was archived; skipped', {
+        fileUuid: report.fileUuid,
+        expiresOn: report.expiresOn,
+      });
       return;
     }
     if (downloadsStarted >= settings.maxDownloadsPerRun) {

@@ -312,6 +312,21 @@ describe('sdr-reports: archiving completed reports', () => {
     );
   });
 
+  it('skips a completed report whose expiresOn has passed instead of failing on it every run', async () => {
+    const server = new ReportsApi([
+      listedReport('r-1'),
+      listedReport('r-old', 'completed', { expiresOn: '2025-05-09T00:00:00.000Z' }),
+    ]);
+    const store = new MemoryStore();
+    const { summary } = await run(server, store);
+    expect(summary.expired).toEqual(['r-old']);
+    expect(summary.failedDownloads).toEqual([]);
+    expect(server.downloadsOf().map((request) => request.url.pathname)).not.toContain(
+      '/sdr/api/v1/report/download/r-old',
+    );
+    expect(metadataOf(store, 'r-1')).toBeDefined();
+  });
+
   it('keeps ids with path characters inside one key segment and encodes them in the download path', async () => {
     const pathy = '../../state/sdr-reports/x y';
     const server = new ReportsApi([listedReport(pathy)]);
