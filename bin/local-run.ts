@@ -11,7 +11,14 @@ import * as path from 'node:path';
 import { PROJECT_ROOT } from '../lib/bundle';
 import { startSimulator } from '../test/simulator/index';
 import { lambdaContext, loadHandler } from '../test/support/invoke';
-import { drainAlerts, getBytes, lambdaEnv, listKeys, startLocalAws } from '../test/support/local-aws';
+import {
+  drainAlerts,
+  getBytes,
+  lambdaEnv,
+  listKeys,
+  type ReceivedAlert,
+  startLocalAws,
+} from '../test/support/local-aws';
 
 const MIRROR = path.join(PROJECT_ROOT, 'local-lake');
 const line = (text = '') => console.log(text);
@@ -44,17 +51,45 @@ async function main() {
       line('  (every finding is already in the lake: nothing curated twice, no alert sent twice)');
     }
 
-    const alerts = await drainAlerts(aws, lake.queueUrl);
-    heading(`alerts on the SNS topic: ${alerts.length}`);
-    for (const alert of alerts.slice(0, 5)) {
-      line(`  ${alert.subject}   alertKey=${alert.attributes.alertKey ?? '(digest)'}`);
+    await printAlerts(await drainAlerts(aws, lake.queueUrl));
+
+    heading('sdr-inventory: a snapshot in runs of at most 10 API calls');
+    const inventory = await loadHandler('sdr-inventory', { ...env, SDR_MAX_CALLS_PER_RUN: '10' });
+    for (let runNumber = 1; runNumber <= 10; runNumber++) {
+      const summary = (await inventory({}, lambdaContext())) as InventorySummary;
+      const datasets = Object.entries(summary.datasets)
+        .map(([name, count]) => `${name.replace('sdr_', '')} ${count?.records ?? 0}`)
+        .join(', ');
+      line(
+        `  run ${runNumber}: snapshot ${summary.snapshotId} ${summary.snapshotStatus}; ${summary.apiCalls} calls, ${summary.records} records (${datasets || 'none'})`,
+      );
+      if (summary.snapshotStatus === 'complete') break;
     }
-    if (alerts.length > 5) line(`  ... and ${alerts.length - 5} more`);
-    const example = alerts.find((alert) => alert.email);
-    if (example) {
-      heading('the email body of one alert');
-      line(example.email);
+
+    heading('sdr-posture: every enabled connector x policy, alerts on failed controls');
+    const posture = await loadHandler('sdr-posture', env);
+    const firstPoll = (await posture({}, lambdaContext())) as PostureSummary;
+    line(
+      `  poll ${firstPoll.pollId}: ${firstPoll.pairs.done} connector/policy pairs, ${firstPoll.rows} evidence rows, ${firstPoll.newFailures} new failures, ${firstPoll.apiCalls} calls`,
+    );
+    const secondPoll = (await posture({}, lambdaContext())) as PostureSummary;
+    line(
+      `  next poll, nothing changed: ${secondPoll.rows} rows, ${secondPoll.newFailures} new failures, ${secondPoll.alertsPublished} alerts`,
+    );
+    await printAlerts(await drainAlerts(aws, lake.queueUrl));
+
+    heading('sdr-reports: completed reports streamed to S3 (multipart above 8 MiB)');
+    const reports = await loadHandler('sdr-reports', env);
+    const reportRun = (await reports({}, lambdaContext())) as ReportsSummary;
+    for (const download of reportRun.downloads) {
+      line(
+        `  ${download.key}  ${(download.bytes / 1024).toFixed(0).padStart(7)} KiB  sha256 ${download.sha256.slice(0, 12)}…`,
+      );
     }
+    const skipped = Object.entries(reportRun.notCompleted).map(([status, count]) => `${count} ${status}`);
+    line(
+      `  ${reportRun.downloaded} downloaded, ${skipped.join(', ') || 'none'} skipped until completed, ${reportRun.expired.length} expired before they could be archived`,
+    );
 
     const keys = await listKeys(aws, lake.bucket);
     heading(`bucket contents: ${keys.length} objects, mirrored to ./local-lake`);
@@ -79,6 +114,41 @@ async function main() {
     await simulator.close();
   }
 }
+
+async function printAlerts(alerts: ReceivedAlert[]) {
+  heading(`alerts on the SNS topic: ${alerts.length}`);
+  for (const alert of alerts.slice(0, 5)) {
+    line(`  ${alert.subject}   alertKey=${alert.attributes.alertKey ?? '(digest)'}`);
+  }
+  if (alerts.length > 5) line(`  ... and ${alerts.length - 5} more`);
+  const example = alerts.find((alert) => alert.email);
+  if (example) {
+    heading('the email body of one alert');
+    line(example.email);
+  }
+}
+
+type InventorySummary = {
+  snapshotId: string;
+  snapshotStatus: string;
+  apiCalls: number;
+  records: number;
+  datasets: Record<string, { records: number } | undefined>;
+};
+type PostureSummary = {
+  pollId: string;
+  pairs: { done: number };
+  rows: number;
+  newFailures: number;
+  alertsPublished: number;
+  apiCalls: number;
+};
+type ReportsSummary = {
+  downloaded: number;
+  downloads: Array<{ key: string; bytes: number; sha256: string }>;
+  notCompleted: Record<string, number>;
+  expired: string[];
+};
 
 type CdrSummary = {
   windows: Array<{
