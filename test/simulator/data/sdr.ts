@@ -1091,7 +1091,8 @@ function buildReport(rng: Rng, index: number, connectors: ConnectorDef[], anchor
   const plan = REPORT_PLANS[index % REPORT_PLANS.length] as ReportPlan;
   const d = connectors.find((c) => c.id === plan.connectorId) ?? (connectors[0] as ConnectorDef);
   const policy = POLICIES.find((p) => p.id === plan.policyId);
-  const created = anchor - (index + 1) * DAY - rng.int(0, 86_399) * 1000;
+  // Reports are kept for 7 days (expiresOn); spread the list over the last few days so all are live.
+  const created = anchor - ((index + 1) * DAY) / 2 - rng.int(0, 43_199) * 1000;
   const createdAt = new Date(Math.floor(created / 1000) * 1000);
   const round = Math.floor(index / REPORT_PLANS.length);
   return {
