@@ -1,7 +1,13 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { CURATED_DATASETS, ENV, type FunctionName, PREFIX } from '../functions/core/names';
+import {
+  CURATED_DATASETS,
+  ENV,
+  type FunctionName,
+  INVENTORY_DATASETS,
+  PREFIX,
+} from '../functions/core/names';
 import { AlertTopic } from './alerts';
 import { ArchiveBucket } from './archive';
 import { Collector, type CollectorOptions } from './collector';
@@ -27,18 +33,6 @@ export const CALL_RESERVE: Record<FunctionName, number> = {
   'sdr-reports': 60,
   'sdr-inventory': 80,
 };
-
-const INVENTORY_DATASETS = [
-  CURATED_DATASETS.sdrConnectors,
-  CURATED_DATASETS.sdrScanners,
-  CURATED_DATASETS.sdrUsers,
-  CURATED_DATASETS.sdrGroups,
-  CURATED_DATASETS.sdrDocuments,
-  CURATED_DATASETS.sdrApplications,
-  CURATED_DATASETS.sdrMeetings,
-  CURATED_DATASETS.sdrPolicies,
-  CURATED_DATASETS.sdrSnapshots,
-];
 
 /** Archive prefixes of one collector. */
 export interface CollectorPrefixes {
@@ -103,7 +97,9 @@ export class QualysLakeStack extends Stack {
         write: [
           `${PREFIX.raw}sdr-inventory/`,
           inventoryState,
-          ...INVENTORY_DATASETS.map((dataset) => `${PREFIX.curated}${dataset}/`),
+          ...[...INVENTORY_DATASETS, CURATED_DATASETS.sdrSnapshots].map(
+            (dataset) => `${PREFIX.curated}${dataset}/`,
+          ),
         ],
       },
       {

@@ -294,8 +294,7 @@ export async function runCdrCollector(
     failure ??= error;
   }
   summary.apiCalls = deps.qualys.budget.callsMade - callsBefore;
-  const { limit, windowSec, remaining, toWaitSec, concurrencyLimit } = deps.qualys.budget.snapshot;
-  summary.rateLimit = { limit, windowSec, remaining, toWaitSec, concurrencyLimit };
+  summary.rateLimit = deps.qualys.budget.rateLimitReport;
   if (failure) throw failure;
   return summary;
 }

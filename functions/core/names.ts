@@ -34,6 +34,18 @@ export const CURATED_DATASETS = {
   /** One record per downloaded report, with where its file is. */
   sdrReports: 'sdr_reports',
 } as const;
+/** The curated tables of an inventory snapshot, in the order its `sdr_snapshots` record lists them. */
+export const INVENTORY_DATASETS = [
+  CURATED_DATASETS.sdrConnectors,
+  CURATED_DATASETS.sdrScanners,
+  CURATED_DATASETS.sdrUsers,
+  CURATED_DATASETS.sdrGroups,
+  CURATED_DATASETS.sdrDocuments,
+  CURATED_DATASETS.sdrApplications,
+  CURATED_DATASETS.sdrMeetings,
+  CURATED_DATASETS.sdrPolicies,
+] as const;
+
 export type CuratedDataset = (typeof CURATED_DATASETS)[keyof typeof CURATED_DATASETS];
 
 /** Environment variables read by the Lambdas. */

@@ -3,7 +3,7 @@ import { BudgetExhaustedError, isStopSignal, QualysApiError } from '../qualys/er
 import { type ApiRecord, type Page, PageSchema } from '../qualys/schemas';
 import { SDR_PATHS } from '../qualys/sdr';
 import { CheckpointStore } from './checkpoint';
-import { CURATED_DATASETS, type CuratedDataset, collectorPrefix, PREFIX } from './names';
+import { CURATED_DATASETS, type CuratedDataset, collectorPrefix, INVENTORY_DATASETS, PREFIX } from './names';
 import { pages } from './paginate';
 import type { ObjectStore, PutOptions, RunLogger } from './ports';
 import { gzip, keyTime, safeKeySegment, toNdjsonGzip, utcDate } from './records';
@@ -37,17 +37,8 @@ const LIST_ORDER = Object.keys(LIST_DATASETS) as ListDataset[];
 /** Lists without a per-item phase, read after connectors (scanners) and policies (details). */
 const PLAIN_LISTS: ListDataset[] = ['users', 'groups', 'applications', 'meetings', 'documents'];
 
-/** The curated tables of one snapshot, in the order the snapshot record lists them. */
-export const INVENTORY_TABLES = [
-  CURATED_DATASETS.sdrConnectors,
-  CURATED_DATASETS.sdrScanners,
-  CURATED_DATASETS.sdrUsers,
-  CURATED_DATASETS.sdrGroups,
-  CURATED_DATASETS.sdrDocuments,
-  CURATED_DATASETS.sdrApplications,
-  CURATED_DATASETS.sdrMeetings,
-  CURATED_DATASETS.sdrPolicies,
-] as const;
+/** The curated tables of one snapshot. */
+export const INVENTORY_TABLES = INVENTORY_DATASETS;
 export type InventoryTable = (typeof INVENTORY_TABLES)[number];
 
 const pageNumber = (page: number) => `page=${String(page).padStart(5, '0')}`;
@@ -539,8 +530,7 @@ export async function runSdrInventory(
   }
 
   summary.apiCalls = callsThisRun();
-  const { limit, windowSec, remaining, toWaitSec, concurrencyLimit } = qualys.budget.snapshot;
-  summary.rateLimit = { limit, windowSec, remaining, toWaitSec, concurrencyLimit };
+  summary.rateLimit = qualys.budget.rateLimitReport;
 
   if (!summary.completedSnapshot) {
     // Best effort: a failed write here must not hide why the run failed.

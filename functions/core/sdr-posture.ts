@@ -901,8 +901,7 @@ export async function runPostureCollector(
   }
   summary.openFailures = Object.keys(failures).length;
   summary.apiCalls = qualys.budget.callsMade - callsBefore;
-  const { limit, windowSec, remaining, toWaitSec, concurrencyLimit } = qualys.budget.snapshot;
-  summary.rateLimit = { limit, windowSec, remaining, toWaitSec, concurrencyLimit };
+  summary.rateLimit = qualys.budget.rateLimitReport;
   if (failure) throw failure;
   if (summary.pairErrors.length > 0) {
     logger.error('Posture run finished with unreadable connector/policy pairs', { summary });

@@ -485,8 +485,7 @@ export async function runSdrReports(
   }
 
   summary.apiCalls = callsThisRun();
-  const { limit, windowSec, remaining, toWaitSec, concurrencyLimit } = qualys.budget.snapshot;
-  summary.rateLimit = { limit, windowSec, remaining, toWaitSec, concurrencyLimit };
+  summary.rateLimit = qualys.budget.rateLimitReport;
   if (failure) throw failure;
   if (summary.failedDownloads.length > 0) throw new ReportDownloadsFailedError(summary);
   return summary;

@@ -87,6 +87,12 @@ export class CallBudget {
     return { ...this.state, callsMade: this.callsMade, availableToThisCollector: this.available() };
   }
 
+  /** The announced limits as a run summary reports them. */
+  get rateLimitReport(): Record<string, number | undefined> {
+    const { limit, windowSec, remaining, toWaitSec, concurrencyLimit } = this.state;
+    return { limit, windowSec, remaining, toWaitSec, concurrencyLimit };
+  }
+
   private concurrency(): number {
     const announced = this.state.concurrencyLimit;
     return announced !== undefined && announced > 0 ? announced : this.defaultConcurrency;
