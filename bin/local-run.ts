@@ -8,6 +8,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import { printNamedQueries } from '../lib/athena/duckdb-dialect';
 import { PROJECT_ROOT } from '../lib/bundle';
 import { startSimulator } from '../test/simulator/index';
 import { lambdaContext, loadHandler } from '../test/support/invoke';
@@ -106,6 +107,13 @@ async function main() {
       await mkdir(path.dirname(file), { recursive: true });
       await writeFile(file, await getBytes(aws, lake.bucket, key));
     }
+    heading('Athena named queries, run by DuckDB on ./local-lake');
+    await printNamedQueries(MIRROR, [
+      'cdr_high_critical_by_account_category',
+      'cdr_top_remote_countries',
+      'sdr_failing_controls_by_connector',
+      'sdr_documents_shared_externally',
+    ]);
     line(
       `\nAPI calls served by the simulator: ${simulator.stats.requests} (+${simulator.stats.authCalls} logins), 409/429 answered: ${simulator.stats.rateLimited}`,
     );

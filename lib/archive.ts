@@ -97,6 +97,12 @@ export class ArchiveBucket extends Construct {
           expiration: Duration.days(rawRetentionDays),
         },
         {
+          // Query results are for the console session that ran them; the lake itself is curated/.
+          id: 'athena-results',
+          prefix: PREFIX.athenaResults,
+          expiration: Duration.days(30),
+        },
+        {
           id: 'old-versions-and-uploads',
           noncurrentVersionExpiration: Duration.days(props.noncurrentVersionRetentionDays ?? 30),
           expiredObjectDeleteMarker: true,

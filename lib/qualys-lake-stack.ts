@@ -10,6 +10,7 @@ import {
 } from '../functions/core/names';
 import { AlertTopic } from './alerts';
 import { ArchiveBucket } from './archive';
+import { LakeCatalog } from './catalog';
 import { Collector, type CollectorOptions } from './collector';
 import { loadConfig, type QualysLakeConfig } from './config';
 
@@ -61,6 +62,8 @@ export class QualysLakeStack extends Stack {
   readonly archive: ArchiveBucket;
   readonly alerts: AlertTopic;
   readonly qualysSecret: secretsmanager.ISecret;
+  /** Glue tables, Athena workgroup and named queries over `curated/`. */
+  readonly catalog: LakeCatalog;
   /** Every collector of the stack, by function name. */
   readonly collectors = new Map<FunctionName, Collector>();
 
@@ -130,6 +133,8 @@ export class QualysLakeStack extends Stack {
         timeout: Duration.minutes(15),
       },
     );
+
+    this.catalog = new LakeCatalog(this, 'Catalog', { bucket: this.archive.bucket });
 
     new CfnOutput(this, 'ArchiveBucketName', {
       description: 'Bucket holding raw pages, curated NDJSON and collector state',

@@ -3,6 +3,7 @@ import type { AlertCandidate } from './alert-policy';
 import { subjectLine } from './alert-policy';
 import { ALERT_SOURCE } from './names';
 import type { AlertMessage } from './ports';
+import { utcDate } from './records';
 import { severityLevel, severityName } from './severity';
 
 const text = (value: unknown, fallback = 'unknown'): string =>
@@ -34,7 +35,8 @@ export function cdrAlertMessage(finding: CdrFinding, where: FindingLocation): Al
     remote.ipAddress === undefined || remote.ipAddress === null
       ? 'none reported'
       : `${text(remote.ipAddress)} (${[remote.city, remote.country].filter(Boolean).join(', ') || 'location unknown'})`;
-  const athena = `SELECT * FROM cdr_findings WHERE uuid = '${finding.uuid.replace(/'/g, "''")}'`;
+  // The dt filter lets Athena read one day's partition instead of the whole history.
+  const athena = `SELECT * FROM cdr_findings WHERE dt = '${utcDate(finding.timestamp)}' AND uuid = '${finding.uuid.replace(/'/g, "''")}'`;
 
   const email = [
     `Qualys CDR threat finding, severity ${severity} (${text(finding.severity)})`,

@@ -14,6 +14,8 @@ export const PREFIX = {
   curated: 'curated/',
   state: 'state/',
   reports: 'reports/',
+  /** Athena query results (the workgroup's output location). */
+  athenaResults: 'athena-results/',
 } as const;
 
 /** Curated datasets (Glue table names) and the prefix under `curated/` each one lives in. */

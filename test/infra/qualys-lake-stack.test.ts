@@ -75,6 +75,7 @@ describe('QualysLakeStack with email and Slack', () => {
                 { StorageClass: 'GLACIER_IR', TransitionInDays: 90 },
               ],
             },
+            { Id: 'athena-results', Prefix: 'athena-results/', Status: 'Enabled', ExpirationInDays: 30 },
             {
               Id: 'old-versions-and-uploads',
               Status: 'Enabled',

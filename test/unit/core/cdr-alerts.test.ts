@@ -81,7 +81,7 @@ describe('cdrAlertMessage for unusual findings', () => {
 
   it('escapes quotes in the Athena query of the email', () => {
     const message = cdrAlertMessage({ ...sample, uuid: "x' OR '1'='1" }, where);
-    expect(message.email).toContain("WHERE uuid = 'x'' OR ''1''=''1'");
+    expect(message.email).toContain("WHERE dt = '2025-05-09' AND uuid = 'x'' OR ''1''=''1'");
   });
 });
 

@@ -1,0 +1,484 @@
+import { CURATED_DATASETS, type CuratedDataset } from '../../functions/core/names';
+
+/**
+ * The Athena named queries a security team needs on day one, in Athena (Trino) SQL. The stack saves
+ * each one in the workgroup (lib/catalog.ts); the tests and `npm start` run the same text in DuckDB
+ * through the mechanical translation of ./duckdb-dialect.ts.
+ *
+ * Conventions:
+ * - Every query that reads events filters on the partition key `dt` first, so Athena lists and reads
+ *   only those days (partition projection makes that filter free).
+ * - Output columns get snake_case aliases: Athena returns column names lower-cased, DuckDB as written,
+ *   so aliases keep the result the same in both.
+ * - Parameters are Athena execution parameters (`?`, in order). The console asks for them when the
+ *   query runs; type each as a SQL literal, e.g. `'2025-05-01'`. From the CLI:
+ *   `aws athena start-query-execution --work-group qualys-lake --query-string "..."
+ *   --execution-parameters "'2025-05-01'" "'i-0abc'"`.
+ * - Inventory queries read only complete snapshots: they join `sdr_snapshots` (status = 'complete')
+ *   on the snapshot id and on `dt`, the snapshot's start date.
+ */
+
+export interface QueryParameter {
+  readonly name: string;
+  readonly description: string;
+  /** A value to run it with (the local run, the docs); typed in Athena as a quoted literal. */
+  readonly example: string;
+}
+
+export interface NamedQueryDef {
+  /** Athena named-query name; also how tests and the local run refer to it. */
+  readonly name: string;
+  readonly description: string;
+  readonly sql: string;
+  /** The `?` placeholders, in order. */
+  readonly parameters: readonly QueryParameter[];
+}
+
+/** `dt` of N days ago, as the partition string (YYYY-MM-DD). */
+const daysAgo = (days: number) => `CAST(current_date - INTERVAL '${days}' DAY AS varchar)`;
+
+/** The last 7 days of findings: the partition filter, then the exact time. */
+const LAST_7_DAYS = `dt >= ${daysAgo(7)}
+  AND from_iso8601_timestamp("timestamp") >= current_timestamp - INTERVAL '7' DAY`;
+
+/** The newest complete inventory snapshot (its id and its `dt`), as a subquery. */
+const LATEST_SNAPSHOT = `SELECT snapshot_id, dt
+  FROM sdr_snapshots
+  WHERE status = 'complete'
+  ORDER BY snapshot_id DESC
+  LIMIT 1`;
+
+/** A failing evaluation: the resource's result, or the control's when it has no resources. */
+const failing = (alias = '') =>
+  `lower(coalesce(${alias}resourceEvaluationResult, ${alias}controlEvaluationStatus)) = 'fail'`;
+
+/** Critical first. */
+const criticalityOrder = (column: string) =>
+  `CASE lower(${column}) WHEN 'critical' THEN 1 WHEN 'high' THEN 2 WHEN 'medium' THEN 3 WHEN 'low' THEN 4 ELSE 5 END`;
+
+const cdrHighCritical: NamedQueryDef = {
+  name: 'cdr_high_critical_by_account_category',
+  description: 'HIGH and CRITICAL CDR findings of the last 7 days, by cloud account and threat category.',
+  parameters: [],
+  sql: `SELECT
+  cloudType AS cloud_type,
+  cspAccount AS csp_account,
+  threatCategory AS threat_category,
+  count(*) AS findings,
+  count_if(severity = 4) AS critical,
+  count_if(severity = 3) AS high,
+  count(DISTINCT resourceId) AS resources,
+  min("timestamp") AS first_seen,
+  max("timestamp") AS last_seen
+FROM cdr_findings
+WHERE ${LAST_7_DAYS}
+  AND severity >= 3
+GROUP BY cloudType, cspAccount, threatCategory
+ORDER BY critical DESC, findings DESC, csp_account, threat_category`,
+};
+
+const cdrTopRemoteIps: NamedQueryDef = {
+  name: 'cdr_top_remote_ips',
+  description:
+    'The 25 remote IP addresses behind the most CDR findings of the last 7 days, with their location.',
+  parameters: [],
+  sql: `SELECT
+  remoteIpDetails.ipAddress AS remote_ip,
+  remoteIpDetails.country AS country,
+  remoteIpDetails.city AS city,
+  count(*) AS findings,
+  count_if(severity >= 3) AS high_or_critical,
+  count(DISTINCT cspAccount) AS accounts,
+  count(DISTINCT threatCategory) AS categories,
+  max("timestamp") AS last_seen
+FROM cdr_findings
+WHERE ${LAST_7_DAYS}
+  AND remoteIpDetails.ipAddress IS NOT NULL
+GROUP BY remoteIpDetails.ipAddress, remoteIpDetails.country, remoteIpDetails.city
+ORDER BY findings DESC, remote_ip, country, city
+LIMIT 25`,
+};
+
+const cdrTopRemoteCountries: NamedQueryDef = {
+  name: 'cdr_top_remote_countries',
+  description: 'The 25 countries of the remote actors behind the most CDR findings of the last 7 days.',
+  parameters: [],
+  sql: `SELECT
+  remoteIpDetails.country AS country,
+  count(*) AS findings,
+  count_if(severity >= 3) AS high_or_critical,
+  count(DISTINCT remoteIpDetails.ipAddress) AS remote_ips,
+  count(DISTINCT cspAccount) AS accounts
+FROM cdr_findings
+WHERE ${LAST_7_DAYS}
+  AND remoteIpDetails.country IS NOT NULL
+GROUP BY remoteIpDetails.country
+ORDER BY findings DESC, country
+LIMIT 25`,
+};
+
+const cdrForResource: NamedQueryDef = {
+  name: 'cdr_findings_for_resource',
+  description:
+    'Every CDR finding of one resource (matched on resourceId or affectedResource) since a given day, newest first.',
+  parameters: [
+    {
+      name: 'since_day',
+      description:
+        "First day to read, 'YYYY-MM-DD' (the dt partition: the further back, the more Athena scans)",
+      example: '2025-01-01',
+    },
+    {
+      name: 'resource',
+      description: 'The resource id or name, exactly as in the finding',
+      example: 'OktaSSO_Compute',
+    },
+  ],
+  sql: `SELECT
+  "timestamp" AS finding_time,
+  CASE severity WHEN 4 THEN 'CRITICAL' WHEN 3 THEN 'HIGH' WHEN 2 THEN 'MEDIUM' WHEN 1 THEN 'LOW' END AS severity,
+  cloudType AS cloud_type,
+  cspAccount AS csp_account,
+  cspRegion AS csp_region,
+  resourceType AS resource_type,
+  resourceId AS resource_id,
+  affectedResource AS affected_resource,
+  threatCategory AS threat_category,
+  remoteIpDetails.ipAddress AS remote_ip,
+  remoteIpDetails.country AS remote_country,
+  eventMessage AS event_message,
+  uuid
+FROM cdr_findings
+WHERE dt >= ?
+  AND ? IN (resourceId, affectedResource)
+ORDER BY finding_time DESC, uuid`,
+};
+
+const sdrFailingControls: NamedQueryDef = {
+  name: 'sdr_failing_controls_by_connector',
+  description:
+    "Failing SaaSDR controls per connector and criticality, from each connector/policy pair's latest posture poll of the last 7 days.",
+  parameters: [],
+  sql: `WITH recent AS (
+  SELECT * FROM sdr_posture WHERE dt >= ${daysAgo(7)}
+),
+latest AS (
+  SELECT lake_connector_id, lake_policy_id, max(lake_run_id) AS lake_run_id
+  FROM recent
+  GROUP BY lake_connector_id, lake_policy_id
+)
+SELECT
+  p.connectorType AS connector_type,
+  p.connectorName AS connector_name,
+  p.lake_connector_id AS connector_id,
+  p.criticality AS criticality,
+  count(DISTINCT p.cid) AS failing_controls,
+  count(DISTINCT p.cid || '|' || coalesce(p.resourceId, '')) AS failing_resources,
+  max(p.lake_run_id) AS poll_id
+FROM recent p
+JOIN latest l
+  ON p.lake_connector_id = l.lake_connector_id
+  AND p.lake_policy_id = l.lake_policy_id
+  AND p.lake_run_id = l.lake_run_id
+WHERE ${failing('p.')}
+GROUP BY p.connectorType, p.connectorName, p.lake_connector_id, p.criticality
+ORDER BY connector_type, connector_name, connector_id, ${criticalityOrder('p.criticality')}`,
+};
+
+const sdrStartedFailing: NamedQueryDef = {
+  name: 'sdr_controls_started_failing_this_week',
+  description:
+    "Control x resource pairs failing in their connector's latest posture poll whose failure started in the last 7 days (looking back 35 days).",
+  parameters: [],
+  sql: `WITH evaluations AS (
+  -- One row per connector, control, resource and poll: failing when any policy saw it fail.
+  SELECT
+    lake_connector_id AS connector_id,
+    cid,
+    coalesce(resourceId, '') AS resource_id,
+    lake_run_id AS poll_id,
+    min(dt) AS poll_day,
+    bool_or(${failing()}) AS failing,
+    max(connectorType) AS connector_type,
+    max(connectorName) AS connector_name,
+    max(controlName) AS control_name,
+    max(criticality) AS criticality
+  FROM sdr_posture
+  WHERE dt >= ${daysAgo(35)}
+  GROUP BY lake_connector_id, cid, coalesce(resourceId, ''), lake_run_id
+),
+connector_latest AS (
+  SELECT connector_id, max(poll_id) AS poll_id FROM evaluations GROUP BY connector_id
+),
+history AS (
+  SELECT
+    connector_id,
+    cid,
+    resource_id,
+    max(poll_id) AS latest_poll,
+    max(CASE WHEN NOT failing THEN poll_id END) AS last_not_failing_poll
+  FROM evaluations
+  GROUP BY connector_id, cid, resource_id
+),
+streaks AS (
+  -- The polls of the current failure: those after the last poll that did not see it fail.
+  SELECT
+    e.connector_id,
+    e.cid,
+    e.resource_id,
+    min(e.poll_id) AS failing_since_poll,
+    min(e.poll_day) AS failing_since_day,
+    max(h.last_not_failing_poll) AS last_not_failing_poll,
+    max(e.connector_type) AS connector_type,
+    max(e.connector_name) AS connector_name,
+    max(e.control_name) AS control_name,
+    max(e.criticality) AS criticality
+  FROM evaluations e
+  JOIN history h
+    ON e.connector_id = h.connector_id AND e.cid = h.cid AND e.resource_id = h.resource_id
+  JOIN connector_latest c
+    ON c.connector_id = h.connector_id AND c.poll_id = h.latest_poll
+  WHERE e.failing AND e.poll_id > coalesce(h.last_not_failing_poll, '')
+  GROUP BY e.connector_id, e.cid, e.resource_id
+)
+SELECT
+  connector_type,
+  connector_name,
+  connector_id,
+  cid,
+  control_name,
+  criticality,
+  resource_id,
+  failing_since_day,
+  failing_since_poll,
+  last_not_failing_poll IS NOT NULL AS passed_before
+FROM streaks
+WHERE failing_since_day >= ${daysAgo(7)}
+ORDER BY ${criticalityOrder('criticality')}, connector_type, connector_id, cid, resource_id`,
+};
+
+const sdrDocumentsShared: NamedQueryDef = {
+  name: 'sdr_documents_shared_externally',
+  description:
+    'Documents of the latest complete inventory snapshot shared outside the tenant: external permissions, External or anyone-with-the-link access.',
+  parameters: [],
+  sql: `WITH latest AS (
+  ${LATEST_SNAPSHOT}
+)
+SELECT
+  d.connector.type AS connector_type,
+  d.connector.id AS connector_id,
+  d.name AS document,
+  d.owner.email AS owner,
+  d.accessType AS access_type,
+  d.externalDomains AS external_domains,
+  d.externalPermissionsCount AS external_permissions,
+  d.webContentLink AS link,
+  d.lastUpdatedDate AS last_updated,
+  d.sourceId AS source_id
+FROM sdr_documents d
+JOIN latest l ON d.lake_snapshot_id = l.snapshot_id AND d.dt = l.dt
+WHERE d.externalPermissionsCount > 0
+  OR lower(d.accessType) IN ('external', 'anyonewithlink', 'public')
+ORDER BY external_permissions DESC, connector_type, document, source_id`,
+};
+
+/** Items of the SaaS entity tables are unique per connector and sourceId. */
+const CONNECTOR_ITEM_KEY = `CAST(t.connector.id AS varchar) || ':' || t.sourceId`;
+
+/**
+ * What "changed" means per inventory table: a key that identifies the item across snapshots and
+ * the security-relevant attributes compared. Exported so the test computes the same thing from the
+ * records.
+ */
+export const INVENTORY_CHANGE_FIELDS = [
+  {
+    table: CURATED_DATASETS.sdrConnectors,
+    key: 'CAST(t.id AS varchar)',
+    label: 't.name',
+    state: [
+      ['status', 't.status'],
+      ['state', 't.state'],
+      ['enabled', 'CAST(t.isEnabled AS varchar)'],
+      ['deleted', 'CAST(t.deleted AS varchar)'],
+    ],
+  },
+  {
+    table: CURATED_DATASETS.sdrUsers,
+    key: CONNECTOR_ITEM_KEY,
+    label: 't.email',
+    state: [
+      ['suspended', 'CAST(t.isSuspended AS varchar)'],
+      ['role', 't.role'],
+      ['access', 't.accessType'],
+    ],
+  },
+  {
+    table: CURATED_DATASETS.sdrGroups,
+    key: CONNECTOR_ITEM_KEY,
+    label: 't.name',
+    state: [
+      ['access', 't.accessType'],
+      ['members', 'CAST(t.directMembersCount AS varchar)'],
+    ],
+  },
+  {
+    table: CURATED_DATASETS.sdrDocuments,
+    key: CONNECTOR_ITEM_KEY,
+    label: 't.name',
+    state: [
+      ['access', 't.accessType'],
+      ['external', 'CAST(t.externalPermissionsCount AS varchar)'],
+      ['domains', 't.externalDomains'],
+      ['owner', 't.owner.email'],
+    ],
+  },
+  {
+    table: CURATED_DATASETS.sdrApplications,
+    key: CONNECTOR_ITEM_KEY,
+    label: 't.name',
+    state: [
+      ['trusted', 'CAST(t.isTrusted AS varchar)'],
+      ['exposure', 't.exposure'],
+      ['users', 'CAST(t.userCount AS varchar)'],
+      ['scopes', 't.scopes'],
+    ],
+  },
+  {
+    table: CURATED_DATASETS.sdrPolicies,
+    key: 'CAST(t.id AS varchar)',
+    label: 't.name',
+    state: [
+      ['version', 't.version'],
+      ['controls', 'CAST(t.controlCount AS varchar)'],
+    ],
+  },
+] as const satisfies ReadonlyArray<{
+  table: CuratedDataset;
+  key: string;
+  label: string;
+  state: ReadonlyArray<readonly [string, string]>;
+}>;
+
+/** `name=value | name=value`, a null written as empty. */
+function stateText(state: ReadonlyArray<readonly [string, string]>): string {
+  return `concat_ws(' | ', ${state.map(([name, expression]) => `'${name}=' || coalesce(${expression}, '')`).join(', ')})`;
+}
+
+const sdrInventoryChanges: NamedQueryDef = {
+  name: 'sdr_inventory_changes_between_snapshots',
+  description:
+    'Connectors, users, groups, documents, applications and policies added, removed or changed (access, sharing, suspension, ...) between two complete inventory snapshots.',
+  parameters: [
+    {
+      name: 'snapshot_a',
+      description:
+        'One snapshot_id from sdr_snapshots (order does not matter: the older one is the baseline)',
+      example: '20250501T000000Z',
+    },
+    { name: 'snapshot_b', description: 'The other snapshot_id', example: '20250508T000000Z' },
+  ],
+  sql: `WITH chosen AS (
+  SELECT snapshot_id, dt
+  FROM sdr_snapshots
+  WHERE status = 'complete' AND snapshot_id IN (?, ?)
+),
+bounds AS (
+  SELECT min(snapshot_id) AS old_id, max(snapshot_id) AS new_id FROM chosen
+),
+items AS (
+${INVENTORY_CHANGE_FIELDS.map(
+  ({ table, key, label, state }) => `  SELECT
+    '${table}' AS dataset,
+    t.lake_snapshot_id AS snapshot_id,
+    ${key} AS item_key,
+    ${label} AS item_name,
+    ${stateText(state)} AS item_state
+  FROM ${table} t
+  JOIN chosen s ON t.lake_snapshot_id = s.snapshot_id AND t.dt = s.dt`,
+).join('\n  UNION ALL\n')}
+),
+old_items AS (
+  SELECT i.* FROM items i JOIN bounds b ON i.snapshot_id = b.old_id
+),
+new_items AS (
+  SELECT i.* FROM items i JOIN bounds b ON i.snapshot_id = b.new_id
+)
+SELECT
+  coalesce(n.dataset, o.dataset) AS dataset,
+  CASE WHEN o.item_key IS NULL THEN 'added' WHEN n.item_key IS NULL THEN 'removed' ELSE 'changed' END AS change,
+  coalesce(n.item_key, o.item_key) AS item_key,
+  coalesce(n.item_name, o.item_name) AS item_name,
+  o.item_state AS old_state,
+  n.item_state AS new_state
+FROM old_items o
+FULL OUTER JOIN new_items n ON o.dataset = n.dataset AND o.item_key = n.item_key
+WHERE o.item_key IS NULL OR n.item_key IS NULL OR o.item_state <> n.item_state
+ORDER BY dataset, change, item_key`,
+};
+
+/** The inventory tables that get a latest-snapshot query, in CURATED_DATASETS order. */
+export const INVENTORY_TABLES = [
+  CURATED_DATASETS.sdrConnectors,
+  CURATED_DATASETS.sdrScanners,
+  CURATED_DATASETS.sdrUsers,
+  CURATED_DATASETS.sdrGroups,
+  CURATED_DATASETS.sdrDocuments,
+  CURATED_DATASETS.sdrApplications,
+  CURATED_DATASETS.sdrMeetings,
+  CURATED_DATASETS.sdrPolicies,
+] as const satisfies readonly CuratedDataset[];
+
+/** `<table>_latest`: the rows of the newest complete snapshot of an inventory table. */
+export const latestQueryName = (table: (typeof INVENTORY_TABLES)[number]) => `${table}_latest`;
+
+const latestSnapshotQueries: NamedQueryDef[] = INVENTORY_TABLES.map((table) => ({
+  name: latestQueryName(table),
+  description: `${table} as of the latest complete inventory snapshot (one row per item).`,
+  parameters: [],
+  sql: `SELECT t.*
+FROM ${table} t
+JOIN (
+  ${LATEST_SNAPSHOT}
+) s ON t.lake_snapshot_id = s.snapshot_id AND t.dt = s.dt`,
+}));
+
+const sdrReportsArchived: NamedQueryDef = {
+  name: 'sdr_reports_archived',
+  description:
+    'SaaSDR reports created in the last 90 days and archived by qualys-lake, with the S3 key of each file.',
+  parameters: [],
+  sql: `SELECT
+  createdAt AS created_at,
+  reportName AS report_name,
+  config.policy.value AS policy,
+  config.saasApplication.value AS application,
+  fileFormat AS file_format,
+  lake_bytes AS bytes,
+  lake_file_key AS file_key,
+  lake_sha256 AS sha256,
+  fileUuid AS file_uuid
+FROM sdr_reports
+WHERE dt >= ${daysAgo(90)}
+ORDER BY created_at DESC, file_uuid`,
+};
+
+export const NAMED_QUERIES: readonly NamedQueryDef[] = [
+  cdrHighCritical,
+  cdrTopRemoteIps,
+  cdrTopRemoteCountries,
+  cdrForResource,
+  sdrFailingControls,
+  sdrStartedFailing,
+  sdrDocumentsShared,
+  sdrInventoryChanges,
+  ...latestSnapshotQueries,
+  sdrReportsArchived,
+];
+
+export function namedQuery(name: string): NamedQueryDef {
+  const query = NAMED_QUERIES.find((candidate) => candidate.name === name);
+  if (!query)
+    throw new Error(`no named query ${name}; known: ${NAMED_QUERIES.map((q) => q.name).join(', ')}`);
+  return query;
+}
