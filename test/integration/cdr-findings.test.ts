@@ -230,11 +230,13 @@ describe('cdr-findings', () => {
 
   it('stops before the Lambda deadline mid-window and the next run resumes exactly where it stopped', async () => {
     await sim.close();
-    await setUp({ latencyMs: 150 });
+    await setUp({ latencyMs: 300 });
     const handler = await handlerWith({ QUALYS_REQUEST_TIMEOUT_MS: '1000' });
-    // 10 s are kept back for the checkpoint and alerts, 1 s per call: time for a few pages only.
-    const partial = await run(handler, {}, 11_900);
+    // 10 s are kept back for the checkpoint and alerts and a call may take 1 s: with 13 s left the
+    // run has about 2 s for 0.3 s calls, a few of the window's 15 pages.
+    const partial = await run(handler, {}, 13_000);
     expect(partial.stoppedEarly).toMatch(/deadline/);
+    expect(partial.pages).toBeGreaterThan(0);
     const saved = await checkpoint();
     expect(saved.watermark).toBeUndefined();
     expect(saved.pending?.nextCursor).toBe(partial.pages * PAGE_SIZE);
