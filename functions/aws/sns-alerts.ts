@@ -1,5 +1,10 @@
-import { PublishBatchCommand, type PublishBatchRequestEntry, type SNSClient } from '@aws-sdk/client-sns';
-import type { AlertMessage, AlertSink } from '../core/ports';
+import {
+  PublishBatchCommand,
+  type PublishBatchCommandOutput,
+  type PublishBatchRequestEntry,
+  type SNSClient,
+} from '@aws-sdk/client-sns';
+import { type AlertMessage, AlertPublishError, type AlertSink } from '../core/ports';
 
 /** SNS PublishBatch takes at most 10 entries (Amazon SNS API reference, PublishBatch). */
 export const PUBLISH_BATCH_SIZE = 10;
@@ -67,19 +72,30 @@ export class SnsAlerts implements AlertSink {
   ) {}
 
   async publish(messages: readonly AlertMessage[]): Promise<void> {
+    const accepted = new Set<number>();
+    const indexOf = (id: string | undefined) => Number(id?.slice(1));
     for (const group of batches(messages.map((message, index) => toBatchEntry(message, `m${index}`)))) {
       let entries = group;
       // Entries SNS failed (throttling, internal errors) are sent again once before giving up.
       for (let attempt = 0; entries.length > 0; attempt++) {
-        const response = await this.client.send(
-          new PublishBatchCommand({ TopicArn: this.topicArn, PublishBatchRequestEntries: entries }),
-        );
+        let response: PublishBatchCommandOutput;
+        try {
+          response = await this.client.send(
+            new PublishBatchCommand({ TopicArn: this.topicArn, PublishBatchRequestEntries: entries }),
+          );
+        } catch (error) {
+          throw new AlertPublishError(`SNS PublishBatch failed: ${(error as Error).message}`, accepted, {
+            cause: error,
+          });
+        }
         const failed = new Set((response.Failed ?? []).map((failure) => failure.Id));
+        for (const entry of entries) if (!failed.has(entry.Id)) accepted.add(indexOf(entry.Id));
         if (failed.size === 0) break;
         if (attempt >= 1) {
           const first = response.Failed?.[0];
-          throw new Error(
+          throw new AlertPublishError(
             `SNS refused ${failed.size} alert(s): ${first?.Code ?? 'unknown'} ${first?.Message ?? ''}`.trim(),
+            accepted,
           );
         }
         entries = entries.filter((entry) => failed.has(entry.Id));

@@ -1,4 +1,4 @@
-import type { AlertMessage, AlertSink, ObjectStore } from './ports';
+import { type AlertMessage, AlertPublishError, type AlertSink, type ObjectStore } from './ports';
 import { readJson, writeJson } from './records';
 
 /**
@@ -34,7 +34,11 @@ export interface DigestFormat {
   severityAttribute: string;
 }
 
-export const DIGEST_CHUNK = 500;
+/** Alerts per digest: with lines and keys clipped below, a digest stays far under SNS's 256 KiB. */
+export const DIGEST_CHUNK = 200;
+const DIGEST_LINE_LIMIT = 300;
+const clip = (text: string) =>
+  text.length > DIGEST_LINE_LIMIT ? `${text.slice(0, DIGEST_LINE_LIMIT - 1)}…` : text;
 /** Messages published between two saves of the outbox: one SNS PublishBatch. */
 const FLUSH_GROUP = 10;
 const SUBJECT_LIMIT = 99;
@@ -106,13 +110,23 @@ export class AlertOutbox {
           covers: this.candidates.slice(part * DIGEST_CHUNK, (part + 1) * DIGEST_CHUNK),
         }));
     let sent = 0;
-    for (let start = 0; start < groups.length; start += FLUSH_GROUP) {
-      const group = groups.slice(start, start + FLUSH_GROUP);
-      await sink.publish(group.map((item) => item.message));
-      sent += group.length;
-      const published = new Set(group.flatMap((item) => item.covers.map((candidate) => candidate.key)));
+    const forget = async (delivered: typeof groups) => {
+      const published = new Set(delivered.flatMap((item) => item.covers.map((candidate) => candidate.key)));
       this.candidates = this.candidates.filter((candidate) => !published.has(candidate.key));
       await writeJson(this.store, this.key, { candidates: this.candidates } satisfies Outbox);
+    };
+    for (let start = 0; start < groups.length; start += FLUSH_GROUP) {
+      const group = groups.slice(start, start + FLUSH_GROUP);
+      try {
+        await sink.publish(group.map((item) => item.message));
+      } catch (error) {
+        // Keep only what SNS did not take, so a retry never sends an alert twice.
+        if (error instanceof AlertPublishError)
+          await forget(group.filter((_, index) => error.accepted.has(index)));
+        throw error;
+      }
+      sent += group.length;
+      await forget(group);
     }
     return { alerts: individual ? sent : 0, digests: individual ? 0 : sent, keys };
   }
@@ -136,7 +150,7 @@ export function digests(candidates: readonly AlertCandidate[], format: DigestFor
     attributes[format.severityAttribute] = worst.attributes[format.severityAttribute] ?? 'UNKNOWN';
     const partLabel = parts > 1 ? ` (part ${part + 1} of ${parts})` : '';
     const title = `${candidates.length} new ${format.noun}${partLabel}, most severe ${attributes[format.severityAttribute]}`;
-    const lines = chunk.map((candidate) => `- ${candidate.line}`);
+    const lines = chunk.map((candidate) => `- ${clip(candidate.line)}`);
     messages.push({
       subject: subjectLine(`[qualys-lake] ${title}`),
       email: [
@@ -148,7 +162,7 @@ export function digests(candidates: readonly AlertCandidate[], format: DigestFor
         ...lines,
         '',
         'Keys covered by this digest:',
-        ...chunk.map((candidate) => candidate.key),
+        ...chunk.map((candidate) => clip(candidate.key)),
         '',
       ].join('\n'),
       chat: {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as v from 'valibot';
 import type { CallOptions, QualysClient } from '../qualys/client';
 import { describeIssues } from '../qualys/client';
@@ -31,11 +32,24 @@ export const cdrKeys = {
   replayCheckpoint: (window: Window) => `${PREFIX.state}${NAME}/replays/${windowId(window)}.json`,
   raw: (window: Window, offset: number) =>
     `${PREFIX.raw}${NAME}/dt=${utcDate(window.endAt)}/window=${windowId(window)}/offset=${String(offset).padStart(7, '0')}.json.gz`,
-  curated: (day: string, window: Window, offset: number) =>
-    `${PREFIX.curated}${CURATED_DATASETS.cdrFindings}/dt=${day}/${windowId(window)}-offset=${String(offset).padStart(7, '0')}.json.gz`,
+  /**
+   * A curated object holds the page's findings not curated before, so its content depends on what
+   * earlier runs stored: the key carries a digest of those uuids. A retry with the same findings
+   * overwrites its own object; a replay or a shifted page with other findings never overwrites
+   * (and so never loses) the findings an earlier object holds.
+   */
+  curated: (day: string, window: Window, offset: number, uuids: readonly string[]) =>
+    `${PREFIX.curated}${CURATED_DATASETS.cdrFindings}/dt=${day}/${windowId(window)}-offset=${String(offset).padStart(7, '0')}-${uuidsDigest(uuids)}.json.gz`,
   rejected: (window: Window, offset: number) =>
     `${PREFIX.state}${NAME}/rejected/window=${windowId(window)}/offset=${String(offset).padStart(7, '0')}.json`,
 };
+
+function uuidsDigest(uuids: readonly string[]): string {
+  return createHash('sha256')
+    .update([...uuids].sort().join('\n'))
+    .digest('hex')
+    .slice(0, 12);
+}
 
 function windowId(window: Window): string {
   return `${keyTime(window.startAt)}_${keyTime(window.endAt)}`;
@@ -199,7 +213,12 @@ export async function runCdrCollector(
     for (const item of fresh) byDay.set(item.day, [...(byDay.get(item.day) ?? []), item]);
     const curatedKeyOf = new Map<string, string>();
     for (const [day, items] of byDay) {
-      const key = cdrKeys.curated(day, window, offset);
+      const key = cdrKeys.curated(
+        day,
+        window,
+        offset,
+        items.map(({ finding }) => finding.uuid),
+      );
       curatedKeyOf.set(day, key);
       const records = items.map(({ finding }) => ({
         ...finding,
@@ -243,10 +262,13 @@ export async function runCdrCollector(
         summary.checkpoint = checkpoint;
       };
       summary.checkpoint = checkpoint;
-      // Finish a pending window first, then open new ones until caught up (bounded).
+      // Finish a pending window first, then open new ones until caught up with the time the run
+      // started: measuring against a moving "now" would re-read the lookback for every minute a
+      // slow window took.
+      const runStart = now();
       for (let windows = 0; windows < 50; windows++) {
         const pending = checkpoint.pending;
-        const window = pending ?? nextWindow(checkpoint, now(), settings);
+        const window = pending ?? nextWindow(checkpoint, runStart, settings);
         if (!window) break;
         await readWindow(window, pending?.nextCursor ?? 0, async (nextPending) => {
           await saveCheckpoint(
@@ -255,8 +277,7 @@ export async function runCdrCollector(
               : { version: 1, watermark: window.endAt, pending: undefined },
           );
         });
-        // A window is only closed once it ends at (or after) what is now the newest window end.
-        if (Date.parse(window.endAt) >= now() - settings.lagMinutes * 60_000 - 60_000) break;
+        if (Date.parse(window.endAt) >= runStart - settings.lagMinutes * 60_000) break;
       }
     } else {
       const checkpoints = new CheckpointStore<PendingWindow | { completedAt: string }>(

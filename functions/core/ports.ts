@@ -31,8 +31,23 @@ export interface AlertMessage {
 }
 
 export interface AlertSink {
-  /** Publishes every message or throws; the adapter batches. */
+  /**
+   * Publishes every message or throws; the adapter batches. When some messages were accepted
+   * before the failure it throws {@link AlertPublishError} naming them, so they are not sent again.
+   */
   publish(messages: readonly AlertMessage[]): Promise<void>;
+}
+
+export class AlertPublishError extends Error {
+  override name = 'AlertPublishError';
+  constructor(
+    message: string,
+    /** Indexes (into the messages given to publish) that were delivered before the failure. */
+    readonly accepted: ReadonlySet<number>,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
 /**

@@ -425,7 +425,8 @@ export async function runSdrReports(
       logger.info('Report archived', { ...done });
     } catch (error) {
       if (isStopSignal(error)) throw error;
-      if (call.signal?.aborted) {
+      // A download cut at the deadline is not the report's fault: stop, and the next run retries it.
+      if (call.signal?.aborted || now() >= call.deadline - 5_000) {
         throw new DeadlineError(`the download of report ${report.fileUuid} was cut off by the run deadline`);
       }
       const reason = errorText(error);

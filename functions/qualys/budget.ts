@@ -70,7 +70,8 @@ export class CallBudget {
   private readonly waiters: Array<() => void> = [];
   private readonly reserve: number;
   private readonly defaultConcurrency: number;
-  private readonly maxWaitMs: number;
+  /** Longest wait for the window to reopen before the run stops instead. */
+  readonly maxWaitMs: number;
   private readonly now: () => number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
 

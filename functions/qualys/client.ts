@@ -182,8 +182,12 @@ export class QualysClient {
    * or cancel `response.body`; the call slot is released when the headers arrive.
    */
   async getStream(path: string, call: CallOptions): Promise<Response> {
-    // The request timeout would also cut the body off mid-stream; a download may take until the deadline.
-    return this.request(path, {}, '*/*', call, Math.max(this.requestTimeoutMs, call.deadline - this.now()));
+    // The request timeout would also cut the body off mid-stream; a download may take until the
+    // deadline. `identity`: fetch would otherwise ask for gzip and unzip the body, so the bytes
+    // read would no longer match Content-Length, which is how a cut download is recognised.
+    return this.request(path, {}, '*/*', call, Math.max(this.requestTimeoutMs, call.deadline - this.now()), {
+      'Accept-Encoding': 'identity',
+    });
   }
 
   /** Forgets the cached JWT (tests, and after the secret changes). */
@@ -197,6 +201,7 @@ export class QualysClient {
     accept: string,
     call: CallOptions,
     timeoutMs = this.requestTimeoutMs,
+    extraHeaders: Record<string, string> = {},
   ): Promise<Response> {
     const endpoint = `GET ${path}`;
     let reauthenticated = false;
@@ -211,7 +216,7 @@ export class QualysClient {
       let response: Response | undefined;
       try {
         response = await this.fetch(url, {
-          headers: { Authorization: `Bearer ${token}`, Accept: accept },
+          headers: { ...extraHeaders, Authorization: `Bearer ${token}`, Accept: accept },
           signal: this.timeoutSignal(call, timeoutMs),
         });
       } catch (error) {
@@ -239,7 +244,7 @@ export class QualysClient {
       }
       if (response.status === 409 || response.status === 429) {
         const waitMs = this.limitWaitMs(response.headers, attempt);
-        if (this.now() + waitMs >= call.deadline - this.requestTimeoutMs) {
+        if (waitMs > this.budget.maxWaitMs || this.now() + waitMs >= call.deadline - this.requestTimeoutMs) {
           throw new BudgetExhaustedError(
             waitMs,
             `${endpoint} answered ${response.status}: rate limited for ${Math.ceil(waitMs / 1000)} s`,

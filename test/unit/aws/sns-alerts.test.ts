@@ -3,7 +3,7 @@ import { PublishBatchCommand, type PublishBatchCommandInput, SNSClient } from '@
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { SnsAlerts } from '../../../functions/aws/sns-alerts';
-import type { AlertMessage } from '../../../functions/core/ports';
+import { type AlertMessage, AlertPublishError } from '../../../functions/core/ports';
 
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:qualys-lake-alerts';
 const sns = mockClient(SNSClient);
@@ -106,6 +106,18 @@ describe('SnsAlerts', () => {
   it('fails when SNS rejects the call', async () => {
     sns.on(PublishBatchCommand).rejects(new Error('AuthorizationError'));
     await expect(alerts().publish([message(0)])).rejects.toThrow('AuthorizationError');
+  });
+
+  it('names the alerts SNS accepted before a failure, so they are not sent again', async () => {
+    sns.on(PublishBatchCommand).resolvesOnce({ Successful: [], Failed: [] }).rejects(new Error('Throttling'));
+    const messages = Array.from({ length: 13 }, (_, index) => message(index));
+    const error = await alerts()
+      .publish(messages)
+      .catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(AlertPublishError);
+    expect([...(error as AlertPublishError).accepted].sort((a, b) => a - b)).toEqual([
+      0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+    ]);
   });
 
   it('publishes nothing for no alerts', async () => {

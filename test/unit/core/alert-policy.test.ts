@@ -7,7 +7,7 @@ import {
   subjectLine,
 } from '../../../functions/core/alert-policy';
 import { cdrAlertCandidate } from '../../../functions/core/cdr-alerts';
-import type { AlertMessage, AlertSink } from '../../../functions/core/ports';
+import { type AlertMessage, AlertPublishError, type AlertSink } from '../../../functions/core/ports';
 import { CdrFindingSchema } from '../../../functions/qualys/schemas';
 import samplePage from '../fixtures/cdr-findings-page.json';
 import { MemoryStore } from '../support/memory-store';
@@ -126,6 +126,24 @@ describe('AlertOutbox', () => {
     const alerts = sink();
     await nextRun.flush(alerts, FORMAT);
     expect(alerts.batches).toEqual([queued.map((c) => c.message)]);
+  });
+
+  it('keeps only the alerts SNS did not accept when a batch fails part-way', async () => {
+    const store = new MemoryStore();
+    const outbox = new AlertOutbox(store, OUTBOX, 5);
+    const queued = range(3);
+    await outbox.add(queued);
+    const partial: AlertSink = {
+      async publish() {
+        throw new AlertPublishError('SNS refused 1 alert(s)', new Set([0, 2]));
+      },
+    };
+    await expect(outbox.flush(partial, FORMAT)).rejects.toThrow('SNS refused');
+
+    const nextRun = new AlertOutbox(store, OUTBOX, 5);
+    const alerts = sink();
+    await nextRun.flush(alerts, FORMAT);
+    expect(alerts.batches).toEqual([[queued[1]?.message]]);
   });
 
   it('is empty after a successful flush, in memory and in the store', async () => {
