@@ -24,6 +24,13 @@ export interface CollectorOptions {
   /** Minutes between scheduled runs. */
   readonly scheduleMinutes: number;
   /**
+   * Minute past the hour the schedule is anchored to, so collectors sharing one Qualys budget do
+   * not all start at the same moment. Applies when the interval divides an hour or a day evenly;
+   * other intervals run at `rate()` from deployment time.
+   * @default 0
+   */
+  readonly scheduleOffsetMinutes?: number;
+  /**
    * Environment variables for the collector, on top of the ones every collector gets
    * (secret, bucket, alert topic, Powertools settings).
    * @default none
@@ -192,7 +199,9 @@ export class Collector extends Construct {
     );
     this.schedule = new scheduler.Schedule(this, 'Schedule', {
       description: `Starts the ${props.name} collector every ${props.scheduleMinutes} minutes`,
-      schedule: scheduler.ScheduleExpression.rate(interval),
+      schedule:
+        scheduleExpression(props.scheduleMinutes, props.scheduleOffsetMinutes ?? 0) ??
+        scheduler.ScheduleExpression.rate(interval),
       target: new schedulerTargets.LambdaInvoke(this.function, {
         role: scheduleRole,
         input: scheduler.ScheduleTargetInput.fromObject({}),
@@ -250,4 +259,25 @@ export function functionCode(name: FunctionName): lambda.Code {
       },
     },
   });
+}
+
+/**
+ * A cron expression for an interval that divides an hour or a day, started `offset` minutes past
+ * the hour (EventBridge Scheduler's rate() would start from deployment time, the same for all).
+ */
+export function scheduleExpression(
+  minutes: number,
+  offset: number,
+): scheduler.ScheduleExpression | undefined {
+  const minute = ((offset % 60) + 60) % 60;
+  if (minutes < 60 && 60 % minutes === 0) {
+    return scheduler.ScheduleExpression.expression(`cron(${minute % minutes}/${minutes} * * * ? *)`);
+  }
+  if (minutes % 60 === 0 && 24 % (minutes / 60) === 0) {
+    const hours = minutes / 60;
+    return scheduler.ScheduleExpression.expression(
+      `cron(${minute} ${hours === 1 ? '*' : `0/${hours}`} * * ? *)`,
+    );
+  }
+  return undefined;
 }

@@ -22,6 +22,14 @@ export interface QualysLakeStackProps extends StackProps {
   readonly config?: QualysLakeConfig;
 }
 
+/** Minute past the hour each collector's schedule starts at, so they rarely call Qualys together. */
+export const SCHEDULE_OFFSET: Record<FunctionName, number> = {
+  'cdr-findings': 0,
+  'sdr-posture': 7,
+  'sdr-reports': 22,
+  'sdr-inventory': 37,
+};
+
 /**
  * Calls of each Qualys rate-limit window a collector leaves to the others (QUALYS_CALL_RESERVE).
  * All collectors share one subscription budget (300 calls per hour by default); the larger a
@@ -159,6 +167,7 @@ export class QualysLakeStack extends Stack {
     const id = pascalCase(name);
     const collector = new Collector(this, id, {
       logRetention: this.config.logRetention,
+      scheduleOffsetMinutes: SCHEDULE_OFFSET[name],
       ...options,
       name,
       secret: this.qualysSecret,

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ENV } from '../../functions/core/names';
 import { AlertTopic } from '../../lib/alerts';
 import { ArchiveBucket } from '../../lib/archive';
-import { Collector } from '../../lib/collector';
+import { Collector, scheduleExpression } from '../../lib/collector';
 import { SKIP_BUNDLING, testApp } from './fixtures';
 
 const newStack = () => new Stack(testApp(SKIP_BUNDLING, { builtinCloudFormationValidation: false }), 'Test');
@@ -71,7 +71,13 @@ describe('Collector', () => {
       { AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlertsTopic') }] },
       2,
     );
-    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 hour)' });
+    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(0 * * * ? *)' });
+  });
+
+  it('falls back to rate() for an interval that does not divide an hour or a day', () => {
+    expect(scheduleExpression(45, 7)).toBeUndefined();
+    expect(scheduleExpression(360, 37)?.expressionString).toBe('cron(37 0/6 * * ? *)');
+    expect(scheduleExpression(20, 7)?.expressionString).toBe('cron(7/20 * * * ? *)');
   });
 
   it('with tracing passes cdk-nag (the X-Ray wildcard is acknowledged)', () => {

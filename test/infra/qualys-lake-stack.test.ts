@@ -205,7 +205,7 @@ describe('QualysLakeStack with email and Slack', () => {
 
   it('starts the collector every 15 minutes and keeps failed runs in an encrypted DLQ', () => {
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
-      ScheduleExpression: 'rate(15 minutes)',
+      ScheduleExpression: 'cron(0/15 * * * ? *)',
       State: 'ENABLED',
       Target: {
         Arn: { 'Fn::GetAtt': [fn, 'Arn'] },
@@ -308,6 +308,18 @@ describe('QualysLakeStack with email and Slack', () => {
     expect(suffixes).toContain(`/state/${name}/*`);
   });
 
+  it('staggers the collectors past the hour so they rarely share the Qualys budget at the same moment', () => {
+    const expressions = Object.values(template.findResources('AWS::Scheduler::Schedule')).map(
+      (schedule) => (schedule as Resource).Properties.ScheduleExpression,
+    );
+    expect(expressions.sort()).toEqual([
+      'cron(0/15 * * * ? *)',
+      'cron(22 0/6 * * ? *)',
+      'cron(37 0/6 * * ? *)',
+      'cron(7 * * * ? *)',
+    ]);
+  });
+
   it('matches the snapshot, with asset hashes scrubbed', () => {
     const json = JSON.stringify(template.toJSON(), null, 2).replace(/[0-9a-f]{64}/g, '<asset-hash>');
     expect(JSON.parse(json)).toMatchSnapshot();
@@ -339,6 +351,8 @@ describe('QualysLakeStack without email or Slack', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ [ENV.cdrQuery]: 'tc.findings.cloudProvider: AWS' }) },
     });
-    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(30 minutes)' });
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0/30 * * * ? *)',
+    });
   });
 });
