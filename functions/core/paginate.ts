@@ -47,36 +47,38 @@ export async function* pages<P>(options: PagingOptions<P>): AsyncGenerator<PageR
   throw new Error(`paging stopped after ${maxPages} pages without reaching the last one`);
 }
 
-/** CDR findings: `offSet`/`limit` paging. */
-export function offsetPaging<P extends { content: unknown[]; last?: boolean | null }>(
-  fetchPage: (offset: number) => Promise<P>,
-  start: number,
-  limit: number,
-  maxPages?: number,
-): AsyncGenerator<PageResult<P>> {
-  return pages({
-    start,
-    fetchPage,
-    info: (page) => ({ count: page.content.length, last: page.last }),
-    advance: (offset) => offset + limit,
-    pageSize: limit,
-    maxPages,
-  });
-}
+type SpringPage = { content: unknown[]; last?: boolean | null };
 
-/** SaaSDR lists: Spring `page` (from 0) and `size` paging. */
-export function pageNumberPaging<P extends { content: unknown[]; last?: boolean | null }>(
-  fetchPage: (page: number) => Promise<P>,
+/** Spring `Page` responses: a page ends the listing when it says `last`, or is short or empty. */
+function springPaging<P extends SpringPage>(
+  fetchPage: (cursor: number) => Promise<P>,
   start: number,
   size: number,
+  advance: (cursor: number) => number,
   maxPages?: number,
 ): AsyncGenerator<PageResult<P>> {
   return pages({
     start,
     fetchPage,
     info: (page) => ({ count: page.content.length, last: page.last }),
-    advance: (page) => page + 1,
+    advance,
     pageSize: size,
     maxPages,
   });
 }
+
+/** CDR findings: `offSet`/`limit` paging. */
+export const offsetPaging = <P extends SpringPage>(
+  fetchPage: (offset: number) => Promise<P>,
+  start: number,
+  limit: number,
+  maxPages?: number,
+) => springPaging(fetchPage, start, limit, (offset) => offset + limit, maxPages);
+
+/** SaaSDR lists: Spring `page` (from 0) and `size` paging. */
+export const pageNumberPaging = <P extends SpringPage>(
+  fetchPage: (page: number) => Promise<P>,
+  start: number,
+  size: number,
+  maxPages?: number,
+) => springPaging(fetchPage, start, size, (page) => page + 1, maxPages);
