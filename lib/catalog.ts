@@ -143,7 +143,7 @@ export class LakeCatalog extends Construct {
           },
         },
       });
-      cfnTable.addDependency(this.database);
+      cfnTable.addResourceDependency(this.database);
       this.tables.set(table.name, cfnTable);
     }
 
@@ -186,7 +186,7 @@ export class LakeCatalog extends Construct {
         workGroup: this.workGroup.ref,
         queryString: `-- ${query.description}${parameters}\n${query.sql}\n`,
       });
-      namedQuery.addDependency(this.database);
+      namedQuery.addResourceDependency(this.database);
       this.namedQueries.set(query.name, namedQuery);
     }
   }
