@@ -83,11 +83,6 @@ export class CallBudget {
     this.sleep = options.sleep ?? sleep;
   }
 
-  /** What the last counted response announced, with the calls still left for this collector. */
-  get snapshot(): RateLimitSnapshot & { callsMade: number; availableToThisCollector?: number } {
-    return { ...this.state, callsMade: this.callsMade, availableToThisCollector: this.available() };
-  }
-
   /** The announced limits as a run summary reports them. */
   get rateLimitReport(): Record<string, number | undefined> {
     const { limit, windowSec, remaining, toWaitSec, concurrencyLimit } = this.state;

@@ -190,11 +190,6 @@ export class QualysClient {
     });
   }
 
-  /** Forgets the cached JWT (tests, and after the secret changes). */
-  forgetToken(): void {
-    this.token = undefined;
-  }
-
   private async request(
     path: string,
     query: Record<string, string | number | undefined>,
