@@ -1,6 +1,12 @@
 import 'aws-sdk-client-mock-vitest/extend';
 import { clearCaches } from '@aws-lambda-powertools/parameters';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  DecryptionFailure,
+  GetSecretValueCommand,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+  SecretsManagerServiceException,
+} from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { secretLoader } from '../../../functions/aws/secret';
@@ -71,5 +77,37 @@ describe('secretLoader', () => {
     const error = await failure(secretLoader(SECRET_ID)(false));
     expect(error.message).toContain(SECRET_ID);
     expect(error.message).not.toContain('Quoted-Password-77');
+  });
+});
+
+// The error must say why the read failed (missing secret, KMS, IAM), not only Powertools' wrapper.
+describe('secretLoader when Secrets Manager refuses', () => {
+  beforeEach(() => {
+    secretsManager.reset();
+    clearCaches();
+    process.env.AWS_REGION ??= 'us-east-1';
+  });
+
+  it.each([
+    [
+      'ResourceNotFoundException',
+      new ResourceNotFoundException({ message: "can't find the secret", $metadata: {} }),
+    ],
+    ['DecryptionFailure', new DecryptionFailure({ message: 'no kms:Decrypt on the key', $metadata: {} })],
+    [
+      'AccessDeniedException',
+      new SecretsManagerServiceException({
+        name: 'AccessDeniedException',
+        $fault: 'client',
+        message: 'not authorized to perform secretsmanager:GetSecretValue',
+        $metadata: {},
+      }),
+    ],
+  ])('says why the secret could not be read (%s)', async (name, awsError) => {
+    secretsManager.on(GetSecretValueCommand).rejects(awsError);
+
+    const error = await failure(secretLoader(SECRET_ID)(false));
+    expect(error.message).toContain(SECRET_ID);
+    expect(error.message).toContain(name);
   });
 });

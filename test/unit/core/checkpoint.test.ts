@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { readCdrConfig } from '../../../functions/cdr-findings/config';
 import {
   type Checkpoint,
   CheckpointStore,
@@ -106,5 +107,25 @@ describe('CheckpointStore', () => {
     };
     await checkpoints.save(saved);
     expect(await new CheckpointStore<Checkpoint>(store, checkpoints.key).load()).toEqual(saved);
+  });
+});
+
+// readCdrConfig accepts a lookback as long as the longest window; each window must still move the
+// watermark by all the new time, not one minute while re-reading the whole lookback.
+describe('nextWindow with a lookback as long as maxWindowHours', () => {
+  it('reads 15 minutes of new time in one window', () => {
+    const config = readCdrConfig({ CDR_LOOKBACK_MINUTES: '1440' });
+    const settings: WindowSettings = config;
+    const end = NOW - config.lagMinutes * MINUTE;
+    let checkpoint: Checkpoint = { version: 1, watermark: iso(end - 15 * MINUTE) };
+
+    let windows = 0;
+    for (; windows < 50; windows++) {
+      const window = nextWindow(checkpoint, NOW, settings);
+      if (!window) break;
+      checkpoint = { version: 1, watermark: window.endAt };
+    }
+    expect(checkpoint.watermark).toBe(iso(end));
+    expect(windows).toBe(1);
   });
 });

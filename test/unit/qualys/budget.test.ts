@@ -189,3 +189,48 @@ describe('CallBudget', () => {
     expect(budget.callsMade).toBe(8);
   });
 });
+
+// A waiter that gives up (window spent, deadline) must not strand the others queued behind it.
+describe('CallBudget with several callers when the budget runs out', () => {
+  it('settles every queued acquire() once the window is spent', async () => {
+    let time = Date.parse('2025-05-10T00:00:00.000Z');
+    const budget = new CallBudget({
+      now: () => time,
+      sleep: async (ms) => {
+        time += ms;
+      },
+    });
+    const deadline = time + 10 * 60_000;
+    budget.observe(
+      new Headers({
+        'X-RateLimit-Limit': '300',
+        'X-RateLimit-Remaining': '1',
+        'X-Concurrency-Limit-Limit': '1',
+      }),
+    );
+
+    await budget.acquire(deadline); // the last call of the window, in flight
+    const outcomes: string[] = [];
+    const queued = [1, 2, 3].map((n) =>
+      budget.acquire(deadline).then(
+        () => outcomes.push(`${n}: acquired`),
+        (error: unknown) => outcomes.push(`${n}: ${(error as Error).name}`),
+      ),
+    );
+    await ticks(5);
+    expect(outcomes).toEqual([]); // all three wait for the slot
+
+    // The call returns: the window is spent and reopens in an hour, after the deadline.
+    budget.release(
+      new Headers({
+        'X-RateLimit-Limit': '300',
+        'X-RateLimit-Remaining': '0',
+        'X-RateLimit-ToWait-Sec': '3600',
+      }),
+    );
+    await Promise.race([Promise.all(queued), ticks(200)]);
+
+    expect(outcomes).toHaveLength(3);
+    expect(outcomes.every((outcome) => outcome.endsWith('BudgetExhaustedError'))).toBe(true);
+  });
+});

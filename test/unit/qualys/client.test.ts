@@ -1,6 +1,10 @@
 import * as v from 'valibot';
 import { describe, expect, it, vi } from 'vitest';
-import { QualysClient, type QualysClientOptions } from '../../../functions/qualys/client';
+import {
+  QualysClient,
+  type QualysClientOptions,
+  type QualysCredentials,
+} from '../../../functions/qualys/client';
 import {
   BudgetExhaustedError,
   DeadlineError,
@@ -404,5 +408,34 @@ describe('QualysClient secrecy', () => {
     for (const secret of [api.password, wrongPassword, ...api.issuedTokens]) {
       expect(said).not.toContain(secret);
     }
+  });
+});
+
+// A numeric password (easy to type in the console's plaintext editor) must not be quoted by the
+// schema error that reports it.
+describe('QualysClient with a malformed secret', () => {
+  it('does not quote a non-string password in its error', async () => {
+    const api = new FakeQualys();
+    const numericPassword = 20250509;
+    const client = new QualysClient({
+      loadCredentials: async () =>
+        ({
+          baseUrl: api.credentials().baseUrl,
+          username: api.username,
+          password: numericPassword,
+        }) as unknown as QualysCredentials,
+      fetch: api.fetch,
+      now: api.now,
+      sleep: api.sleep,
+    });
+
+    let message = '';
+    try {
+      await client.getJson('/cdr-api/rest/v1/findings', {}, PageSchema, { deadline: api.time + 600_000 });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('password');
+    expect(message).not.toContain(String(numericPassword));
   });
 });
