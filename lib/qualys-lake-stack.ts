@@ -1,13 +1,9 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import {
-  CURATED_DATASETS,
-  ENV,
-  type FunctionName,
-  INVENTORY_DATASETS,
-  PREFIX,
-} from '../functions/core/names';
+import type { CollectorManifest } from '../functions/core/manifest';
+import { ENV, type FunctionName } from '../functions/core/names';
+import { COLLECTOR_MANIFESTS } from '../functions/manifests';
 import { AlertTopic } from './alerts';
 import { ArchiveBucket } from './archive';
 import { LakeCatalog } from './catalog';
@@ -43,24 +39,6 @@ export const CALL_RESERVE: Record<FunctionName, number> = {
   'sdr-inventory': 80,
 };
 
-/** Archive prefixes of one collector. */
-export interface CollectorPrefixes {
-  readonly read: readonly string[];
-  readonly write: readonly string[];
-}
-
-/**
- * The standard prefixes of a collector: it writes its raw pages, its curated dataset and its
- * checkpoint, and reads its checkpoint back.
- */
-export function collectorPrefixes(name: FunctionName, curatedDataset: string): CollectorPrefixes {
-  const state = `${PREFIX.state}${name}/`;
-  return {
-    read: [state],
-    write: [`${PREFIX.raw}${name}/`, `${PREFIX.curated}${curatedDataset}/`, state],
-  };
-}
-
 /**
  * qualys-lake: scheduled collectors pull Qualys CDR findings (and, next, SaaSDR data) into the
  * archive bucket and publish alerts to a topic that mails the team and posts to Slack.
@@ -90,7 +68,7 @@ export class QualysLakeStack extends Stack {
       ...(config.slack ? { slack: config.slack } : {}),
     });
 
-    this.addCollector('cdr-findings', collectorPrefixes('cdr-findings', CURATED_DATASETS.cdrFindings), {
+    this.addCollector(COLLECTOR_MANIFESTS['cdr-findings'], {
       description: 'Pulls Qualys CDR findings into the archive and alerts on severe ones',
       scheduleMinutes: config.cdrScheduleMinutes,
       environment: {
@@ -100,27 +78,12 @@ export class QualysLakeStack extends Stack {
       },
     });
     // SaaSDR: inventory and reports only archive; posture alerts on failed controls.
-    const inventoryState = `${PREFIX.state}sdr-inventory/`;
-    this.addCollector(
-      'sdr-inventory',
-      {
-        read: [inventoryState],
-        write: [
-          `${PREFIX.raw}sdr-inventory/`,
-          inventoryState,
-          ...[...INVENTORY_DATASETS, CURATED_DATASETS.sdrSnapshots].map(
-            (dataset) => `${PREFIX.curated}${dataset}/`,
-          ),
-        ],
-      },
-      {
-        description: 'Takes resumable snapshots of the Qualys SaaSDR inventory',
-        scheduleMinutes: config.sdrInventoryScheduleMinutes,
-        environment: { [ENV.callReserve]: String(CALL_RESERVE['sdr-inventory']) },
-        publishAlerts: false,
-      },
-    );
-    this.addCollector('sdr-posture', collectorPrefixes('sdr-posture', CURATED_DATASETS.sdrPosture), {
+    this.addCollector(COLLECTOR_MANIFESTS['sdr-inventory'], {
+      description: 'Takes resumable snapshots of the Qualys SaaSDR inventory',
+      scheduleMinutes: config.sdrInventoryScheduleMinutes,
+      environment: { [ENV.callReserve]: String(CALL_RESERVE['sdr-inventory']) },
+    });
+    this.addCollector(COLLECTOR_MANIFESTS['sdr-posture'], {
       description: 'Archives Qualys SaaSDR posture evidence and alerts on newly failed controls',
       scheduleMinutes: config.sdrPostureScheduleMinutes,
       environment: {
@@ -128,19 +91,12 @@ export class QualysLakeStack extends Stack {
         [ENV.callReserve]: String(CALL_RESERVE['sdr-posture']),
       },
     });
-    const reportsPrefixes = collectorPrefixes('sdr-reports', CURATED_DATASETS.sdrReports);
-    const reportFiles = `${PREFIX.reports}sdr-reports/`;
-    this.addCollector(
-      'sdr-reports',
-      { read: [...reportsPrefixes.read, reportFiles], write: [...reportsPrefixes.write, reportFiles] },
-      {
-        description: 'Downloads completed Qualys SaaSDR reports into the archive',
-        scheduleMinutes: config.sdrReportsScheduleMinutes,
-        environment: { [ENV.callReserve]: String(CALL_RESERVE['sdr-reports']) },
-        publishAlerts: false,
-        timeout: Duration.minutes(15),
-      },
-    );
+    this.addCollector(COLLECTOR_MANIFESTS['sdr-reports'], {
+      description: 'Downloads completed Qualys SaaSDR reports into the archive',
+      scheduleMinutes: config.sdrReportsScheduleMinutes,
+      environment: { [ENV.callReserve]: String(CALL_RESERVE['sdr-reports']) },
+      timeout: Duration.minutes(15),
+    });
 
     this.catalog = new LakeCatalog(this, 'Catalog', { bucket: this.archive.bucket });
 
@@ -155,14 +111,11 @@ export class QualysLakeStack extends Stack {
   }
 
   /**
-   * Adds a scheduled collector with the stack's secret, archive, alert topic and log retention, and
+   * Adds a scheduled collector, granted the prefixes its manifest names, with the stack's secret, archive, alert topic and log retention, and
    * outputs its function name as `<PascalName>FunctionName`.
    */
-  addCollector(
-    name: FunctionName,
-    prefixes: CollectorPrefixes,
-    options: CollectorOptions & { readonly publishAlerts?: boolean },
-  ): Collector {
+  addCollector(manifest: CollectorManifest, options: CollectorOptions): Collector {
+    const { name } = manifest;
     if (this.collectors.has(name)) throw new Error(`Collector ${name} is already in the stack`);
     const id = pascalCase(name);
     const collector = new Collector(this, id, {
@@ -172,8 +125,9 @@ export class QualysLakeStack extends Stack {
       name,
       secret: this.qualysSecret,
       archive: this.archive,
-      prefixes,
+      prefixes: { read: manifest.reads, write: manifest.writes },
       alerts: this.alerts,
+      publishAlerts: manifest.publishesAlerts,
     });
     this.collectors.set(name, collector);
     new CfnOutput(this, `${id}FunctionName`, {

@@ -1,6 +1,6 @@
-import { integer, optionalString, parsed } from '../core/env';
 import { ENV } from '../core/names';
 import { parseMinSeverity } from '../core/severity';
+import { type Env, integer, optionalString, parsed } from '../runtime/env';
 
 /**
  * Match-all default: QQL needs a term, and every CDR finding has one of the three providers the
@@ -8,8 +8,6 @@ import { parseMinSeverity } from '../core/severity';
  */
 export const DEFAULT_CDR_QUERY =
   'tc.findings.cloudProvider: AWS or tc.findings.cloudProvider: AZURE or tc.findings.cloudProvider: GCP';
-
-type Env = Record<string, string | undefined>;
 
 export function readCdrConfig(env: Env) {
   return {

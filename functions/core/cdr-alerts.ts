@@ -1,16 +1,10 @@
 import type { CdrFinding } from '../qualys/schemas';
-import type { AlertCandidate } from './alert-policy';
-import { subjectLine } from './alert-policy';
+import type { AlertCandidate } from './alerts/digest';
+import { attribute, sqlString, subjectLine, text } from './alerts/text';
 import { ALERT_SOURCE } from './names';
 import type { AlertMessage } from './ports';
 import { utcDate } from './records';
 import { severityLevel, severityName } from './severity';
-
-const text = (value: unknown, fallback = 'unknown'): string =>
-  value === null || value === undefined || value === '' ? fallback : String(value);
-
-/** SNS attribute values must be non-empty strings. */
-const attribute = (value: unknown): string => text(value, 'UNKNOWN').slice(0, 256);
 
 interface RemoteIp {
   ipAddress?: unknown;
@@ -36,7 +30,7 @@ export function cdrAlertMessage(finding: CdrFinding, where: FindingLocation): Al
       ? 'none reported'
       : `${text(remote.ipAddress)} (${[remote.city, remote.country].filter(Boolean).join(', ') || 'location unknown'})`;
   // The dt filter lets Athena read one day's partition instead of the whole history.
-  const athena = `SELECT * FROM cdr_findings WHERE dt = '${utcDate(finding.timestamp)}' AND uuid = '${finding.uuid.replace(/'/g, "''")}'`;
+  const athena = `SELECT * FROM cdr_findings WHERE dt = '${utcDate(finding.timestamp)}' AND uuid = ${sqlString(finding.uuid)}`;
 
   const email = [
     `Qualys CDR threat finding, severity ${severity} (${text(finding.severity)})`,

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import * as v from 'valibot';
 import type { CallOptions, QualysClient } from '../qualys/client';
-import { describeIssues } from '../qualys/client';
 import { isStopSignal } from '../qualys/errors';
 import { type CdrFinding, CdrFindingSchema, type Page, PageSchema } from '../qualys/schemas';
-import { AlertOutbox } from './alert-policy';
+import { describeIssues } from '../qualys/validation';
+import { AlertOutbox } from './alerts/outbox';
 import { cdrAlertCandidate } from './cdr-alerts';
 import {
   type Checkpoint,

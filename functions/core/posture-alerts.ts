@@ -1,5 +1,5 @@
-import type { AlertCandidate, DigestFormat } from './alert-policy';
-import { subjectLine } from './alert-policy';
+import type { AlertCandidate, DigestFormat } from './alerts/digest';
+import { attribute, clip, sqlString, subjectLine, text } from './alerts/text';
 import { ALERT_SOURCE, CURATED_DATASETS } from './names';
 import type { AlertMessage } from './ports';
 import type { ControlObservation, Evidence, RecoveredFailure } from './sdr-posture';
@@ -19,19 +19,8 @@ export interface PostureLocation {
   bucket: string;
 }
 
-const text = (value: unknown, fallback = 'unknown'): string =>
-  value === null || value === undefined || value === '' ? fallback : String(value);
-
-/** SNS attribute values must be non-empty strings. */
-const attribute = (value: unknown): string => text(value, 'UNKNOWN').slice(0, 256);
-
-const shorten = (value: string, limit: number) =>
-  value.length > limit ? `${value.slice(0, limit - 1)}…` : value;
-
 /** The API writes absent evidence as the string "null". */
 const isNull = (value: string | null) => value === null || value.trim() === '' || value.trim() === 'null';
-
-const sqlString = (value: unknown) => `'${String(value).replace(/'/g, "''")}'`;
 
 type Subject = Pick<
   ControlObservation,
@@ -67,8 +56,8 @@ export function evidenceLines(evidence: readonly Evidence[], kind: PostureAlertK
     const lines = [`- ${text(item.evidenceKey, 'Evidence')}`];
     const first = kind === 'failed' ? 'evidenceFail' : 'evidenceSuccess';
     const second = kind === 'failed' ? 'evidenceSuccess' : 'evidenceFail';
-    lines.push(`    ${first}: ${shorten(item[first] ?? 'null', limit)}`);
-    if (!isNull(item[second])) lines.push(`    ${second}: ${shorten(item[second] ?? '', limit)}`);
+    lines.push(`    ${first}: ${clip(item[first] ?? 'null', limit)}`);
+    if (!isNull(item[second])) lines.push(`    ${second}: ${clip(item[second] ?? '', limit)}`);
     return lines;
   });
 }
@@ -80,7 +69,7 @@ function chatEvidence(evidence: readonly Evidence[], kind: PostureAlertKind): st
     .slice(0, 5)
     .map((item) => {
       const value = kind === 'failed' ? item.evidenceFail : item.evidenceSuccess;
-      return `• ${text(item.evidenceKey, 'Evidence')}: \`${shorten(text(value, 'null'), 200)}\``;
+      return `• ${text(item.evidenceKey, 'Evidence')}: \`${clip(text(value, 'null'), 200)}\``;
     })
     .join('\n');
 }
@@ -142,9 +131,9 @@ export function postureFailedMessage(seen: ControlObservation, where: PostureLoc
       id: seen.alertKey,
       content: {
         textType: 'client-markdown',
-        title: `:rotating_light: ${criticality} SaaS posture control failed: ${shorten(control, 150)}`,
+        title: `:rotating_light: ${criticality} SaaS posture control failed: ${clip(control, 150)}`,
         description: [
-          `*Resource:* \`${shorten(resource, 200)}\``,
+          `*Resource:* \`${clip(resource, 200)}\``,
           `*Connector:* ${connector}`,
           `*Policy:* ${seen.policyName}`,
           `*Control:* ${String(seen.cid)}, evaluated ${text(seen.lastEvaluatedDate)}`,
@@ -152,7 +141,7 @@ export function postureFailedMessage(seen: ControlObservation, where: PostureLoc
           chatEvidence(seen.evidence, 'failed'),
         ].join('\n'),
         nextSteps: [
-          `Fix the setting for ${shorten(resource, 200)} in the ${text(seen.connectorType)} admin console`,
+          `Fix the setting for ${clip(resource, 200)} in the ${text(seen.connectorType)} admin console`,
           `Athena: \`${athena}\``,
         ],
         keywords: [criticality, text(seen.connectorType), text(seen.connectorName, String(seen.connectorId))],
@@ -221,9 +210,9 @@ export function postureRecoveredMessage(
       id: `${failure.alertKey}:recovered`,
       content: {
         textType: 'client-markdown',
-        title: `:white_check_mark: SaaS posture control passes again: ${shorten(control, 150)}`,
+        title: `:white_check_mark: SaaS posture control passes again: ${clip(control, 150)}`,
         description: [
-          `*Resource:* \`${shorten(resource, 200)}\` ${how}`,
+          `*Resource:* \`${clip(resource, 200)}\` ${how}`,
           `*Connector:* ${connector}`,
           `*Policy:* ${poll.policyName}`,
           ...(failure.recoveredBy === 'Pass'

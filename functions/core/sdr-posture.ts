@@ -1,6 +1,5 @@
 import * as v from 'valibot';
 import type { CallOptions, QualysClient } from '../qualys/client';
-import { describeIssues } from '../qualys/client';
 import { BudgetExhaustedError, isStopSignal, QualysAuthError } from '../qualys/errors';
 import { type ApiRecord, type Page, PageSchema } from '../qualys/schemas';
 import {
@@ -15,7 +14,8 @@ import {
   ReportingSchema,
   SDR_PATHS,
 } from '../qualys/sdr';
-import { AlertOutbox } from './alert-policy';
+import { describeIssues } from '../qualys/validation';
+import { AlertOutbox } from './alerts/outbox';
 import { CheckpointStore } from './checkpoint';
 import { CURATED_DATASETS, collectorPrefix, PREFIX } from './names';
 import { pageNumberPaging, pages } from './paginate';

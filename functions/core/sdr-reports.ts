@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
 import * as v from 'valibot';
 import type { CallOptions, QualysClient } from '../qualys/client';
-import { describeIssues } from '../qualys/client';
 import { DeadlineError, isStopSignal, QualysApiError } from '../qualys/errors';
 import { type Page, PageSchema } from '../qualys/schemas';
 import { ReportSchema, SDR_PATHS } from '../qualys/sdr';
+import { describeIssues } from '../qualys/validation';
 import { CheckpointStore } from './checkpoint';
 import { CURATED_DATASETS, collectorPrefix, type FunctionName, PREFIX } from './names';
 import { pageNumberPaging } from './paginate';
 import type { ObjectStore, RunLogger } from './ports';
 import { gzip, keyTime, safeKeySegment, toNdjsonGzip, utcDate, writeJson } from './records';
+import { RunError } from './run';
 
 const NAME = 'sdr-reports' satisfies FunctionName;
 const LIST_ENDPOINT = `GET ${SDR_PATHS.reports}`;
@@ -152,9 +153,9 @@ class RunLimitReached extends Error {
  * Thrown at the end of a run in which at least one download failed, after every other download was
  * attempted and everything was saved, so the Lambda error alarm fires while reports keep failing.
  */
-export class ReportDownloadsFailedError extends Error {
+export class ReportDownloadsFailedError extends RunError<SdrReportsRunSummary> {
   override name = 'ReportDownloadsFailedError';
-  constructor(readonly summary: SdrReportsRunSummary) {
+  constructor(summary: SdrReportsRunSummary) {
     const failed = summary.failedDownloads;
     super(
       `${failed.length} of ${failed.length + summary.downloaded} report downloads failed and will be retried: ` +
@@ -163,6 +164,7 @@ export class ReportDownloadsFailedError extends Error {
           .map(({ fileUuid, reason }) => `${fileUuid} (${reason})`)
           .join('; ') +
         (failed.length > 5 ? `; and ${failed.length - 5} more` : ''),
+      summary,
     );
   }
 }

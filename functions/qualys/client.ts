@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { type BudgetOptions, CallBudget, sleep } from './budget';
 import { BudgetExhaustedError, DeadlineError, QualysApiError, QualysAuthError } from './errors';
+import { describeIssues } from './validation';
 
 /** The JSON secret the collectors read: `{"baseUrl","username","password"}`. */
 export interface QualysCredentials {
@@ -89,17 +90,6 @@ export function checkBaseUrl(baseUrl: string): URL {
     undefined,
     `baseUrl must use https (plain http is allowed only for a loopback host), got ${url.protocol}//${url.host}`,
   );
-}
-
-/** Describes a valibot failure by its path, e.g. `content.3.uuid: Invalid type`. */
-export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
-  return issues
-    .slice(0, 3)
-    .map((issue) => {
-      const where = issue.path?.map((item) => String(item.key)).join('.') ?? '(root)';
-      return `${where}: ${issue.message}`;
-    })
-    .join('; ');
 }
 
 /** Errors worth another attempt: network resets, timeouts and 5xx. */

@@ -1,8 +1,6 @@
-import { integer } from '../core/env';
 import { ENV } from '../core/names';
 import { SDR_MAX_PAGE_SIZE } from '../qualys/sdr';
-
-type Env = Record<string, string | undefined>;
+import { type Env, integer } from '../runtime/env';
 
 export function readInventoryConfig(env: Env) {
   return {

@@ -1,10 +1,8 @@
-import { integer, parsed } from '../core/env';
 import { ENV } from '../core/names';
 import type { EvaluationResult } from '../core/sdr-posture';
 import { parseMinSeverity } from '../core/severity';
 import { SDR_MAX_PAGE_SIZE } from '../qualys/sdr';
-
-type Env = Record<string, string | undefined>;
+import { type Env, integer, parsed } from '../runtime/env';
 
 const RESULTS: readonly EvaluationResult[] = ['Pass', 'Fail', 'Error'];
 

@@ -1,30 +1,14 @@
 import { runPostureCollector } from '../core/sdr-posture';
-import {
-  alertsFor,
-  deadlineOf,
-  lambda,
-  logger,
-  qualysClientFor,
-  readCommonConfig,
-  recordMetrics,
-  storeFor,
-} from '../shared/runtime';
+import { collectorHandler } from '../runtime/handler';
 import { readPostureConfig } from './config';
-
-// Read and validated once per execution environment: a bad variable fails the first invocation.
-const common = readCommonConfig(process.env);
-const settings = { ...readPostureConfig(process.env), bucket: common.bucket };
-const qualys = qualysClientFor(common);
-const store = storeFor(common);
-const alerts = alertsFor(process.env);
+import { sdrPostureManifest } from './manifest';
 
 /** Any event (the schedule's) runs one step of the posture poll: continue the pending poll or start one. */
-export const handler = lambda(async (_event: unknown, context, signal) => {
-  const summary = await runPostureCollector(
-    { qualys, store, alerts, logger, settings },
-    { deadline: deadlineOf(context), signal },
-  );
-  recordMetrics({
+export const handler = collectorHandler({
+  manifest: sdrPostureManifest,
+  settings: readPostureConfig,
+  run: (runtime, _event, call) => runPostureCollector(runtime, call),
+  metrics: (summary) => ({
     Pages: summary.pages,
     Controls: summary.controls,
     PostureRows: summary.rows,
@@ -37,7 +21,6 @@ export const handler = lambda(async (_event: unknown, context, signal) => {
     ApiCalls: summary.apiCalls,
     StoppedEarly: summary.stoppedEarly ? 1 : 0,
     PollComplete: summary.pollComplete ? 1 : 0,
-  });
-  logger.info('SaaSDR posture run finished', { summary });
-  return summary;
+  }),
+  finished: 'SaaSDR posture run finished',
 });

@@ -1,9 +1,7 @@
-import { integer } from '../core/env';
 import { ENV } from '../core/names';
 import type { SdrReportsSettings } from '../core/sdr-reports';
 import { SDR_MAX_PAGE_SIZE } from '../qualys/sdr';
-
-type Env = Record<string, string | undefined>;
+import { type Env, integer } from '../runtime/env';
 
 /** Settings of the reports collector; every error names its variable. */
 export function readSdrReportsConfig(env: Env): SdrReportsSettings {

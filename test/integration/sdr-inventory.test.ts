@@ -8,6 +8,7 @@ import {
   type SnapshotRecord,
 } from '../../functions/core/sdr-inventory';
 import { type Simulator, type SimulatorOptions, startSimulator } from '../simulator/index';
+import { multiset, servedInventory, untagged } from '../support/inventory-served';
 import { type Handler, lambdaContext, loadHandler } from '../support/invoke';
 import {
   connectLocalAws,
@@ -19,7 +20,6 @@ import {
   lambdaEnv,
   listKeys,
 } from '../support/local-aws';
-import { multiset, servedInventory, untagged } from '../unit/sdr-inventory/served';
 
 /**
  * The built sdr-inventory bundle against the Qualys simulator and fauxqs: a snapshot, alone or

@@ -4,11 +4,11 @@ import { mockClient } from 'aws-sdk-client-mock';
 import * as v from 'valibot';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { SnsAlerts } from '../../../functions/aws/sns-alerts';
-import { digests } from '../../../functions/core/alert-policy';
+import { digests } from '../../../functions/core/alerts/digest';
 import { cdrAlertCandidate } from '../../../functions/core/cdr-alerts';
 import { type AlertMessage, AlertPublishError } from '../../../functions/core/ports';
 import { CdrFindingSchema } from '../../../functions/qualys/schemas';
-import samplePage from '../fixtures/cdr-findings-page.json';
+import samplePage from '../../support/fixtures/cdr-findings-page.json';
 
 const TOPIC = 'arn:aws:sns:us-east-1:123456789012:qualys-lake-alerts';
 const sns = mockClient(SNSClient);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CDR_QUERY, readCdrConfig } from '../../../functions/cdr-findings/config';
-import { ConfigError } from '../../../functions/core/env';
+import { ConfigError } from '../../../functions/runtime/env';
 
 function configError(env: Record<string, string>): Error {
   try {

@@ -2,7 +2,7 @@ import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import { cdrAlertCandidate, cdrAlertMessage } from '../../../functions/core/cdr-alerts';
 import { CdrFindingSchema } from '../../../functions/qualys/schemas';
-import samplePage from '../fixtures/cdr-findings-page.json';
+import samplePage from '../../support/fixtures/cdr-findings-page.json';
 
 /** content[0] of the vendor's sample response (Qualys CDR findings API document). */
 const sample = v.parse(CdrFindingSchema, samplePage.content[0]);

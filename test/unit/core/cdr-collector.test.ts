@@ -3,7 +3,7 @@ import { type CdrSettings, runCdrCollector } from '../../../functions/core/cdr-c
 import type { AlertMessage, AlertSink } from '../../../functions/core/ports';
 import { fromNdjsonGzip } from '../../../functions/core/records';
 import { CallBudget } from '../../../functions/qualys/budget';
-import { MemoryStore } from '../support/memory-store';
+import { MemoryStore } from '../../support/memory-store';
 
 const MINUTE = 60_000;
 const START = Date.parse('2025-05-10T00:00:00Z');

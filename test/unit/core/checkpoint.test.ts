@@ -6,7 +6,7 @@ import {
   nextWindow,
   type WindowSettings,
 } from '../../../functions/core/checkpoint';
-import { MemoryStore } from '../support/memory-store';
+import { MemoryStore } from '../../support/memory-store';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

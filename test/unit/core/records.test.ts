@@ -9,7 +9,7 @@ import {
   utcDate,
   writeJson,
 } from '../../../functions/core/records';
-import { MemoryStore } from '../support/memory-store';
+import { MemoryStore } from '../../support/memory-store';
 
 describe('NDJSON gzip', () => {
   it('round-trips records, one JSON object per line', () => {

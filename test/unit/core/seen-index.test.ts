@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SeenIndex } from '../../../functions/core/seen-index';
-import { MemoryStore } from '../support/memory-store';
+import { MemoryStore } from '../../support/memory-store';
 
 interface Finding {
   uuid: string;

@@ -13,7 +13,7 @@ import {
   QualysAuthError,
 } from '../../../functions/qualys/errors';
 import { CdrFindingSchema, PageSchema } from '../../../functions/qualys/schemas';
-import { captureLogger, FakeQualys, jsonResponse } from '../support/fake-qualys';
+import { captureLogger, FakeQualys, jsonResponse } from '../../support/fake-qualys';
 
 const ENDPOINT = '/cdr-api/rest/v1/findings';
 const MINUTE = 60_000;

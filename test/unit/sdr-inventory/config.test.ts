@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../functions/core/env';
+import { ConfigError } from '../../../functions/runtime/env';
 import { readInventoryConfig } from '../../../functions/sdr-inventory/config';
 
 describe('readInventoryConfig', () => {

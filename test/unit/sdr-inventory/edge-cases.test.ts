@@ -3,8 +3,8 @@ import type { RunLogger } from '../../../functions/core/ports';
 import { fromNdjsonGzip } from '../../../functions/core/records';
 import { inventoryKeys, runSdrInventory, type SnapshotRecord } from '../../../functions/core/sdr-inventory';
 import { QualysClient } from '../../../functions/qualys/client';
-import { FakeQualys, jsonResponse, type RecordedRequest } from '../support/fake-qualys';
-import { MemoryStore } from '../support/memory-store';
+import { FakeQualys, jsonResponse, type RecordedRequest } from '../../support/fake-qualys';
+import { MemoryStore } from '../../support/memory-store';
 
 /**
  * Responses the simulator does not serve: ids with path characters, connectors and policies that

@@ -17,8 +17,8 @@ import {
   type SimulatorOptions,
   startSimulator,
 } from '../../simulator/index';
-import { MemoryStore } from '../support/memory-store';
-import { multiset, servedInventory, untagged } from './served';
+import { multiset, servedInventory, untagged } from '../../support/inventory-served';
+import { MemoryStore } from '../../support/memory-store';
 
 /**
  * The inventory use case against the Qualys simulator (over HTTP, through the real client) and an

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AlertOutbox } from '../../../functions/core/alert-policy';
+import { AlertOutbox } from '../../../functions/core/alerts/outbox';
 import type { AlertMessage } from '../../../functions/core/ports';
 import {
   POSTURE_DIGEST,
@@ -9,7 +9,7 @@ import {
   postureRecoveredMessage,
 } from '../../../functions/core/posture-alerts';
 import type { ControlObservation, RecoveredFailure } from '../../../functions/core/sdr-posture';
-import { MemoryStore } from '../support/memory-store';
+import { MemoryStore } from '../../support/memory-store';
 
 const where = { bucket: 'lake-archive' };
 const SITE = "https://qualyssscmsdev.sharepoint.com/sites/Finance/../O'Brien HR";

@@ -11,8 +11,8 @@ import {
   runPostureCollector,
 } from '../../../functions/core/sdr-posture';
 import { QualysClient } from '../../../functions/qualys/client';
-import { FakeQualys, jsonResponse, type RecordedRequest } from '../support/fake-qualys';
-import { MemoryStore } from '../support/memory-store';
+import { FakeQualys, jsonResponse, type RecordedRequest } from '../../support/fake-qualys';
+import { MemoryStore } from '../../support/memory-store';
 
 const MINUTE = 60_000;
 const SITE = 'https://qualyssscmsdev.sharepoint.com/sites/Finance/../HR';

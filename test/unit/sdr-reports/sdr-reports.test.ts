@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../functions/core/env';
 import type { PutOptions } from '../../../functions/core/ports';
 import { fromNdjsonGzip } from '../../../functions/core/records';
 import {
@@ -14,9 +13,10 @@ import {
   type SdrReportsSettings,
 } from '../../../functions/core/sdr-reports';
 import { QualysClient } from '../../../functions/qualys/client';
+import { ConfigError } from '../../../functions/runtime/env';
 import { readSdrReportsConfig } from '../../../functions/sdr-reports/config';
-import { FakeQualys, jsonResponse, type RecordedRequest } from '../support/fake-qualys';
-import { MemoryStore } from '../support/memory-store';
+import { FakeQualys, jsonResponse, type RecordedRequest } from '../../support/fake-qualys';
+import { MemoryStore } from '../../support/memory-store';
 
 const MINUTE = 60_000;
 const LIST = '/sdr/api/v1/reports';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, integer, optionalString, parsed, requiredString } from '../../../functions/core/env';
+import { ConfigError, integer, optionalString, parsed, requiredString } from '../../../functions/runtime/env';
 
 describe('env helpers', () => {
   it('requiredString returns the trimmed value, and names the variable when it is missing or blank', () => {

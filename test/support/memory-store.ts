@@ -1,4 +1,4 @@
-import type { ObjectStore, PutOptions } from '../../../functions/core/ports';
+import type { ObjectStore, PutOptions } from '../../functions/core/ports';
 
 export interface StoredObject {
   body: Uint8Array;

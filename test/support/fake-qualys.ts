@@ -1,4 +1,4 @@
-import type { ClientLogger, QualysCredentials } from '../../../functions/qualys/client';
+import type { ClientLogger, QualysCredentials } from '../../functions/qualys/client';
 
 /** An unsigned JWT carrying `exp` (seconds); the client only reads the claim. */
 export function makeJwt(claims: { exp?: number; jti?: string }): string {

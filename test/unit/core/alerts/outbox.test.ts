@@ -1,16 +1,13 @@
 import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
-import {
-  type AlertCandidate,
-  AlertOutbox,
-  DIGEST_CHUNK,
-  subjectLine,
-} from '../../../functions/core/alert-policy';
-import { cdrAlertCandidate } from '../../../functions/core/cdr-alerts';
-import { type AlertMessage, AlertPublishError, type AlertSink } from '../../../functions/core/ports';
-import { CdrFindingSchema } from '../../../functions/qualys/schemas';
-import samplePage from '../fixtures/cdr-findings-page.json';
-import { MemoryStore } from '../support/memory-store';
+import { type AlertCandidate, DIGEST_CHUNK } from '../../../../functions/core/alerts/digest';
+import { AlertOutbox } from '../../../../functions/core/alerts/outbox';
+import { subjectLine } from '../../../../functions/core/alerts/text';
+import { cdrAlertCandidate } from '../../../../functions/core/cdr-alerts';
+import { type AlertMessage, AlertPublishError, type AlertSink } from '../../../../functions/core/ports';
+import { CdrFindingSchema } from '../../../../functions/qualys/schemas';
+import samplePage from '../../../support/fixtures/cdr-findings-page.json';
+import { MemoryStore } from '../../../support/memory-store';
 
 const sample = v.parse(CdrFindingSchema, samplePage.content[0]);
 const OUTBOX = 'state/cdr-findings/alert-outbox.json';

@@ -1,5 +1,5 @@
-import type { InventoryTable } from '../../../functions/core/sdr-inventory';
-import type { SdrDataset } from '../../simulator/index';
+import type { InventoryTable } from '../../functions/core/sdr-inventory';
+import type { SdrDataset } from '../simulator/index';
 
 /**
  * What the simulator serves, per curated table, as JSON values: the truth a complete snapshot must

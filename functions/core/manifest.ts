@@ -1,0 +1,50 @@
+import { type CuratedDataset, type FunctionName, PREFIX } from './names';
+
+/**
+ * What a collector tells the rest of qualys-lake about itself: its name, the S3 prefixes it reads
+ * and writes, the curated datasets it produces and whether it publishes alerts. The CDK stack
+ * grants exactly these prefixes and builds the Glue tables from these datasets; the collector's
+ * keys are built from the same prefixes, so the two never drift apart.
+ */
+export interface CollectorManifest {
+  readonly name: FunctionName;
+  readonly datasets: readonly CuratedDataset[];
+  readonly publishesAlerts: boolean;
+  /** Where its keys start: `raw/<name>/`, `state/<name>/`, and `reports/<name>/` for downloaded files. */
+  readonly prefixes: {
+    readonly raw: string;
+    readonly state: string;
+    readonly files?: string;
+  };
+  /** Prefixes its role may read, each ending in `/`. */
+  readonly reads: readonly string[];
+  /** Prefixes its role may write, each ending in `/`. */
+  readonly writes: readonly string[];
+}
+
+/** The prefix of one curated dataset: `curated/<dataset>/`. */
+export const curatedPrefix = (dataset: CuratedDataset): string => `${PREFIX.curated}${dataset}/`;
+
+/**
+ * The standard manifest: a collector writes its raw pages, its curated datasets and its state, and
+ * reads its state back; with `files`, it also reads and writes `reports/<name>/`.
+ */
+export function defineCollector(options: {
+  name: FunctionName;
+  datasets: readonly CuratedDataset[];
+  publishesAlerts: boolean;
+  files?: boolean;
+}): CollectorManifest {
+  const { name, datasets, publishesAlerts } = options;
+  const raw = `${PREFIX.raw}${name}/`;
+  const state = `${PREFIX.state}${name}/`;
+  const files = options.files ? `${PREFIX.reports}${name}/` : undefined;
+  return {
+    name,
+    datasets,
+    publishesAlerts,
+    prefixes: files ? { raw, state, files } : { raw, state },
+    reads: files ? [state, files] : [state],
+    writes: [raw, ...datasets.map(curatedPrefix), state, ...(files ? [files] : [])],
+  };
+}

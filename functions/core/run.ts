@@ -1,0 +1,189 @@
+import type { CallBudget } from '../qualys/budget';
+import { isStopSignal } from '../qualys/errors';
+import type { Rejected } from '../qualys/validation';
+import type { DigestFormat } from './alerts/digest';
+import type { AlertOutbox } from './alerts/outbox';
+import type { AlertSink, ObjectStore, PutOptions, RunLogger } from './ports';
+
+/**
+ * The skeleton every collector run shares: a store that counts what the run writes, one call cap,
+ * one way to stop cleanly (budget, deadline, call cap), rejected items set aside with their reason,
+ * and a finish that publishes the alert outbox even after a failure and fills the summary's
+ * `apiCalls` and `rateLimit`.
+ */
+
+/** What every run summary reports. */
+export interface RunCounts {
+  /** Objects this run wrote to S3 (every PUT: data, state, rejects, outbox). */
+  objectsWritten: number;
+  apiCalls: number;
+  rateLimit: Record<string, number | undefined>;
+  /** Why the run ended before it was done, when it did: budget, deadline, call cap. */
+  stoppedEarly?: string;
+}
+
+export interface AlertCounts {
+  alertsPublished: number;
+  digestsPublished: number;
+}
+
+/** The run made as many Qualys calls as its setting (e.g. SDR_MAX_CALLS_PER_RUN) allows. */
+export class CallLimitReached extends Error {
+  override name = 'CallLimitReached';
+  constructor(made: number, limit: number, setting: string) {
+    super(`this run made ${made} Qualys calls, the ${setting} limit of ${limit}`);
+  }
+}
+
+/** True when an error means "stop now, the checkpoint resumes": budget, deadline or call cap. */
+export function isStop(error: unknown): error is Error {
+  return isStopSignal(error) || error instanceof CallLimitReached;
+}
+
+/** A run failed after saving what it could; `summary` says what it did before. */
+export class RunError<S = unknown> extends Error {
+  override name = 'RunError';
+  constructor(
+    message: string,
+    readonly summary: S,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface RunOptions {
+  store: ObjectStore;
+  logger: RunLogger;
+  qualys: { budget: Pick<CallBudget, 'callsMade' | 'rateLimitReport'> };
+  now?: () => number;
+  /** Stop cleanly once this run has made `limit` calls; `setting` names the variable in messages. */
+  callLimit?: { limit: number; setting: string };
+}
+
+export class Run<S extends RunCounts> {
+  /** The store every write of the run goes through; it counts `objectsWritten`. */
+  readonly store: ObjectStore;
+  readonly logger: RunLogger;
+  readonly now: () => number;
+  private readonly callsBefore: number;
+  private failure: unknown;
+
+  constructor(
+    private readonly options: RunOptions,
+    readonly summary: S,
+  ) {
+    this.logger = options.logger;
+    this.now = options.now ?? Date.now;
+    this.callsBefore = options.qualys.budget.callsMade;
+    this.store = countingStore(options.store, () => {
+      this.summary.objectsWritten++;
+    });
+  }
+
+  /** Qualys calls made by this run so far. */
+  get callsMade(): number {
+    return this.options.qualys.budget.callsMade - this.callsBefore;
+  }
+
+  /** The current time as ISO-8601. */
+  isoNow(): string {
+    return new Date(this.now()).toISOString();
+  }
+
+  /** Call before each Qualys call: throws {@link CallLimitReached} once the run's cap is spent. */
+  spendCall(): void {
+    const cap = this.options.callLimit;
+    if (cap && this.callsMade >= cap.limit)
+      throw new CallLimitReached(this.callsMade, cap.limit, cap.setting);
+  }
+
+  /**
+   * Keeps items a schema refused under `key` (with `detail` saying where they came from) and warns
+   * once with the first reason. The raw page is archived already; nothing is written when none
+   * were refused. Returns how many were set aside.
+   */
+  async setAside(
+    key: string,
+    detail: Record<string, unknown>,
+    rejected: readonly Rejected[],
+    warning: string,
+    context: Record<string, unknown> = {},
+  ): Promise<number> {
+    if (rejected.length === 0) return 0;
+    this.logger.warn(warning, { ...context, rejected: rejected.length, firstReason: rejected[0]?.reason });
+    await this.store.put(key, `${JSON.stringify({ ...detail, rejected }, null, 2)}\n`, {
+      contentType: 'application/json',
+    });
+    return rejected.length;
+  }
+
+  /**
+   * Runs the collector's work. A stop signal ends it cleanly and is noted as `stoppedEarly`; any
+   * other error is kept, and {@link finish} throws it once the alerts went out.
+   */
+  async steps(work: () => Promise<void>, stopMessage: string): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      if (isStop(error)) {
+        this.summary.stoppedEarly = error.message;
+        this.logger.info(stopMessage, { reason: error.message });
+      } else {
+        this.failure ??= error;
+      }
+    }
+  }
+
+  /** Whether a step failed (not stopped): what is left to do may want to know. */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  /**
+   * Ends the run: publishes what the outbox holds (alerts queued by this run or left by an earlier
+   * one go out even when the run failed later), fills `apiCalls` and `rateLimit`, then throws the
+   * first failure, or returns the summary.
+   */
+  async finish(alerts?: {
+    outbox: AlertOutbox;
+    sink: AlertSink;
+    format: DigestFormat;
+    counts: AlertCounts;
+  }): Promise<S> {
+    if (alerts) {
+      try {
+        const sent = await alerts.outbox.flush(alerts.sink, alerts.format);
+        alerts.counts.alertsPublished = sent.alerts;
+        alerts.counts.digestsPublished = sent.digests;
+      } catch (error) {
+        this.logger.error('Publishing alerts failed; they stay queued for the next run', {
+          error: (error as Error).message,
+        });
+        this.failure ??= error;
+      }
+    }
+    this.summary.apiCalls = this.callsMade;
+    this.summary.rateLimit = this.options.qualys.budget.rateLimitReport;
+    if (this.failure !== undefined) throw this.failure;
+    return this.summary;
+  }
+}
+
+/** An ObjectStore that calls `counted` after each successful write. */
+function countingStore(store: ObjectStore, counted: () => void): ObjectStore {
+  return {
+    put: async (key, body, options: PutOptions) => {
+      await store.put(key, body, options);
+      counted();
+    },
+    upload: async (key, body, options) => {
+      const result = await store.upload(key, body, options);
+      counted();
+      return result;
+    },
+    get: (key) => store.get(key),
+    exists: (key) => store.exists(key),
+    list: (prefix) => store.list(prefix),
+  };
+}
