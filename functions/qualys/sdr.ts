@@ -1,4 +1,6 @@
 import * as v from 'valibot';
+import type { CallOptions, JsonResponse, QualysClient } from './client';
+import { type Page, PageSchema } from './schemas';
 
 /**
  * SaaSDR endpoints and the response shapes the collectors rely on (see the SaaSDR API guide).
@@ -87,3 +89,74 @@ export const ReportingSchema = v.looseObject({
   controlDetailsSummaryDto: v.nullish(v.array(v.looseObject({}))),
 });
 export type Reporting = v.InferOutput<typeof ReportingSchema>;
+
+/** The SaaSDR list endpoints answered as Spring Pages with `page` (from 0) and `size`. */
+export type SdrList =
+  | 'connectors'
+  | 'users'
+  | 'groups'
+  | 'documents'
+  | 'applications'
+  | 'meetings'
+  | 'reports'
+  | 'policies';
+
+type Reader = Pick<QualysClient, 'getJson'>;
+
+/** One page of a SaaSDR list. */
+export function listSdrPage(
+  client: Reader,
+  list: SdrList,
+  query: { page: number; size: number },
+  call: CallOptions,
+): Promise<JsonResponse<Page>> {
+  return client.getJson(SDR_PATHS[list], query, PageSchema, call);
+}
+
+/** One page of a connector's scanners. */
+export function listScanners(
+  client: Reader,
+  connectorId: string | number,
+  query: { page: number; size: number },
+  call: CallOptions,
+): Promise<JsonResponse<Page>> {
+  return client.getJson(SDR_PATHS.scanners(connectorId), query, PageSchema, call);
+}
+
+/** One policy's detail: a Page holding the one policy (API guide, "Policy APIs"). */
+export function getPolicyDetail(
+  client: Reader,
+  policyId: string | number,
+  call: CallOptions,
+): Promise<JsonResponse<Page>> {
+  return client.getJson(SDR_PATHS.policy(policyId), {}, PageSchema, call);
+}
+
+export interface ReportingQuery {
+  policyName: string;
+  connectorId: string;
+  /** As /reporting names it: see {@link CONNECTOR_TYPES}. */
+  connectorType: string;
+  /** `Pass,Fail,Error` or a part of it. */
+  controlEvaluations: string;
+  /** From 1. */
+  pageNumber: number;
+}
+
+/** One page of posture evidence for one connector and policy. */
+export function getReporting(
+  client: Reader,
+  query: ReportingQuery,
+  call: CallOptions,
+): Promise<JsonResponse<Reporting>> {
+  return client.getJson(SDR_PATHS.reporting, { ...query }, ReportingSchema, call);
+}
+
+/** A report file, as a response whose body the caller streams (and must consume or cancel). */
+export function downloadReport(
+  client: Pick<QualysClient, 'getStream'>,
+  fileUuid: string,
+  call: CallOptions,
+): Promise<Response> {
+  return client.getStream(SDR_PATHS.reportDownload(fileUuid), call);
+}
