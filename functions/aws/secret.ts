@@ -1,5 +1,4 @@
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import type { QualysCredentials } from '../qualys/client';
 
 const SHAPE = 'a JSON object {"baseUrl","username","password"}';
 
@@ -8,7 +7,7 @@ const SHAPE = 'a JSON object {"baseUrl","username","password"}';
  * invocations. `fresh` bypasses the cache: the client asks for it after a failed login, which
  * is how a rotated password is picked up. Errors name the secret, never its value.
  */
-export function secretLoader(secretId: string): (fresh: boolean) => Promise<QualysCredentials> {
+export function secretLoader(secretId: string): (fresh: boolean) => Promise<unknown> {
   return async (fresh) => {
     let text: unknown;
     try {
@@ -33,6 +32,8 @@ export function secretLoader(secretId: string): (fresh: boolean) => Promise<Qual
     }
     if (!value || typeof value !== 'object')
       throw new Error(`the Qualys secret ${secretId} must be ${SHAPE}`);
-    return value as QualysCredentials;
+    // The fields are checked once, by the Qualys session (CredentialsSchema), with the same care
+    // never to quote a value.
+    return value;
   };
 }

@@ -51,7 +51,8 @@ describe('secretLoader', () => {
       .resolves({
         SecretString: creds('after-rotation'),
       });
-    const load = secretLoader(SECRET_ID);
+    const loader = secretLoader(SECRET_ID);
+    const load = async (fresh: boolean) => (await loader(fresh)) as { password: string };
 
     expect((await load(false)).password).toBe('before');
     expect((await load(false)).password).toBe('before');
