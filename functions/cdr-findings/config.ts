@@ -1,3 +1,4 @@
+import type { WindowSettings } from '../core/checkpoint';
 import { ENV } from '../core/names';
 import { parseMinSeverity } from '../core/severity';
 import { type Env, integer, optionalString, parsed } from '../runtime/env';
@@ -9,7 +10,17 @@ import { type Env, integer, optionalString, parsed } from '../runtime/env';
 export const DEFAULT_CDR_QUERY =
   'tc.findings.cloudProvider: AWS or tc.findings.cloudProvider: AZURE or tc.findings.cloudProvider: GCP';
 
-export function readCdrConfig(env: Env) {
+export interface CdrFindingsSettings extends WindowSettings {
+  /** QQL filter of the findings to collect (CDR_QUERY). */
+  query: string;
+  pageSize: number;
+  /** Findings at or above this severity (1 to 5) are alerted. */
+  minSeverity: number;
+  /** Above this many alerts in one run, digests replace the individual messages. */
+  maxAlertsPerRun: number;
+}
+
+export function readCdrFindingsSettings(env: Env): CdrFindingsSettings {
   return {
     query: optionalString(env, ENV.cdrQuery, DEFAULT_CDR_QUERY),
     pageSize: integer(env, ENV.cdrPageSize, 100, { min: 1, max: 1000 }),

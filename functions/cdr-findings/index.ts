@@ -1,13 +1,13 @@
-import { runCdrCollector } from '../core/cdr-collector';
 import { collectorHandler } from '../runtime/handler';
-import { readCdrConfig } from './config';
+import { runCdrFindings } from './collector';
+import { readCdrFindingsSettings } from './config';
 import { cdrFindingsManifest } from './manifest';
 import { parseRequest } from './request';
 
 export const handler = collectorHandler({
   manifest: cdrFindingsManifest,
-  settings: readCdrConfig,
-  run: (runtime, event, call) => runCdrCollector(runtime, parseRequest(event), call),
+  settings: readCdrFindingsSettings,
+  run: (runtime, event, call) => runCdrFindings(runtime, parseRequest(event), call),
   metrics: (summary) => ({
     Pages: summary.pages,
     Findings: summary.findings,

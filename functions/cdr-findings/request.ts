@@ -1,6 +1,11 @@
 import * as v from 'valibot';
-import type { CdrRequest } from '../core/cdr-collector';
+import type { Window } from '../core/checkpoint';
 import { describeIssues } from '../qualys/validation';
+
+/** The scheduled event runs incrementally; `{startAt, endAt}` runs one explicit window. */
+export type CdrFindingsRequest =
+  | { kind: 'incremental' }
+  | { kind: 'window'; window: Window; alerts: boolean };
 
 const IsoDate = v.pipe(
   v.string(),
@@ -12,7 +17,7 @@ const WindowEvent = v.pipe(
 );
 
 /** `{}` or any scheduled event runs incrementally; `{startAt, endAt}` runs that window only. */
-export function parseRequest(event: unknown): CdrRequest {
+export function parseRequest(event: unknown): CdrFindingsRequest {
   if (!event || typeof event !== 'object' || !('startAt' in event || 'endAt' in event))
     return { kind: 'incremental' };
   const result = v.safeParse(WindowEvent, event);

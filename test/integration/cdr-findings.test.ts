@@ -1,6 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
-import { cdrKeys } from '../../functions/core/cdr-collector';
+import { cdrFindingsKeys as cdrKeys } from '../../functions/cdr-findings/keys';
 import type { Checkpoint } from '../../functions/core/checkpoint';
 import { type Simulator, type SimulatorOptions, startSimulator } from '../simulator/index';
 import { type Handler, lambdaContext, loadHandler } from '../support/invoke';

@@ -1,19 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CDR_QUERY, readCdrConfig } from '../../../functions/cdr-findings/config';
+import { DEFAULT_CDR_QUERY, readCdrFindingsSettings } from '../../../functions/cdr-findings/config';
 import { ConfigError } from '../../../functions/runtime/env';
 
 function configError(env: Record<string, string>): Error {
   try {
-    readCdrConfig(env);
+    readCdrFindingsSettings(env);
   } catch (error) {
     return error as Error;
   }
   throw new Error(`expected ${JSON.stringify(env)} to be refused`);
 }
 
-describe('readCdrConfig', () => {
+describe('readCdrFindingsSettings', () => {
   it('has working defaults for an empty environment', () => {
-    expect(readCdrConfig({})).toEqual({
+    expect(readCdrFindingsSettings({})).toEqual({
       query: DEFAULT_CDR_QUERY,
       pageSize: 100,
       lagMinutes: 5,
@@ -27,7 +27,7 @@ describe('readCdrConfig', () => {
 
   it('reads every setting from its variable', () => {
     expect(
-      readCdrConfig({
+      readCdrFindingsSettings({
         CDR_QUERY: ' tc.findings.cloudProvider: AWS ',
         CDR_PAGE_SIZE: '250',
         CDR_LAG_MINUTES: '0',

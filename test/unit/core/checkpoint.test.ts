@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readCdrConfig } from '../../../functions/cdr-findings/config';
+import { readCdrFindingsSettings } from '../../../functions/cdr-findings/config';
 import {
   type Checkpoint,
   CheckpointStore,
@@ -110,11 +110,11 @@ describe('CheckpointStore', () => {
   });
 });
 
-// readCdrConfig accepts a lookback as long as the longest window; each window must still move the
-// watermark by all the new time, not one minute while re-reading the whole lookback.
+// readCdrFindingsSettings accepts a lookback as long as the longest window; each window must still
+// move the watermark by all the new time, not one minute while re-reading the whole lookback.
 describe('nextWindow with a lookback as long as maxWindowHours', () => {
   it('reads 15 minutes of new time in one window', () => {
-    const config = readCdrConfig({ CDR_LOOKBACK_MINUTES: '1440' });
+    const config = readCdrFindingsSettings({ CDR_LOOKBACK_MINUTES: '1440' });
     const settings: WindowSettings = config;
     const end = NOW - config.lagMinutes * MINUTE;
     let checkpoint: Checkpoint = { version: 1, watermark: iso(end - 15 * MINUTE) };

@@ -1,9 +1,9 @@
 import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
+import { cdrAlertCandidate } from '../../../../functions/cdr-findings/alerts';
 import { type AlertCandidate, DIGEST_CHUNK } from '../../../../functions/core/alerts/digest';
 import { AlertOutbox } from '../../../../functions/core/alerts/outbox';
 import { subjectLine } from '../../../../functions/core/alerts/text';
-import { cdrAlertCandidate } from '../../../../functions/core/cdr-alerts';
 import { type AlertMessage, AlertPublishError, type AlertSink } from '../../../../functions/core/ports';
 import { CdrFindingSchema } from '../../../../functions/qualys/schemas';
 import samplePage from '../../../support/fixtures/cdr-findings-page.json';

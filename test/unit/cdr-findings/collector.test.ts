@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type CdrSettings, runCdrCollector } from '../../../functions/core/cdr-collector';
+import { runCdrFindings } from '../../../functions/cdr-findings/collector';
+import type { CdrFindingsSettings } from '../../../functions/cdr-findings/config';
 import type { AlertMessage, AlertSink } from '../../../functions/core/ports';
 import { fromNdjsonGzip } from '../../../functions/core/records';
 import { CallBudget } from '../../../functions/qualys/budget';
@@ -8,7 +9,7 @@ import { MemoryStore } from '../../support/memory-store';
 const MINUTE = 60_000;
 const START = Date.parse('2025-05-10T00:00:00Z');
 
-const settings: CdrSettings = {
+const settings: CdrFindingsSettings & { bucket: string } = {
   query: 'tc.findings.cloudProvider: AWS',
   pageSize: 2,
   minSeverity: 3,
@@ -75,13 +76,13 @@ function curatedUuids(store: MemoryStore): string[] {
     .flatMap(([, object]) => fromNdjsonGzip(object.body).map((record) => (record as { uuid: string }).uuid));
 }
 
-describe('runCdrCollector', () => {
+describe('runCdrFindings', () => {
   it('catches up to the time the run started, however long its windows take', async () => {
     const clock = { now: START };
     const findings = Array.from({ length: 40 }, (_, i) => finding(`f${i}`, START - (i + 1) * 30 * MINUTE));
     const store = new MemoryStore();
     const first = fakeApi(findings, clock);
-    await runCdrCollector(
+    await runCdrFindings(
       { ...first, store, alerts: sink(), logger, settings, now: () => clock.now },
       { kind: 'incremental' },
       {
@@ -92,7 +93,7 @@ describe('runCdrCollector', () => {
     // The next run, 15 minutes later, against a gateway that takes 2 minutes per call.
     clock.now += 15 * MINUTE;
     const slow = fakeApi(findings, clock, 2);
-    const summary = await runCdrCollector(
+    const summary = await runCdrFindings(
       { ...slow, store, alerts: sink(), logger, settings, now: () => clock.now },
       { kind: 'incremental' },
       { deadline: Number.POSITIVE_INFINITY },
@@ -112,7 +113,7 @@ describe('runCdrCollector', () => {
     };
     const replay = async () => {
       const api = fakeApi(findings, clock);
-      await runCdrCollector(
+      await runCdrFindings(
         { ...api, store, alerts: sink(), logger, settings, now: () => clock.now },
         { kind: 'window', window, alerts: false },
         { deadline: Number.POSITIVE_INFINITY },

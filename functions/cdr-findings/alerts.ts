@@ -1,10 +1,17 @@
+import type { AlertCandidate, DigestFormat } from '../core/alerts/digest';
+import { attribute, sqlString, subjectLine, text } from '../core/alerts/text';
+import { ALERT_SOURCE } from '../core/names';
+import type { AlertMessage } from '../core/ports';
+import { utcDate } from '../core/records';
+import { severityLevel, severityName } from '../core/severity';
 import type { CdrFinding } from '../qualys/schemas';
-import type { AlertCandidate } from './alerts/digest';
-import { attribute, sqlString, subjectLine, text } from './alerts/text';
-import { ALERT_SOURCE } from './names';
-import type { AlertMessage } from './ports';
-import { utcDate } from './records';
-import { severityLevel, severityName } from './severity';
+
+/** How a run's CDR alerts are summed up when there are more than ALERT_MAX_PER_RUN. */
+export const CDR_FINDINGS_DIGEST: DigestFormat = {
+  source: ALERT_SOURCE.cdrFindings,
+  noun: 'CDR findings at or above the alert severity',
+  severityAttribute: 'severity',
+};
 
 interface RemoteIp {
   ipAddress?: unknown;

@@ -1,6 +1,10 @@
 import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
-import { cdrAlertCandidate, cdrAlertMessage } from '../../../functions/core/cdr-alerts';
+import {
+  CDR_FINDINGS_DIGEST,
+  cdrAlertCandidate,
+  cdrAlertMessage,
+} from '../../../functions/cdr-findings/alerts';
 import { CdrFindingSchema } from '../../../functions/qualys/schemas';
 import samplePage from '../../support/fixtures/cdr-findings-page.json';
 
@@ -94,5 +98,15 @@ describe('cdrAlertCandidate', () => {
     expect(candidate.attributes.severity).toBe('CRITICAL');
     expect(candidate.line).toContain(sample.uuid);
     expect(candidate.message?.attributes.alertKey).toBe(sample.uuid);
+  });
+});
+
+describe('CDR_FINDINGS_DIGEST', () => {
+  it('names the source, the alerts and the severity attribute of a CDR digest', () => {
+    expect(CDR_FINDINGS_DIGEST).toEqual({
+      source: 'cdr-findings',
+      noun: 'CDR findings at or above the alert severity',
+      severityAttribute: 'severity',
+    });
   });
 });

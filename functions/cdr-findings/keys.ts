@@ -1,0 +1,42 @@
+import { createHash } from 'node:crypto';
+import type { Window } from '../core/checkpoint';
+import { curatedPrefix } from '../core/manifest';
+import { CURATED_DATASETS } from '../core/names';
+import { keyTime, utcDate } from '../core/records';
+import { cdrFindingsManifest } from './manifest';
+
+const { raw, state } = cdrFindingsManifest.prefixes;
+const curated = curatedPrefix(CURATED_DATASETS.cdrFindings);
+
+/** S3 keys of the CDR collector. Deterministic from the request, so a retried page overwrites. */
+export const cdrFindingsKeys = {
+  checkpoint: `${state}checkpoint.json`,
+  outbox: `${state}alert-outbox.json`,
+  seenPrefix: `${state}seen/`,
+  replayCheckpoint: (window: Window) => `${state}replays/${windowId(window)}.json`,
+  raw: (window: Window, offset: number) =>
+    `${raw}dt=${utcDate(window.endAt)}/window=${windowId(window)}/offset=${offsetId(offset)}.json.gz`,
+  /**
+   * A curated object holds the page's findings not curated before, so its content depends on what
+   * earlier runs stored: the key carries a digest of those uuids. A retry with the same findings
+   * overwrites its own object; a replay or a shifted page with other findings never overwrites
+   * (and so never loses) the findings an earlier object holds.
+   */
+  curated: (day: string, window: Window, offset: number, uuids: readonly string[]) =>
+    `${curated}dt=${day}/${windowId(window)}-offset=${offsetId(offset)}-${uuidsDigest(uuids)}.json.gz`,
+  rejected: (window: Window, offset: number) =>
+    `${state}rejected/window=${windowId(window)}/offset=${offsetId(offset)}.json`,
+};
+
+function uuidsDigest(uuids: readonly string[]): string {
+  return createHash('sha256')
+    .update([...uuids].sort().join('\n'))
+    .digest('hex')
+    .slice(0, 12);
+}
+
+function windowId(window: Window): string {
+  return `${keyTime(window.startAt)}_${keyTime(window.endAt)}`;
+}
+
+const offsetId = (offset: number) => String(offset).padStart(7, '0');
