@@ -1,12 +1,12 @@
-import { runSdrReports } from '../core/sdr-reports';
 import { collectorHandler } from '../runtime/handler';
-import { readSdrReportsConfig } from './config';
+import { runSdrReports } from './collector';
+import { readSdrReportsSettings } from './config';
 import { sdrReportsManifest } from './manifest';
 
 /** Any event runs one pass (or the rest of a pass) over the report listing. */
 export const handler = collectorHandler({
   manifest: sdrReportsManifest,
-  settings: readSdrReportsConfig,
+  settings: readSdrReportsSettings,
   run: (runtime, _event, call) => runSdrReports(runtime, call),
   metrics: (summary) => ({
     Pages: summary.pages,

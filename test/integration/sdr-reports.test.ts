@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { ReportMetadata, SdrReportsRunSummary } from '../../functions/core/sdr-reports';
+import type { SdrReportsSummary as SdrReportsRunSummary } from '../../functions/sdr-reports/collector';
+import type { ReportMetadata } from '../../functions/sdr-reports/model';
 import { DEFAULT_CREDENTIALS, type SdrReport, type Simulator, startSimulator } from '../simulator';
 import { lambdaContext, loadHandler } from '../support/invoke';
 import {

@@ -1,0 +1,313 @@
+import { CheckpointStore } from '../core/checkpoint';
+import { ENV } from '../core/names';
+import { pageNumberPaging } from '../core/paginate';
+import type { ObjectStore, RunLogger } from '../core/ports';
+import { gzip, keyTime } from '../core/records';
+import { CallLimitReached, Run, type RunCounts, RunError } from '../core/run';
+import type { CallOptions, QualysClient } from '../qualys/client';
+import { DeadlineError, isStopSignal } from '../qualys/errors';
+import type { Page } from '../qualys/schemas';
+import { listSdrPage, SDR_PATHS } from '../qualys/sdr';
+import { screen } from '../qualys/validation';
+import type { SdrReportsSettings } from './config';
+import { archiveReport, type DownloadContext, errorText } from './download';
+import { sdrReportsKeys } from './keys';
+import {
+  type ArchivableReport,
+  ArchivableReportSchema,
+  type DownloadedReport,
+  type ListingPass,
+  type ReportsCheckpoint,
+} from './model';
+
+const LIST_ENDPOINT = `GET ${SDR_PATHS.reports}`;
+const STOP_MESSAGE = 'Stopping early; the next run resumes from the checkpoint';
+
+export interface SdrReportsDependencies {
+  qualys: Pick<QualysClient, 'getJson' | 'getStream' | 'budget'>;
+  store: ObjectStore;
+  logger: RunLogger;
+  settings: SdrReportsSettings;
+  now?: () => number;
+}
+
+export interface SdrReportsSummary extends RunCounts {
+  collector: 'sdr-reports';
+  /** The listing pass this run worked on. */
+  runId: string;
+  /** The page this run started at (0 unless it resumed a pass). */
+  startPage: number;
+  /** True when this run reached the last page of the listing. */
+  listingComplete: boolean;
+  pages: number;
+  reportsListed: number;
+  /** Listed reports with status `completed`. */
+  completed: number;
+  /** Completed reports whose metadata object already existed. */
+  alreadyArchived: number;
+  /** Completed reports whose `expiresOn` had passed before they could be archived: skipped, not retried. */
+  expired: string[];
+  /** Reports not completed yet, by status; checked again by the next pass. */
+  notCompleted: Record<string, number>;
+  downloaded: number;
+  bytesDownloaded: number;
+  downloads: DownloadedReport[];
+  /** Downloads that failed; nothing that looks archived is left for them, and they are retried. */
+  failedDownloads: Array<{ fileUuid: string; reason: string }>;
+  /** List items set aside (no fileUuid or createdAt). */
+  rejected: number;
+  /** Why the run ended before the end of the listing: download or call limit, budget, deadline. */
+  stoppedEarly?: string;
+  checkpoint?: ReportsCheckpoint;
+}
+
+/**
+ * Thrown at the end of a run in which at least one download failed, after every other download was
+ * attempted and everything was saved, so the Lambda error alarm fires while reports keep failing.
+ */
+export class ReportDownloadsFailedError extends RunError<SdrReportsSummary> {
+  override name = 'ReportDownloadsFailedError';
+  constructor(summary: SdrReportsSummary) {
+    const failed = summary.failedDownloads;
+    super(
+      `${failed.length} of ${failed.length + summary.downloaded} report downloads failed and will be retried: ` +
+        failed
+          .slice(0, 5)
+          .map(({ fileUuid, reason }) => `${fileUuid} (${reason})`)
+          .join('; ') +
+        (failed.length > 5 ? `; and ${failed.length - 5} more` : ''),
+      summary,
+    );
+  }
+}
+
+function emptySummary(pass: ListingPass): SdrReportsSummary {
+  return {
+    collector: 'sdr-reports',
+    runId: pass.runId,
+    startPage: pass.nextPage,
+    listingComplete: false,
+    pages: 0,
+    reportsListed: 0,
+    completed: 0,
+    alreadyArchived: 0,
+    expired: [],
+    notCompleted: {},
+    downloaded: 0,
+    bytesDownloaded: 0,
+    downloads: [],
+    failedDownloads: [],
+    rejected: 0,
+    objectsWritten: 0,
+    apiCalls: 0,
+    rateLimit: {},
+  };
+}
+
+/** The listed status, lower-cased; a missing or blank one is `unknown`. */
+export const statusOf = (report: ArchivableReport): string =>
+  (report.status ?? 'unknown').trim().toLowerCase() || 'unknown';
+
+/** Qualys deletes a report file at `expiresOn`; asking for it afterwards would fail every run. */
+export function hasExpired(report: ArchivableReport, now: number): boolean {
+  const expiresAt = Date.parse(String(report.expiresOn ?? ''));
+  return !Number.isNaN(expiresAt) && expiresAt <= now;
+}
+
+/** The checkpoint once `pass` has handled a page: the next page to read, or the pass completed. */
+export function afterPage(
+  checkpoint: ReportsCheckpoint,
+  pass: ListingPass,
+  next: number | undefined,
+  now: string,
+): ReportsCheckpoint {
+  if (next !== undefined) return { ...checkpoint, pending: { ...pass, nextPage: next } };
+  return {
+    version: 1,
+    lastCompleted: { runId: pass.runId, startedAt: pass.startedAt, completedAt: now },
+  };
+}
+
+/** {@link Run.spendCall}, in the words this collector has always used for its call limit. */
+function spendCall(run: Run<SdrReportsSummary>, limit: number, before: string): void {
+  try {
+    run.spendCall();
+  } catch (error) {
+    if (error instanceof CallLimitReached) {
+      error.message = `call limit of ${limit} per run reached before ${before}; the next run resumes here`;
+    }
+    throw error;
+  }
+}
+
+interface Work {
+  run: Run<SdrReportsSummary>;
+  settings: SdrReportsSettings;
+  pass: ListingPass;
+  download: DownloadContext;
+}
+
+/** Archives the raw page and returns the reports fit to archive; the others are set aside. */
+async function acceptPage(work: Work, page: number, body: Page & { raw: Uint8Array }) {
+  const { run, pass } = work;
+  await run.store.put(sdrReportsKeys.raw(pass, page), gzip(body.raw), {
+    contentType: 'application/json',
+    contentEncoding: 'gzip',
+    metadata: { 'qualys-endpoint': SDR_PATHS.reports, 'run-id': pass.runId, page: String(page) },
+  });
+  const { valid, rejected } = screen(body.content, ArchivableReportSchema);
+  // The raw page is archived already; keep the rejects beside the state for inspection.
+  run.summary.rejected += await run.setAside(
+    sdrReportsKeys.rejected(pass, page),
+    { endpoint: LIST_ENDPOINT, runId: pass.runId, page },
+    rejected,
+    'Reports without a usable fileUuid or createdAt were set aside',
+    { page },
+  );
+  run.summary.pages++;
+  run.summary.reportsListed += body.content.length;
+  return valid;
+}
+
+/**
+ * Downloads a report unless it is not completed, archived already or expired. Returns why the run
+ * must stop when the download limit is reached; only stop signals escape.
+ */
+async function consider(
+  work: Work,
+  report: ArchivableReport,
+  waiting: Array<{ fileUuid: string; status: string }>,
+): Promise<string | undefined> {
+  const { run, settings } = work;
+  const summary = run.summary;
+  const status = statusOf(report);
+  if (status !== 'completed') {
+    summary.notCompleted[status] = (summary.notCompleted[status] ?? 0) + 1;
+    waiting.push({ fileUuid: report.fileUuid, status });
+    return undefined;
+  }
+  summary.completed++;
+  if (await run.store.exists(sdrReportsKeys.metadata(report))) {
+    summary.alreadyArchived++;
+    return undefined;
+  }
+  if (hasExpired(report, run.now())) {
+    summary.expired.push(report.fileUuid);
+    run.logger.warn('Report expired before it was archived; skipped', {
+      fileUuid: report.fileUuid,
+      expiresOn: report.expiresOn,
+    });
+    return undefined;
+  }
+  // Every download started (failed ones included) is counted once, as downloaded or failed.
+  if (summary.downloaded + summary.failedDownloads.length >= settings.maxDownloadsPerRun) {
+    return `download limit of ${settings.maxDownloadsPerRun} reports per run reached; the next run resumes here`;
+  }
+  spendCall(run, settings.maxCallsPerRun, `downloading report ${report.fileUuid}`);
+  try {
+    const done = await archiveReport(work.download, report);
+    summary.downloads.push(done);
+    summary.downloaded++;
+    summary.bytesDownloaded += done.bytes;
+    run.logger.info('Report archived', { ...done });
+  } catch (error) {
+    if (isStopSignal(error)) throw error;
+    // A download cut at the deadline is not the report's fault: stop, and the next run retries it.
+    const { call } = work.download;
+    if (call.signal?.aborted || run.now() >= call.deadline - 5_000) {
+      throw new DeadlineError(`the download of report ${report.fileUuid} was cut off by the run deadline`);
+    }
+    const reason = errorText(error);
+    summary.failedDownloads.push({ fileUuid: report.fileUuid, reason });
+    run.logger.error('Report download failed; it is retried by the next pass', {
+      fileUuid: report.fileUuid,
+      reason,
+    });
+  }
+  return undefined;
+}
+
+/** Considers each report of one page in order; returns why the run must stop, if it must. */
+async function archivePage(work: Work, page: number, reports: ArchivableReport[]) {
+  const waiting: Array<{ fileUuid: string; status: string }> = [];
+  try {
+    for (const report of reports) {
+      const stop = await consider(work, report, waiting);
+      if (stop) return stop;
+    }
+    return undefined;
+  } finally {
+    if (waiting.length > 0) {
+      work.run.logger.info('Reports not completed yet were skipped; the next pass checks them again', {
+        page,
+        reports: waiting,
+      });
+    }
+  }
+}
+
+/**
+ * Runs the SaaSDR reports collector once: lists reports page by page, and streams every completed
+ * report that is not archived yet into S3. See README "SaaSDR reports" for the guarantees.
+ */
+export async function runSdrReports(
+  deps: SdrReportsDependencies,
+  call: CallOptions,
+): Promise<SdrReportsSummary> {
+  const { qualys, settings } = deps;
+  const now = deps.now ?? Date.now;
+  const loaded = await new CheckpointStore<ReportsCheckpoint>(deps.store, sdrReportsKeys.checkpoint).load();
+  let checkpoint: ReportsCheckpoint = loaded ?? { version: 1 };
+  const startedAt = new Date(now()).toISOString();
+  const pass: ListingPass = checkpoint.pending ?? { runId: keyTime(startedAt), startedAt, nextPage: 0 };
+  const run = new Run(
+    { ...deps, now, callLimit: { limit: settings.maxCallsPerRun, setting: ENV.sdrMaxCallsPerRun } },
+    emptySummary(pass),
+  );
+  const summary = run.summary;
+  const checkpoints = new CheckpointStore<ReportsCheckpoint>(run.store, sdrReportsKeys.checkpoint);
+  const save = async (next: ReportsCheckpoint) => {
+    checkpoint = { ...next, updatedAt: run.isoNow() };
+    await checkpoints.save(checkpoint);
+    summary.checkpoint = checkpoint;
+  };
+  const work: Work = {
+    run,
+    settings,
+    pass,
+    download: { qualys, store: run.store, now, runId: pass.runId, call },
+  };
+  const fetchPage = async (page: number) => {
+    spendCall(run, settings.maxCallsPerRun, `listing page ${page}`);
+    const { body, raw } = await listSdrPage(qualys, 'reports', { page, size: settings.pageSize }, call);
+    return { ...body, raw };
+  };
+
+  await run.steps(async () => {
+    // Saved before the first call, so a retried invocation reuses this pass's run folder.
+    if (!checkpoint.pending) await save({ ...checkpoint, pending: pass });
+    summary.checkpoint = checkpoint;
+    if (pass.nextPage > 0)
+      run.logger.info('Resuming the report listing', { runId: pass.runId, page: pass.nextPage });
+    for await (const { cursor, next, page } of pageNumberPaging(
+      fetchPage,
+      pass.nextPage,
+      settings.pageSize,
+    )) {
+      const reports = await acceptPage(work, cursor, page);
+      const stop = await archivePage(work, cursor, reports);
+      if (stop) {
+        // A limit of this run, not a failure: the page is read again by the next run.
+        summary.stoppedEarly = stop;
+        run.logger.info(STOP_MESSAGE, { reason: stop });
+        return;
+      }
+      if (next === undefined) summary.listingComplete = true;
+      await save(afterPage(checkpoint, pass, next, run.isoNow()));
+    }
+  }, STOP_MESSAGE);
+
+  await run.finish();
+  if (summary.failedDownloads.length > 0) throw new ReportDownloadsFailedError(summary);
+  return summary;
+}
