@@ -30,8 +30,16 @@ export interface AlertCounts {
 /** The run made as many Qualys calls as its setting (e.g. SDR_MAX_CALLS_PER_RUN) allows. */
 export class CallLimitReached extends Error {
   override name = 'CallLimitReached';
-  constructor(made: number, limit: number, setting: string) {
-    super(`this run made ${made} Qualys calls, the ${setting} limit of ${limit}`);
+  constructor(
+    readonly limit: number,
+    /** The variable that sets the limit, e.g. SDR_MAX_CALLS_PER_RUN. */
+    readonly setting: string,
+    /** The call it stopped before, e.g. `listing page 3`. */
+    next?: string,
+  ) {
+    super(
+      `call limit of ${limit} per run reached${next ? ` before ${next}` : ''}; the next run resumes here`,
+    );
   }
 }
 
@@ -67,7 +75,7 @@ export class Run<S extends RunCounts> {
   readonly logger: RunLogger;
   readonly now: () => number;
   private readonly callsBefore: number;
-  private failure: unknown;
+  private firstFailure: unknown;
 
   constructor(
     private readonly options: RunOptions,
@@ -91,11 +99,18 @@ export class Run<S extends RunCounts> {
     return new Date(this.now()).toISOString();
   }
 
-  /** Call before each Qualys call: throws {@link CallLimitReached} once the run's cap is spent. */
-  spendCall(): void {
+  /**
+   * Call before each Qualys call, naming it (`listing page 3`): throws {@link CallLimitReached} once
+   * the run's cap is spent, so the run checkpoints and stops cleanly.
+   */
+  spendCall(next?: string): void {
     const cap = this.options.callLimit;
-    if (cap && this.callsMade >= cap.limit)
-      throw new CallLimitReached(this.callsMade, cap.limit, cap.setting);
+    if (cap && this.callsMade >= cap.limit) throw new CallLimitReached(cap.limit, cap.setting, next);
+  }
+
+  /** The error a step failed with, if one did (not a stop signal). */
+  get failure(): unknown {
+    return this.firstFailure;
   }
 
   /**
@@ -130,14 +145,9 @@ export class Run<S extends RunCounts> {
         this.summary.stoppedEarly = error.message;
         this.logger.info(stopMessage, { reason: error.message });
       } else {
-        this.failure ??= error;
+        this.firstFailure ??= error;
       }
     }
-  }
-
-  /** Whether a step failed (not stopped): what is left to do may want to know. */
-  get failed(): boolean {
-    return this.failure !== undefined;
   }
 
   /**
@@ -160,12 +170,12 @@ export class Run<S extends RunCounts> {
         this.logger.error('Publishing alerts failed; they stay queued for the next run', {
           error: (error as Error).message,
         });
-        this.failure ??= error;
+        this.firstFailure ??= error;
       }
     }
     this.summary.apiCalls = this.callsMade;
     this.summary.rateLimit = this.options.qualys.budget.rateLimitReport;
-    if (this.failure !== undefined) throw this.failure;
+    if (this.firstFailure !== undefined) throw this.firstFailure;
     return this.summary;
   }
 }

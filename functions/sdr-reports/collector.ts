@@ -3,7 +3,7 @@ import { ENV } from '../core/names';
 import { pageNumberPaging } from '../core/paginate';
 import type { ObjectStore, RunLogger } from '../core/ports';
 import { gzip, keyTime } from '../core/records';
-import { CallLimitReached, Run, type RunCounts, RunError } from '../core/run';
+import { Run, type RunCounts, RunError } from '../core/run';
 import type { CallOptions, QualysClient } from '../qualys/client';
 import { DeadlineError, isStopSignal } from '../qualys/errors';
 import type { Page } from '../qualys/schemas';
@@ -128,18 +128,6 @@ export function afterPage(
   };
 }
 
-/** {@link Run.spendCall}, in the words this collector has always used for its call limit. */
-function spendCall(run: Run<SdrReportsSummary>, limit: number, before: string): void {
-  try {
-    run.spendCall();
-  } catch (error) {
-    if (error instanceof CallLimitReached) {
-      error.message = `call limit of ${limit} per run reached before ${before}; the next run resumes here`;
-    }
-    throw error;
-  }
-}
-
 interface Work {
   run: Run<SdrReportsSummary>;
   settings: SdrReportsSettings;
@@ -203,7 +191,7 @@ async function consider(
   if (summary.downloaded + summary.failedDownloads.length >= settings.maxDownloadsPerRun) {
     return `download limit of ${settings.maxDownloadsPerRun} reports per run reached; the next run resumes here`;
   }
-  spendCall(run, settings.maxCallsPerRun, `downloading report ${report.fileUuid}`);
+  run.spendCall(`downloading report ${report.fileUuid}`);
   try {
     const done = await archiveReport(work.download, report);
     summary.downloads.push(done);
@@ -278,7 +266,7 @@ export async function runSdrReports(
     download: { qualys, store: run.store, now, runId: pass.runId, call },
   };
   const fetchPage = async (page: number) => {
-    spendCall(run, settings.maxCallsPerRun, `listing page ${page}`);
+    run.spendCall(`listing page ${page}`);
     const { body, raw } = await listSdrPage(qualys, 'reports', { page, size: settings.pageSize }, call);
     return { ...body, raw };
   };
