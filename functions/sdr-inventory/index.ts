@@ -1,12 +1,12 @@
-import { runSdrInventory } from '../core/sdr-inventory';
 import { collectorHandler } from '../runtime/handler';
-import { readInventoryConfig } from './config';
+import { runSdrInventory } from './collector';
+import { readSdrInventorySettings } from './config';
 import { sdrInventoryManifest } from './manifest';
 
 /** Any event (the schedule sends `{}`) starts a snapshot or continues the one in progress. */
 export const handler = collectorHandler({
   manifest: sdrInventoryManifest,
-  settings: readInventoryConfig,
+  settings: readSdrInventorySettings,
   run: (runtime, _event, call) => runSdrInventory(runtime, call),
   metrics: (summary) => ({
     Pages: summary.pages,

@@ -1,12 +1,9 @@
 import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  INVENTORY_TABLES,
-  type InventoryCheckpoint,
-  type InventoryRunSummary,
-  inventoryKeys,
-  type SnapshotRecord,
-} from '../../functions/core/sdr-inventory';
+import { INVENTORY_DATASETS } from '../../functions/core/names';
+import type { SdrInventorySummary } from '../../functions/sdr-inventory/collector';
+import { sdrInventoryKeys } from '../../functions/sdr-inventory/keys';
+import type { InventoryCheckpoint, SnapshotRecord } from '../../functions/sdr-inventory/snapshot';
 import { type Simulator, type SimulatorOptions, startSimulator } from '../simulator/index';
 import { multiset, servedInventory, untagged } from '../support/inventory-served';
 import { type Handler, lambdaContext, loadHandler } from '../support/invoke';
@@ -66,10 +63,10 @@ const handlerWith = (extra: Record<string, string> = {}): Promise<Handler> =>
     }),
   );
 
-const run = async (handler: Handler) => (await handler({}, lambdaContext())) as InventoryRunSummary;
+const run = async (handler: Handler) => (await handler({}, lambdaContext())) as SdrInventorySummary;
 
 async function runToCompletion(handler: () => Promise<Handler>, between?: () => Promise<void>) {
-  const summaries: InventoryRunSummary[] = [];
+  const summaries: SdrInventorySummary[] = [];
   for (let runs = 0; runs < 60; runs++) {
     const summary = await run(await handler());
     summaries.push(summary);
@@ -84,13 +81,13 @@ const manifest = (id: string) =>
   getJson<{ status: string; runs: number; datasets: Record<string, { records: number; complete: boolean }> }>(
     aws,
     lake.bucket,
-    inventoryKeys.manifest(id),
+    sdrInventoryKeys.manifest(id),
   );
 
 /** Every curated table equals what the simulator serves: each record once, none missing. */
 async function expectExactlyTheTenant(snapshotId: string) {
   const served = servedInventory(sim.data.sdr);
-  for (const table of INVENTORY_TABLES) {
+  for (const table of INVENTORY_DATASETS) {
     const records = await curatedRecords(aws, lake.bucket, `curated/${table}/`);
     expect(
       records.every((record) => record.lake_snapshot_id === snapshotId),
@@ -154,7 +151,7 @@ describe('sdr-inventory', () => {
     expect(partial.status).toBe('in-progress');
     expect(partial.datasets.sdr_connectors).toMatchObject({ complete: true });
     expect(partial.datasets.sdr_documents).toMatchObject({ records: 0, complete: false });
-    const state = await getJson<InventoryCheckpoint>(aws, lake.bucket, inventoryKeys.state);
+    const state = await getJson<InventoryCheckpoint>(aws, lake.bucket, sdrInventoryKeys.state);
     expect(state.current?.snapshotId).toBe(first.snapshotId);
 
     const rest = await runToCompletion(
@@ -217,7 +214,7 @@ describe('sdr-inventory', () => {
     await expect(run(await handlerWith(env))).rejects.toThrow(/GET \/sdr\/api\/v1\/documents.*not JSON/);
     expect(await listKeys(aws, lake.bucket, 'curated/')).toEqual(curatedBefore);
     expect(await snapshotRecords()).toEqual([]);
-    const state = await getJson<InventoryCheckpoint>(aws, lake.bucket, inventoryKeys.state);
+    const state = await getJson<InventoryCheckpoint>(aws, lake.bucket, sdrInventoryKeys.state);
     expect(state.current?.lists.documents).toMatchObject({ nextPage: 2, complete: false });
 
     const resumed = await run(await handlerWith(env));

@@ -1,4 +1,4 @@
-import type { InventoryTable } from '../../functions/core/sdr-inventory';
+import type { InventoryTable } from '../../functions/sdr-inventory/snapshot';
 import type { SdrDataset } from '../simulator/index';
 
 /**

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../functions/runtime/env';
-import { readInventoryConfig } from '../../../functions/sdr-inventory/config';
+import { readSdrInventorySettings } from '../../../functions/sdr-inventory/config';
 
-describe('readInventoryConfig', () => {
+describe('readSdrInventorySettings', () => {
   it('defaults to the largest page and 150 calls per run', () => {
-    expect(readInventoryConfig({})).toEqual({ pageSize: 200, maxCallsPerRun: 150 });
+    expect(readSdrInventorySettings({})).toEqual({ pageSize: 200, maxCallsPerRun: 150 });
   });
 
   it('reads SDR_PAGE_SIZE and SDR_MAX_CALLS_PER_RUN', () => {
-    expect(readInventoryConfig({ SDR_PAGE_SIZE: '50', SDR_MAX_CALLS_PER_RUN: '20' })).toEqual({
+    expect(readSdrInventorySettings({ SDR_PAGE_SIZE: '50', SDR_MAX_CALLS_PER_RUN: '20' })).toEqual({
       pageSize: 50,
       maxCallsPerRun: 20,
     });
@@ -20,7 +20,7 @@ describe('readInventoryConfig', () => {
     [{ SDR_MAX_CALLS_PER_RUN: '0' }, 'SDR_MAX_CALLS_PER_RUN must be a whole number from 1'],
     [{ SDR_MAX_CALLS_PER_RUN: 'lots' }, 'SDR_MAX_CALLS_PER_RUN'],
   ])('refuses %j, naming the variable', (env, message) => {
-    expect(() => readInventoryConfig(env)).toThrow(ConfigError);
-    expect(() => readInventoryConfig(env)).toThrow(message);
+    expect(() => readSdrInventorySettings(env)).toThrow(ConfigError);
+    expect(() => readSdrInventorySettings(env)).toThrow(message);
   });
 });

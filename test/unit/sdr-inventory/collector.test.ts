@@ -1,31 +1,30 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { CURATED_DATASETS, type CuratedDataset } from '../../../functions/core/names';
-import type { RunLogger } from '../../../functions/core/ports';
-import { fromNdjsonGzip, readJson } from '../../../functions/core/records';
-import {
-  INVENTORY_TABLES,
-  type InventoryCheckpoint,
-  type InventoryRunSummary,
-  inventoryKeys,
-  runSdrInventory,
-  type SnapshotRecord,
-} from '../../../functions/core/sdr-inventory';
-import { QualysClient } from '../../../functions/qualys/client';
+import { INVENTORY_DATASETS } from '../../../functions/core/names';
+import { readJson } from '../../../functions/core/records';
+import { sdrInventoryKeys } from '../../../functions/sdr-inventory/keys';
 import {
   PATHY_DOCUMENT_SOURCE_ID,
   type Simulator,
   type SimulatorOptions,
   startSimulator,
 } from '../../simulator/index';
-import { multiset, servedInventory, untagged } from '../../support/inventory-served';
-import { MemoryStore } from '../../support/memory-store';
+import {
+  curated,
+  expectExactlyTheTenant,
+  keysUnder,
+  lake,
+  manifest,
+  runToCompletion,
+  snapshotRecords,
+  state,
+} from '../../support/inventory-lake';
+import { servedInventory } from '../../support/inventory-served';
 
 /**
  * The inventory use case against the Qualys simulator (over HTTP, through the real client) and an
  * in-memory bucket: several runs make one snapshot, and the union of what landed is the tenant.
  */
 
-const START = Date.parse('2025-05-10T23:59:58.000Z');
 let sim: Simulator | undefined;
 
 afterEach(async () => {
@@ -36,93 +35,6 @@ afterEach(async () => {
 async function simulator(options: SimulatorOptions = {}): Promise<Simulator> {
   sim = await startSimulator(options);
   return sim;
-}
-
-const quiet: RunLogger = { debug() {}, info() {}, warn() {}, error() {} };
-
-interface Lake {
-  store: MemoryStore;
-  clock: { time: number };
-  /** One scheduled run, as a fresh Lambda (its own client) unless `client` is given. */
-  run(options?: {
-    maxCallsPerRun?: number;
-    pageSize?: number;
-    reserve?: number;
-    deadlineMs?: number;
-  }): Promise<InventoryRunSummary>;
-}
-
-function lake(target: Simulator): Lake {
-  const store = new MemoryStore();
-  // Each run happens a minute after the last, so a run's timestamps are its own.
-  const clock = { time: START };
-  return {
-    store,
-    clock,
-    async run(options = {}) {
-      clock.time += 60_000;
-      const qualys = new QualysClient({
-        loadCredentials: async () => ({
-          baseUrl: target.url,
-          username: 'qualys-lake-demo',
-          password: 'demo-password',
-        }),
-        requestTimeoutMs: 5_000,
-        maxRetries: 1,
-        budget: { reserve: options.reserve ?? 0 },
-      });
-      return runSdrInventory(
-        {
-          qualys,
-          store,
-          logger: quiet,
-          settings: { pageSize: options.pageSize ?? 200, maxCallsPerRun: options.maxCallsPerRun ?? 150 },
-          now: () => clock.time,
-        },
-        { deadline: Date.now() + (options.deadlineMs ?? 60_000) },
-      );
-    },
-  };
-}
-
-const keysUnder = (store: MemoryStore, prefix: string) =>
-  [...store.objects.keys()].filter((key) => key.startsWith(prefix)).sort();
-
-function curated(store: MemoryStore, table: CuratedDataset): Record<string, unknown>[] {
-  return keysUnder(store, `curated/${table}/`).flatMap(
-    (key) => fromNdjsonGzip(store.objects.get(key)?.body ?? new Uint8Array()) as Record<string, unknown>[],
-  );
-}
-
-function expectExactlyTheTenant(store: MemoryStore, target: Simulator) {
-  const served = servedInventory(target.data.sdr);
-  for (const table of INVENTORY_TABLES) {
-    const records = curated(store, table).map(untagged);
-    expect(records.length, table).toBe(served[table].length);
-    expect(multiset(records), table).toEqual(multiset(served[table]));
-  }
-}
-
-const state = (store: MemoryStore) => readJson<InventoryCheckpoint>(store, inventoryKeys.state);
-const manifest = (store: MemoryStore, id: string) =>
-  readJson<{
-    status: string;
-    datasets: Record<string, { records: number; complete: boolean }>;
-    last_run?: { error?: string };
-  }>(store, inventoryKeys.manifest(id));
-const snapshotRecords = (store: MemoryStore) =>
-  curated(store, CURATED_DATASETS.sdrSnapshots) as unknown as SnapshotRecord[];
-
-/** Runs until the snapshot completes (bounded), returning every summary. */
-async function runToCompletion(l: Lake, options: Parameters<Lake['run']>[0] = {}, between?: () => void) {
-  const summaries: InventoryRunSummary[] = [];
-  for (let runs = 0; runs < 100; runs++) {
-    const summary = await l.run(options);
-    summaries.push(summary);
-    if (summary.completedSnapshot) return summaries;
-    between?.();
-  }
-  throw new Error('the snapshot did not complete in 100 runs');
 }
 
 describe('runSdrInventory against the simulator', () => {
@@ -199,7 +111,7 @@ describe('runSdrInventory against the simulator', () => {
     expect(keysUnder(l.store, 'curated/sdr_policies/')).toContain(
       `curated/sdr_policies/dt=2025-05-11/snapshot=${id}-policy=284.json.gz`,
     );
-    for (const table of INVENTORY_TABLES) {
+    for (const table of INVENTORY_DATASETS) {
       for (const record of curated(l.store, table)) {
         expect(record.lake_snapshot_id).toBe(id);
         expect(record.lake_ingested_at).toMatch(/^2025-05-11T00:00:58/);
@@ -366,7 +278,7 @@ describe('runSdrInventory against the simulator', () => {
     l.store.put = async (key, body, options) => {
       // The process dies once the second users page is written: no state save gets through.
       if (
-        key === inventoryKeys.state &&
+        key === sdrInventoryKeys.state &&
         l.store.writes.some((written) => written.includes('/users/page=00001'))
       ) {
         throw new Error('simulated crash');

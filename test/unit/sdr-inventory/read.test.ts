@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { RunLogger } from '../../../functions/core/ports';
 import { fromNdjsonGzip } from '../../../functions/core/records';
-import { inventoryKeys, runSdrInventory, type SnapshotRecord } from '../../../functions/core/sdr-inventory';
 import { QualysClient } from '../../../functions/qualys/client';
+import { runSdrInventory } from '../../../functions/sdr-inventory/collector';
+import { sdrInventoryKeys } from '../../../functions/sdr-inventory/keys';
+import type { SnapshotRecord } from '../../../functions/sdr-inventory/snapshot';
 import { FakeQualys, jsonResponse, type RecordedRequest } from '../../support/fake-qualys';
 import { MemoryStore } from '../../support/memory-store';
 
@@ -78,8 +80,8 @@ describe('runSdrInventory edge cases', () => {
       { scannerType: 'USER', status: null, connectorId: null, lake_connector_id: pathy },
     ]);
     const segment = 'tenant%2F..%2Fa%20b';
-    expect(store.objects.has(inventoryKeys.rawScanners(summary.snapshotId, pathy, 0))).toBe(true);
-    expect(inventoryKeys.rawScanners(summary.snapshotId, pathy, 0)).toBe(
+    expect(store.objects.has(sdrInventoryKeys.rawScanners(summary.snapshotId, pathy, 0))).toBe(true);
+    expect(sdrInventoryKeys.rawScanners(summary.snapshotId, pathy, 0)).toBe(
       `raw/sdr-inventory/snapshot=${summary.snapshotId}/scanners/connector=${segment}/page=00000.json.gz`,
     );
     for (const key of store.objects.keys()) expect(key).not.toMatch(/\/\.\.\/|\s/);
