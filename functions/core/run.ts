@@ -38,7 +38,7 @@ export class CallLimitReached extends Error {
     next?: string,
   ) {
     super(
-      `call limit of ${limit} per run reached${next ? ` before ${next}` : ''}; the next run resumes here`,
+      `call limit of ${limit} per run (${setting}) reached${next ? ` before ${next}` : ''}; the next run resumes here`,
     );
   }
 }

@@ -1,7 +1,7 @@
 import { ENV } from '../core/names';
 import type { ObjectStore, RunLogger } from '../core/ports';
 import { readJson, toNdjsonGzip, writeJson } from '../core/records';
-import { isStop, Run, type RunCounts } from '../core/run';
+import { Run, type RunCounts } from '../core/run';
 import type { CallOptions, QualysClient } from '../qualys/client';
 import type { ApiRecord } from '../qualys/schemas';
 import type { SdrInventorySettings } from './config';
@@ -119,15 +119,8 @@ export async function runSdrInventory(
     counted: (table, pages, records) => count(run.summary, table, pages, records),
   };
 
-  let failure: Error | undefined;
-  await run.steps(
-    () =>
-      readSnapshot(state).catch((error: Error) => {
-        if (!isStop(error)) failure = error;
-        throw error;
-      }),
-    'Stopping early; the next run continues the snapshot',
-  );
+  await run.steps(() => readSnapshot(state), 'Stopping early; the next run continues the snapshot');
+  const failure = run.failure as Error | undefined;
   if (failure) {
     logger.error('The SDR inventory run failed; the next run resumes from the last page written', {
       snapshotId,

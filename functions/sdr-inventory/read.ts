@@ -109,7 +109,7 @@ export async function readPolicyDetail(reader: SnapshotReader, policy: PolicyDet
   const { policyId } = policy;
   let fetched: JsonResponse<Page> | undefined;
   try {
-    run.spendCall();
+    run.spendCall(`reading policy ${String(policyId)}`);
     fetched = await getPolicyDetail(reader.qualys, policyId, reader.call);
   } catch (error) {
     if (!isGone(error)) throw error;
@@ -151,7 +151,7 @@ async function readPages(reader: SnapshotReader, source: PagedSource): Promise<v
   const listing = pages({
     start: progress.nextPage,
     fetchPage: (page) => {
-      run.spendCall();
+      run.spendCall(`${source.path} page ${page}`);
       return source.fetch({ page, size });
     },
     info: ({ body }) => ({ count: body.content.length, last: body.last }),

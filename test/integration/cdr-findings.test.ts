@@ -57,6 +57,9 @@ function handlerWith(extra: Record<string, string> = {}): Promise<Handler> {
       CDR_PAGE_SIZE: String(PAGE_SIZE),
       CDR_LAG_MINUTES: '0',
       QUALYS_REQUEST_TIMEOUT_MS: '5000',
+      // Individual alerts for every severe finding of a day; the digest test sets its own limit.
+      // (The default, 50, is below what some days of simulated data hold.)
+      ALERT_MAX_PER_RUN: '1000',
       ...extra,
     }),
   );

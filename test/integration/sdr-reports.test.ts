@@ -233,7 +233,7 @@ describe('sdr-reports Lambda against the simulator', () => {
     const first = await invoke(await loadHandler('sdr-reports', limited));
     expect(first).toMatchObject({ apiCalls: 3, pages: 1, downloaded: 2, listingComplete: false });
     expect(first.stoppedEarly).toBe(
-      'call limit of 3 per run reached before listing page 1; the next run resumes here',
+      'call limit of 3 per run (SDR_MAX_CALLS_PER_RUN) reached before listing page 1; the next run resumes here',
     );
     expect(first.checkpoint?.pending?.nextPage).toBe(1);
     expect(sim.stats.requests).toBe(3);

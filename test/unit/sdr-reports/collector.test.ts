@@ -216,7 +216,7 @@ describe('sdr-reports: limits, deadline and resuming', () => {
     expect(summary.apiCalls).toBe(4);
     expect(server.api.apiRequests).toHaveLength(4);
     expect(summary.stoppedEarly).toBe(
-      'call limit of 4 per run reached before downloading report r-3; the next run resumes here',
+      'call limit of 4 per run (SDR_MAX_CALLS_PER_RUN) reached before downloading report r-3; the next run resumes here',
     );
     expect(checkpointOf(store).pending?.nextPage).toBe(1);
 
