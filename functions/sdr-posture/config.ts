@@ -1,8 +1,8 @@
 import { ENV } from '../core/names';
-import type { EvaluationResult } from '../core/sdr-posture';
 import { parseMinSeverity } from '../core/severity';
 import { SDR_MAX_PAGE_SIZE } from '../qualys/sdr';
 import { type Env, integer, parsed } from '../runtime/env';
+import type { EvaluationResult } from './model';
 
 const RESULTS: readonly EvaluationResult[] = ['Pass', 'Fail', 'Error'];
 
@@ -27,7 +27,20 @@ export function parseBoolean(textValue: string): boolean | undefined {
   return undefined;
 }
 
-export function readPostureConfig(env: Env) {
+export interface SdrPostureSettings {
+  /** Page size of the connector and policy lists. */
+  pageSize: number;
+  /** Stop cleanly once this run has made that many Qualys calls. */
+  maxCallsPerRun: number;
+  /** `controlEvaluations`, e.g. ['Pass', 'Fail', 'Error']; must include Fail. */
+  evaluations: readonly EvaluationResult[];
+  notifyRecovery: boolean;
+  /** Numeric criticality (Low 1 ... Critical 4) a failure needs to be alerted. */
+  minCriticality: number;
+  maxAlertsPerRun: number;
+}
+
+export function readSdrPostureSettings(env: Env): SdrPostureSettings {
   return {
     pageSize: integer(env, ENV.sdrPageSize, SDR_MAX_PAGE_SIZE, { min: 1, max: SDR_MAX_PAGE_SIZE }),
     maxCallsPerRun: integer(env, ENV.sdrMaxCallsPerRun, 100, { min: 1, max: 100_000 }),

@@ -1,13 +1,13 @@
-import { runPostureCollector } from '../core/sdr-posture';
 import { collectorHandler } from '../runtime/handler';
-import { readPostureConfig } from './config';
+import { runSdrPosture } from './collector';
+import { readSdrPostureSettings } from './config';
 import { sdrPostureManifest } from './manifest';
 
 /** Any event (the schedule's) runs one step of the posture poll: continue the pending poll or start one. */
 export const handler = collectorHandler({
   manifest: sdrPostureManifest,
-  settings: readPostureConfig,
-  run: (runtime, _event, call) => runPostureCollector(runtime, call),
+  settings: readSdrPostureSettings,
+  run: (runtime, _event, call) => runSdrPosture(runtime, call),
   metrics: (summary) => ({
     Pages: summary.pages,
     Controls: summary.controls,

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type FailureState, type PostureCheckpoint, postureKeys } from '../../functions/core/sdr-posture';
 import { CONNECTOR_TYPES } from '../../functions/qualys/sdr';
+import { sdrPostureKeys as postureKeys } from '../../functions/sdr-posture/keys';
+import type { FailureState, PostureCheckpoint } from '../../functions/sdr-posture/model';
 import {
   type ReportingResponse,
   type Simulator,

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { severityLevel } from '../../../functions/core/severity';
+import { comparePair, criticalityAtLeast } from '../../../functions/sdr-posture/compare';
 import {
   type ControlObservation,
-  comparePair,
   emptyObservation,
   type OpenFailure,
   type PairObservation,
-} from '../../../functions/core/sdr-posture';
-import { severityLevel } from '../../../functions/core/severity';
+} from '../../../functions/sdr-posture/model';
 
 const O365 = { connectorId: 2245, connectorType: 'OFFICE365', connectorName: 'O365 p01' };
 const CIS = { policyId: 71, policyName: 'CIS Microsoft 365 Foundations Benchmark, v1.4.0' };
@@ -189,5 +189,17 @@ describe('comparePair: failures are alerted once and recoveries once', () => {
     const site = 'https://qualyssscmsdev.sharepoint.com/sites/Finance/../HR';
     const result = compare({}, [seen('70121', site, 'Fail')]);
     expect(Object.keys(result.failures)).toEqual([`2245:70121:${site}`]);
+  });
+
+  it('meets SDR_POSTURE_MIN_CRITICALITY at or above it, and always for an unknown criticality', () => {
+    const high = criticalityAtLeast(3);
+    expect(['Low', 'Medium', 'High', 'Critical', null, 'Severe'].map(high)).toEqual([
+      false,
+      false,
+      true,
+      true,
+      true,
+      true,
+    ]);
   });
 });

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../functions/runtime/env';
-import { readPostureConfig } from '../../../functions/sdr-posture/config';
+import { readSdrPostureSettings } from '../../../functions/sdr-posture/config';
 
 describe('sdr-posture configuration', () => {
   it('has defaults for everything', () => {
-    expect(readPostureConfig({})).toEqual({
+    expect(readSdrPostureSettings({})).toEqual({
       pageSize: 200,
       maxCallsPerRun: 100,
       evaluations: ['Pass', 'Fail', 'Error'],
@@ -16,7 +16,7 @@ describe('sdr-posture configuration', () => {
 
   it('reads each variable', () => {
     expect(
-      readPostureConfig({
+      readSdrPostureSettings({
         SDR_PAGE_SIZE: '50',
         SDR_MAX_CALLS_PER_RUN: '20',
         SDR_POSTURE_EVALUATIONS: ' fail , ERROR,Fail',
@@ -50,7 +50,7 @@ describe('sdr-posture configuration', () => {
     ['SDR_PAGE_SIZE', '500', /SDR_PAGE_SIZE must be a whole number from 1 to 200/],
     ['SDR_MAX_CALLS_PER_RUN', '0', /SDR_MAX_CALLS_PER_RUN must be a whole number/],
   ])('names %s when its value %s is wrong', (name, value, message) => {
-    expect(() => readPostureConfig({ [name]: value })).toThrow(ConfigError);
-    expect(() => readPostureConfig({ [name]: value })).toThrow(message);
+    expect(() => readSdrPostureSettings({ [name]: value })).toThrow(ConfigError);
+    expect(() => readSdrPostureSettings({ [name]: value })).toThrow(message);
   });
 });

@@ -1,9 +1,9 @@
-import type { AlertCandidate, DigestFormat } from './alerts/digest';
-import { attribute, clip, sqlString, subjectLine, text } from './alerts/text';
-import { ALERT_SOURCE, CURATED_DATASETS } from './names';
-import type { AlertMessage } from './ports';
-import type { ControlObservation, Evidence, RecoveredFailure } from './sdr-posture';
-import { severityLevel } from './severity';
+import type { AlertCandidate, DigestFormat } from '../core/alerts/digest';
+import { attribute, clip, sqlString, subjectLine, text } from '../core/alerts/text';
+import { ALERT_SOURCE, CURATED_DATASETS } from '../core/names';
+import type { AlertMessage } from '../core/ports';
+import { severityLevel } from '../core/severity';
+import type { ControlObservation, Evidence, RecoveredFailure } from './model';
 
 /** How posture changes are summed up when a run has more than ALERT_MAX_PER_RUN of them. */
 export const POSTURE_DIGEST: DigestFormat = {

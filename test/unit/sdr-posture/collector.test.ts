@@ -1,191 +1,11 @@
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import type { AlertMessage, RunLogger } from '../../../functions/core/ports';
-import { fromNdjsonGzip } from '../../../functions/core/records';
-import {
-  type FailureState,
-  MAX_PAIR_ATTEMPTS,
-  type PostureCheckpoint,
-  type PostureSettings,
-  postureKeys,
-  runPostureCollector,
-} from '../../../functions/core/sdr-posture';
-import { QualysClient } from '../../../functions/qualys/client';
-import { FakeQualys, jsonResponse, type RecordedRequest } from '../../support/fake-qualys';
-import { MemoryStore } from '../../support/memory-store';
-
-const MINUTE = 60_000;
-const SITE = 'https://qualyssscmsdev.sharepoint.com/sites/Finance/../HR';
-const CIS = 'CIS Microsoft 365 Foundations Benchmark, v1.4.0';
-const GW = 'Google Workspace Best Practices';
-
-const evidence = (fail: boolean) => [
-  {
-    evidenceKey: 'Setting is enabled',
-    evidenceSuccess: fail ? 'null' : 'true',
-    evidenceFail: fail ? 'false' : 'null',
-  },
-];
-const resource = (resourceId: unknown, result: string | null, extra: Record<string, unknown> = {}) => ({
-  resourceId,
-  resourceEvaluationResult: result,
-  evidenceDetails: evidence(result === 'Fail'),
-  ...extra,
-});
-const control = (cid: string, resources: unknown[], extra: Record<string, unknown> = {}) => ({
-  cid,
-  controlName: `Control ${cid}`,
-  criticality: 'High',
-  controlEvalutaionStatus: resources.some(
-    (item) => (item as { resourceEvaluationResult?: string }).resourceEvaluationResult === 'Fail',
-  )
-    ? 'Fail'
-    : 'Pass',
-  isRemediable: 'No',
-  lastEvaluatedDate: '2025-05-09T07:02:03Z',
-  firstScannedDate: '2025-04-01T04:42:49Z',
-  controlEvaluationSummaryDto: resources,
-  ...extra,
-});
-
-const CONNECTORS = [
-  { id: 2245, connectorType: 'OFFICE365', name: 'O365 p01', isEnabled: 1 },
-  { id: 2193, connectorType: 'GSUITE', name: 'Gsuite p01', isEnabled: true },
-  { id: 2301, connectorType: 'ZOOM', name: 'Zoom trial', isEnabled: 0 },
-  { id: 2400, connectorType: 'DROPBOX', name: 'Dropbox p01', isEnabled: 1 },
-  { connectorType: 'OFFICE365', name: 'no id' },
-];
-const POLICIES = [
-  // A policy id with path characters: it is part of S3 keys.
-  { id: 'cis/../71', name: CIS, connectorType: 'OFFICE365', connectors: [{ id: 2245 }] },
-  { id: 81, name: GW, connectorType: 'GSUITE', connectors: [] },
-  { id: 91, name: 'Zoom Best Practices', connectorType: 'ZOOM', connectors: [{ id: 2301 }] },
-  { id: 99, connectorType: 'OFFICE365' },
-];
-
-/** /reporting pages per `<connectorId>|<policyName>`; a page past the list answers without controls. */
-type Pages = Map<string, unknown[][]>;
-
-function defaultPages(): Pages {
-  return new Map([
-    [
-      `2245|${CIS}`,
-      [
-        [
-          control('70116', [
-            resource('QualysSSCMSDev.com', 'Fail'),
-            resource('QualysSSCMSDev.onmicrosoft.com', 'Pass'),
-          ]),
-          control('70121', [resource(SITE, 'Fail')]),
-        ],
-        [
-          // The corrected spelling, null fields, missing evidence, a control without resources, a bad control.
-          control('70101', [resource('tenant', 'Fail', { evidenceDetails: null })], {
-            controlEvalutaionStatus: undefined,
-            controlEvaluationStatus: 'Fail',
-            criticality: null,
-            controlName: null,
-            isRemediable: null,
-          }),
-          control('70102', [], { controlEvaluationSummaryDto: null, controlEvalutaionStatus: 'Error' }),
-          { controlName: 'no cid', controlEvaluationSummaryDto: [] },
-        ],
-      ],
-    ],
-    [`2193|${GW}`, [[control('70201', [resource('/Sales/EMEA', 'Pass'), resource('/', 'Error')])]]],
-  ]);
-}
-
-type Override = (request: RecordedRequest) => Response | undefined;
-
-function setup(options: { pages?: Pages; settings?: Partial<PostureSettings> } = {}) {
-  const api = new FakeQualys();
-  const pages = options.pages ?? defaultPages();
-  const overrides: Override[] = [];
-  const router = (request: RecordedRequest): Response => {
-    for (const override of overrides) {
-      const answer = override(request);
-      if (answer) return answer;
-    }
-    const query = request.url.searchParams;
-    const size = Number(query.get('size') ?? 50);
-    const page = Number(query.get('page') ?? 0);
-    const list = (items: unknown[]) =>
-      jsonResponse({
-        content: items.slice(page * size, (page + 1) * size),
-        last: (page + 1) * size >= items.length,
-      });
-    switch (request.url.pathname) {
-      case '/sdr/api/v1/connectors':
-        return list(CONNECTORS);
-      case '/sdr/api/v1/policy':
-        return list(POLICIES);
-      case '/sdr/api/v1/reporting': {
-        const key = `${query.get('connectorId')}|${query.get('policyName')}`;
-        const number = Number(query.get('pageNumber'));
-        return jsonResponse({
-          policyName: query.get('policyName'),
-          subscriptionId: 'sub-1',
-          connectorId: Number(query.get('connectorId')),
-          connectorType: query.get('connectorType'),
-          controlEvalutaions: query.get('controlEvaluations'),
-          controlDetailsSummaryDto: pages.get(key)?.[number - 1] ?? [],
-        });
-      }
-      default:
-        return new Response('not found', { status: 404 });
-    }
-  };
-  api.script.push(...Array.from({ length: 500 }, () => router));
-  const qualys = new QualysClient({
-    loadCredentials: async () => api.credentials(),
-    fetch: api.fetch,
-    now: api.now,
-    sleep: api.sleep,
-    random: api.random,
-    maxRetries: 0,
-  });
-  const store = new MemoryStore();
-  const published: AlertMessage[] = [];
-  const warnings: string[] = [];
-  const logger: RunLogger = {
-    debug() {},
-    info() {},
-    warn: (message) => void warnings.push(message),
-    error: (message) => void warnings.push(message),
-  };
-  const settings: PostureSettings = {
-    pageSize: 2,
-    evaluations: ['Pass', 'Fail', 'Error'],
-    notifyRecovery: true,
-    minCriticality: 1,
-    maxAlertsPerRun: 50,
-    maxCallsPerRun: 100,
-    bucket: 'lake',
-    ...options.settings,
-  };
-  const run = (deadline = api.time + 10 * MINUTE) =>
-    runPostureCollector(
-      {
-        qualys,
-        store,
-        logger,
-        settings,
-        alerts: { publish: async (messages) => void published.push(...messages) },
-        now: api.now,
-      },
-      { deadline },
-    );
-  const json = <T>(key: string) => JSON.parse(store.text(key) ?? 'null') as T;
-  const keys = (prefix: string) => [...store.objects.keys()].filter((key) => key.startsWith(prefix)).sort();
-  const rows = () =>
-    keys('curated/sdr_posture/').flatMap(
-      (key) => fromNdjsonGzip(store.objects.get(key)?.body ?? new Uint8Array()) as Record<string, unknown>[],
-    );
-  const reportingRequests = () =>
-    api.apiRequests.filter((request) => request.url.pathname === '/sdr/api/v1/reporting');
-  return { api, store, published, warnings, overrides, run, json, keys, rows, reportingRequests };
-}
+import { RunError } from '../../../functions/core/run';
+import { MAX_PAIR_ATTEMPTS } from '../../../functions/sdr-posture/collector';
+import { sdrPostureKeys } from '../../../functions/sdr-posture/keys';
+import type { FailureState, PostureCheckpoint } from '../../../functions/sdr-posture/model';
+import { jsonResponse } from '../../support/fake-qualys';
+import { CIS, control, evidence, resource, SITE, setup } from './fixtures';
 
 describe('sdr-posture collector core', () => {
   it('curates one row per control x resource with the API fields, and sets bad controls aside', async () => {
@@ -281,7 +101,7 @@ describe('sdr-posture collector core', () => {
     const { run, json, published } = setup();
     const summary = await run();
 
-    const failures = json<FailureState>(postureKeys.failures).failures;
+    const failures = json<FailureState>(sdrPostureKeys.failures).failures;
     expect(Object.keys(failures).sort()).toEqual([
       '2245:70101:tenant',
       '2245:70116:QualysSSCMSDev.com',
@@ -307,10 +127,16 @@ describe('sdr-posture collector core', () => {
         : undefined,
     );
 
-    await expect(run()).rejects.toThrow(
+    const failed = run();
+    await expect(failed).rejects.toThrow(
       /connector 2245, policy "CIS Microsoft 365 Foundations Benchmark, v1.4.0", page 2: GET \/sdr\/api\/v1\/reporting answered 200: unexpected response: controlDetailsSummaryDto/,
     );
-    const checkpoint = json<PostureCheckpoint>(postureKeys.checkpoint);
+    // The error carries the run's summary, so the handler still reports what the run did.
+    await expect(failed).rejects.toBeInstanceOf(RunError);
+    await expect(failed).rejects.toHaveProperty('summary.pairErrors', [
+      expect.objectContaining({ connectorId: '2245', page: 2, gaveUp: false }),
+    ]);
+    const checkpoint = json<PostureCheckpoint>(sdrPostureKeys.checkpoint);
     expect(
       checkpoint.poll?.pairs.map((pair) => [pair.connectorId, pair.status, pair.nextPage, pair.attempts]),
     ).toEqual([
@@ -338,7 +164,7 @@ describe('sdr-posture collector core', () => {
   it('gives a pair up after repeated failures so that the poll completes, keeping its failures', async () => {
     const { run, overrides, json } = setup();
     await run();
-    const open = json<FailureState>(postureKeys.failures).failures;
+    const open = json<FailureState>(sdrPostureKeys.failures).failures;
     overrides.push((request) =>
       request.url.searchParams.get('connectorId') === '2245'
         ? new Response('bad request', { status: 400 })
@@ -348,10 +174,10 @@ describe('sdr-posture collector core', () => {
       await expect(run()).rejects.toThrow(/answered 400/);
     await expect(run()).rejects.toThrow(/answered 400/);
 
-    const checkpoint = json<PostureCheckpoint>(postureKeys.checkpoint);
+    const checkpoint = json<PostureCheckpoint>(sdrPostureKeys.checkpoint);
     expect(checkpoint.poll).toBeUndefined();
     expect(checkpoint.lastPoll?.skippedPairs).toBe(1);
-    expect(json<FailureState>(postureKeys.failures).failures).toEqual(open);
+    expect(json<FailureState>(sdrPostureKeys.failures).failures).toEqual(open);
   });
 
   it('ends a listing whose pages repeat (pageNumber ignored) and claims no recovery from it', async () => {
@@ -375,7 +201,7 @@ describe('sdr-posture collector core', () => {
     expect(published.map((message) => [message.attributes.kind, message.attributes.alertKey])).toEqual([
       ['recovered', '2245:70116:QualysSSCMSDev.com'],
     ]);
-    expect(Object.keys(json<FailureState>(postureKeys.failures).failures).sort()).toEqual([
+    expect(Object.keys(json<FailureState>(sdrPostureKeys.failures).failures).sort()).toEqual([
       '2245:70101:tenant',
       `2245:70121:${SITE}`,
     ]);
@@ -386,7 +212,7 @@ describe('sdr-posture collector core', () => {
     const first = await run();
     expect(first.stoppedEarly).toMatch(/SDR_MAX_CALLS_PER_RUN/);
     expect(first.apiCalls).toBe(4);
-    expect(json<PostureCheckpoint>(postureKeys.checkpoint).poll?.pollId).toBe(first.pollId);
+    expect(json<PostureCheckpoint>(sdrPostureKeys.checkpoint).poll?.pollId).toBe(first.pollId);
 
     const results = [first];
     for (let run_ = 0; run_ < 5 && !results.at(-1)?.pollComplete; run_++) results.push(await run());
@@ -405,7 +231,7 @@ describe('sdr-posture collector core', () => {
     const stopped = await run(api.time + 20_000);
     expect(stopped.stoppedEarly).toMatch(/deadline/);
     expect(stopped.apiCalls).toBe(0);
-    expect(json<PostureCheckpoint>(postureKeys.checkpoint).poll?.listing).toMatchObject({
+    expect(json<PostureCheckpoint>(sdrPostureKeys.checkpoint).poll?.listing).toMatchObject({
       list: 'connectors',
       nextPage: 0,
     });

@@ -7,8 +7,8 @@ import {
   postureFailedMessage,
   postureRecoveredCandidate,
   postureRecoveredMessage,
-} from '../../../functions/core/posture-alerts';
-import type { ControlObservation, RecoveredFailure } from '../../../functions/core/sdr-posture';
+} from '../../../functions/sdr-posture/alerts';
+import type { ControlObservation, RecoveredFailure } from '../../../functions/sdr-posture/model';
 import { MemoryStore } from '../../support/memory-store';
 
 const where = { bucket: 'lake-archive' };

@@ -1,0 +1,32 @@
+import { curatedPrefix } from '../core/manifest';
+import { CURATED_DATASETS } from '../core/names';
+import { safeKeySegment } from '../core/records';
+import { sdrPostureManifest } from './manifest';
+import type { PairRef, PollRef } from './model';
+
+const RAW = sdrPostureManifest.prefixes.raw;
+const STATE = sdrPostureManifest.prefixes.state;
+const CURATED = curatedPrefix(CURATED_DATASETS.sdrPosture);
+
+const page5 = (page: number) => String(page).padStart(5, '0');
+const connector = (pair: PairRef) => `connector=${safeKeySegment(pair.connectorId)}`;
+const policy = (pair: PairRef) => `policy=${safeKeySegment(pair.policyId)}`;
+
+/** S3 keys of the posture collector, deterministic from the poll and request so a re-read page overwrites. */
+export const sdrPostureKeys = {
+  checkpoint: `${STATE}checkpoint.json`,
+  failures: `${STATE}failures.json`,
+  outbox: `${STATE}alert-outbox.json`,
+  listRaw: (poll: PollRef, list: 'connectors' | 'policies', page: number) =>
+    `${RAW}dt=${poll.date}/run=${poll.pollId}/${list}/page=${page5(page)}.json.gz`,
+  raw: (poll: PollRef, pair: PairRef, page: number) =>
+    `${RAW}dt=${poll.date}/run=${poll.pollId}/${connector(pair)}/${policy(pair)}/page=${page5(page)}.json.gz`,
+  curated: (poll: PollRef, pair: PairRef, page: number) =>
+    `${CURATED}dt=${poll.date}/${poll.pollId}-${connector(pair)}-${policy(pair)}-page=${page5(page)}.json.gz`,
+  /** Connectors or policies a list page held that the schema refused. */
+  rejectedListed: (poll: PollRef, list: 'connectors' | 'policies', page: number) =>
+    `${STATE}rejected/run=${poll.pollId}/${list}/page=${page5(page)}.json`,
+  /** Controls a /reporting page held that the schema refused. */
+  rejectedControls: (poll: PollRef, pair: PairRef, page: number) =>
+    `${STATE}rejected/run=${poll.pollId}/${connector(pair)}/${policy(pair)}/page=${page5(page)}.json`,
+};
