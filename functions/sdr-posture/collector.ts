@@ -227,7 +227,9 @@ async function readPair(context: Context, poll: Poll, pair: PairProgress): Promi
     controlEvaluations: settings.evaluations.join(','),
   };
   const fetchPage = async (pageNumber: number) => {
-    run.spendCall();
+    run.spendCall(
+      `reading page ${pageNumber} of policy "${pair.policyName}" for connector ${String(pair.connectorId)}`,
+    );
     const { body, raw } = await getReporting(qualys, { ...query, pageNumber }, call);
     const controls = body.controlDetailsSummaryDto ?? [];
     const cids = controls.map((control) => String((control as { cid?: unknown }).cid)).join(',');

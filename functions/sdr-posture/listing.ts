@@ -139,7 +139,7 @@ export async function continueListing(context: ListingContext, poll: Poll, listi
   for (const list of ['connectors', 'policies'] as const) {
     if (listing.list !== list) continue;
     const fetchPage = async (page: number) => {
-      run.spendCall();
+      run.spendCall(`listing ${list} page ${page}`);
       const response = await listSdrPage(qualys, list, { page, size: settings.pageSize }, call);
       return { ...response.body, raw: response.raw };
     };
