@@ -7,13 +7,12 @@ import {
   type Window,
 } from '../core/checkpoint';
 import { offsetPaging } from '../core/paginate';
-import type { AlertSink, ObjectStore, RunLogger } from '../core/ports';
 import { gzip, toNdjsonGzip, utcDate } from '../core/records';
-import { type AlertCounts, Run, type RunCounts } from '../core/run';
+import { type AlertCounts, type AlertingDependencies, Run, type RunCounts } from '../core/run';
 import { SeenIndex } from '../core/seen-index';
 import { severityLevel } from '../core/severity';
 import { CDR_FINDINGS_PATH, listFindings } from '../qualys/cdr';
-import type { CallOptions, QualysClient } from '../qualys/client';
+import type { CallOptions } from '../qualys/client';
 import { type CdrFinding, CdrFindingSchema, type Page } from '../qualys/schemas';
 import { screen } from '../qualys/validation';
 import { CDR_FINDINGS_DIGEST, cdrAlertCandidate } from './alerts';
@@ -21,14 +20,7 @@ import type { CdrFindingsSettings } from './config';
 import { cdrFindingsKeys as keys } from './keys';
 import type { CdrFindingsRequest } from './request';
 
-export interface CdrFindingsDependencies {
-  qualys: Pick<QualysClient, 'getJson' | 'budget'>;
-  store: ObjectStore;
-  alerts: AlertSink;
-  logger: RunLogger;
-  settings: CdrFindingsSettings & { bucket: string };
-  now?: () => number;
-}
+export type CdrFindingsDependencies = AlertingDependencies<CdrFindingsSettings>;
 
 export interface WindowReport extends Window {
   pages: number;

@@ -15,8 +15,6 @@ export const handler = collectorHandler({
     RejectedFindings: summary.rejected,
     AlertsPublished: summary.alertsPublished,
     DigestsPublished: summary.digestsPublished,
-    ApiCalls: summary.apiCalls,
-    StoppedEarly: summary.stoppedEarly ? 1 : 0,
   }),
   finished: 'CDR run finished',
 });

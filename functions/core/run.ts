@@ -1,4 +1,5 @@
 import type { CallBudget } from '../qualys/budget';
+import type { QualysClient } from '../qualys/client';
 import { isStopSignal } from '../qualys/errors';
 import type { Rejected } from '../qualys/validation';
 import type { DigestFormat } from './alerts/digest';
@@ -11,6 +12,20 @@ import type { AlertSink, ObjectStore, PutOptions, RunLogger } from './ports';
  * and a finish that publishes the alert outbox even after a failure and fills the summary's
  * `apiCalls` and `rateLimit`.
  */
+
+/** What a collector's run takes: the Qualys client, the store, a logger, its settings and a clock. */
+export interface CollectorDependencies<Settings, Client extends keyof QualysClient = 'getJson'> {
+  qualys: Pick<QualysClient, Client | 'budget'>;
+  store: ObjectStore;
+  logger: RunLogger;
+  settings: Settings;
+  now?: () => number;
+}
+
+/** A collector that alerts: its settings carry the bucket the alerts link to. */
+export interface AlertingDependencies<Settings> extends CollectorDependencies<Settings & { bucket: string }> {
+  alerts: AlertSink;
+}
 
 /** What every run summary reports. */
 export interface RunCounts {

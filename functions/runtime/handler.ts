@@ -9,7 +9,7 @@ import { SnsAlerts } from '../aws/sns-alerts';
 import type { CollectorManifest } from '../core/manifest';
 import { ENV } from '../core/names';
 import type { AlertSink, ObjectStore, RunLogger } from '../core/ports';
-import { RunError } from '../core/run';
+import { type RunCounts, RunError } from '../core/run';
 import { type CallOptions, QualysClient } from '../qualys/client';
 import { type Env, integer, requiredString } from './env';
 import { logger, metrics, runLogger } from './powertools';
@@ -91,7 +91,7 @@ export interface CollectorDefinition<Settings, Summary> {
   settings: (env: Env) => Settings;
   /** One run for one event. */
   run: (runtime: CollectorRuntime<Settings>, event: unknown, call: CallOptions) => Promise<Summary>;
-  /** The run summary's counts, published as metrics. */
+  /** The collector's own counts from its run summary, published as metrics (ApiCalls and StoppedEarly are added). */
   metrics: (summary: Summary) => Record<string, number | undefined>;
   /** Log message once a run ended, e.g. "CDR run finished". */
   finished: string;
@@ -108,7 +108,7 @@ const noAlerts: AlertSink = {
  * The whole handler of a collector: settings read once at init, the middy chain, the deadline,
  * metrics from the run summary (also from the partial summary of a run that failed part-way).
  */
-export function collectorHandler<Settings, Summary extends object>(
+export function collectorHandler<Settings, Summary extends RunCounts>(
   definition: CollectorDefinition<Settings, Summary>,
   env: Env = process.env,
 ) {
@@ -123,7 +123,11 @@ export function collectorHandler<Settings, Summary extends object>(
     settings: { ...definition.settings(env), bucket: common.bucket },
   };
   const report = (summary: Summary) => {
-    recordMetrics(definition.metrics(summary));
+    recordMetrics({
+      ...definition.metrics(summary),
+      ApiCalls: summary.apiCalls,
+      StoppedEarly: summary.stoppedEarly ? 1 : 0,
+    });
     logger.info(definition.finished, { summary: { ...summary, checkpoint: undefined } });
   };
   return lambda(async (event: unknown, context, signal) => {

@@ -1,8 +1,7 @@
 import { ENV } from '../core/names';
-import type { ObjectStore, RunLogger } from '../core/ports';
 import { readJson, toNdjsonGzip, writeJson } from '../core/records';
-import { Run, type RunCounts } from '../core/run';
-import type { CallOptions, QualysClient } from '../qualys/client';
+import { type CollectorDependencies, Run, type RunCounts } from '../core/run';
+import type { CallOptions } from '../qualys/client';
 import type { ApiRecord } from '../qualys/schemas';
 import type { SdrInventorySettings } from './config';
 import { sdrInventoryKeys } from './keys';
@@ -32,13 +31,7 @@ import {
  * from the snapshot id and the page, so a page read again after a crash overwrites itself.
  */
 
-export interface SdrInventoryDependencies {
-  qualys: Pick<QualysClient, 'getJson' | 'budget'>;
-  store: ObjectStore;
-  logger: RunLogger;
-  settings: SdrInventorySettings;
-  now?: () => number;
-}
+export type SdrInventoryDependencies = CollectorDependencies<SdrInventorySettings>;
 
 export interface SdrInventorySummary extends RunCounts {
   collector: 'sdr-inventory';

@@ -11,10 +11,8 @@ export const handler = collectorHandler({
   metrics: (summary) => ({
     Pages: summary.pages,
     Records: summary.records,
-    ApiCalls: summary.apiCalls,
     SnapshotsStarted: summary.startedSnapshot ? 1 : 0,
     SnapshotsCompleted: summary.completedSnapshot ? 1 : 0,
-    StoppedEarly: summary.stoppedEarly ? 1 : 0,
   }),
   finished: 'SDR inventory run finished',
 });

@@ -2,10 +2,9 @@ import { AlertOutbox } from '../core/alerts/outbox';
 import { CheckpointStore } from '../core/checkpoint';
 import { ENV } from '../core/names';
 import { pages } from '../core/paginate';
-import type { AlertSink, ObjectStore, RunLogger } from '../core/ports';
 import { gzip, safeKeySegment, toNdjsonGzip, utcDate } from '../core/records';
-import { isStop, Run, RunError } from '../core/run';
-import type { CallOptions, QualysClient } from '../qualys/client';
+import { type AlertingDependencies, isStop, Run, RunError } from '../core/run';
+import type { CallOptions } from '../qualys/client';
 import { QualysAuthError } from '../qualys/errors';
 import { CONNECTOR_TYPES, ControlSchema, getReporting, type Reporting, SDR_PATHS } from '../qualys/sdr';
 import { screen } from '../qualys/validation';
@@ -41,14 +40,7 @@ export const MAX_REPORTING_PAGES = 500;
 /** Runs in a row whose read of a pair fails before the poll gives that pair up (its failures stay as they are). */
 export const MAX_PAIR_ATTEMPTS = 3;
 
-export interface SdrPostureDependencies {
-  qualys: Pick<QualysClient, 'getJson' | 'budget'>;
-  store: ObjectStore;
-  alerts: AlertSink;
-  logger: RunLogger;
-  settings: SdrPostureSettings & { bucket: string };
-  now?: () => number;
-}
+export type SdrPostureDependencies = AlertingDependencies<SdrPostureSettings>;
 
 const emptySummary = (): SdrPostureSummary => ({
   collector: 'sdr-posture',

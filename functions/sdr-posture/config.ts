@@ -1,7 +1,7 @@
 import { ENV } from '../core/names';
 import { parseMinSeverity } from '../core/severity';
-import { SDR_MAX_PAGE_SIZE } from '../qualys/sdr';
 import { type Env, integer, parsed } from '../runtime/env';
+import { readSdrPaging, type SdrPagingSettings } from '../runtime/sdr-settings';
 import type { EvaluationResult } from './model';
 
 const RESULTS: readonly EvaluationResult[] = ['Pass', 'Fail', 'Error'];
@@ -27,11 +27,8 @@ export function parseBoolean(textValue: string): boolean | undefined {
   return undefined;
 }
 
-export interface SdrPostureSettings {
-  /** Page size of the connector and policy lists. */
-  pageSize: number;
-  /** Stop cleanly once this run has made that many Qualys calls. */
-  maxCallsPerRun: number;
+/** Page size of the connector and policy lists, calls per run, and what to alert on. */
+export interface SdrPostureSettings extends SdrPagingSettings {
   /** `controlEvaluations`, e.g. ['Pass', 'Fail', 'Error']; must include Fail. */
   evaluations: readonly EvaluationResult[];
   notifyRecovery: boolean;
@@ -42,8 +39,7 @@ export interface SdrPostureSettings {
 
 export function readSdrPostureSettings(env: Env): SdrPostureSettings {
   return {
-    pageSize: integer(env, ENV.sdrPageSize, SDR_MAX_PAGE_SIZE, { min: 1, max: SDR_MAX_PAGE_SIZE }),
-    maxCallsPerRun: integer(env, ENV.sdrMaxCallsPerRun, 100, { min: 1, max: 100_000 }),
+    ...readSdrPaging(env, 100),
     evaluations: parsed(
       env,
       ENV.sdrPostureEvaluations,

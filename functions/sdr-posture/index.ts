@@ -18,8 +18,6 @@ export const handler = collectorHandler({
     OpenFailures: summary.openFailures,
     AlertsPublished: summary.alertsPublished,
     DigestsPublished: summary.digestsPublished,
-    ApiCalls: summary.apiCalls,
-    StoppedEarly: summary.stoppedEarly ? 1 : 0,
     PollComplete: summary.pollComplete ? 1 : 0,
   }),
   finished: 'SaaSDR posture run finished',

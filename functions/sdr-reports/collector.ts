@@ -1,10 +1,9 @@
 import { CheckpointStore } from '../core/checkpoint';
 import { ENV } from '../core/names';
 import { pageNumberPaging } from '../core/paginate';
-import type { ObjectStore, RunLogger } from '../core/ports';
 import { gzip, keyTime } from '../core/records';
-import { Run, type RunCounts, RunError } from '../core/run';
-import type { CallOptions, QualysClient } from '../qualys/client';
+import { type CollectorDependencies, Run, type RunCounts, RunError } from '../core/run';
+import type { CallOptions } from '../qualys/client';
 import { DeadlineError, isStopSignal } from '../qualys/errors';
 import type { Page } from '../qualys/schemas';
 import { listSdrPage, SDR_PATHS } from '../qualys/sdr';
@@ -23,13 +22,7 @@ import {
 const LIST_ENDPOINT = `GET ${SDR_PATHS.reports}`;
 const STOP_MESSAGE = 'Stopping early; the next run resumes from the checkpoint';
 
-export interface SdrReportsDependencies {
-  qualys: Pick<QualysClient, 'getJson' | 'getStream' | 'budget'>;
-  store: ObjectStore;
-  logger: RunLogger;
-  settings: SdrReportsSettings;
-  now?: () => number;
-}
+export type SdrReportsDependencies = CollectorDependencies<SdrReportsSettings, 'getJson' | 'getStream'>;
 
 export interface SdrReportsSummary extends RunCounts {
   collector: 'sdr-reports';

@@ -15,8 +15,6 @@ export const handler = collectorHandler({
     ReportBytesDownloaded: summary.bytesDownloaded,
     FailedDownloads: summary.failedDownloads.length,
     RejectedReports: summary.rejected,
-    ApiCalls: summary.apiCalls,
-    StoppedEarly: summary.stoppedEarly ? 1 : 0,
   }),
   finished: 'SaaSDR reports run finished',
 });
