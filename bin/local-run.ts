@@ -8,7 +8,6 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { printNamedQueries } from '../lib/athena/duckdb-dialect';
 import { PROJECT_ROOT } from '../lib/bundle';
 import { startSimulator } from '../test/simulator/index';
 import { lambdaContext, loadHandler } from '../test/support/invoke';
@@ -20,6 +19,7 @@ import {
   type ReceivedAlert,
   startLocalAws,
 } from '../test/support/local-aws';
+import { printNamedQueries } from '../tools/local-lake/duckdb';
 
 const MIRROR = path.join(PROJECT_ROOT, 'local-lake');
 const line = (text = '') => console.log(text);

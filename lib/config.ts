@@ -1,6 +1,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { parseMinSeverity, SEVERITY_LEVELS } from '../functions/core/severity';
+import { ConfigError } from '../functions/runtime/env';
 
 /**
  * Deployment settings, read once from CDK context (`cdk.json` or `-c key=value`) and validated here, so
@@ -46,16 +47,9 @@ const LOG_RETENTION_DAYS: readonly number[] = Object.values(RetentionDays).filte
   (value): value is number => typeof value === 'number' && value > 0,
 );
 
-/** Thrown for an invalid or missing context value; the message starts with the key. */
-export class ConfigError extends Error {
-  constructor(
-    readonly key: string,
-    problem: string,
-  ) {
-    super(`CDK context "${key}" ${problem}`);
-    this.name = 'ConfigError';
-  }
-}
+/** An invalid or missing context value: the message starts with the key, and `key` names it. */
+const contextError = (key: string, problem: string) =>
+  new ConfigError(`CDK context "${key}" ${problem}`, key);
 
 /** Reads the configuration from the CDK context visible to `scope`. */
 export function loadConfig(scope: Construct): QualysLakeConfig {
@@ -69,7 +63,7 @@ export function loadConfig(scope: Construct): QualysLakeConfig {
 export function parseConfig(context: (key: string) => unknown): QualysLakeConfig {
   const qualysSecretName = optionalString(context, 'qualysSecretName');
   if (qualysSecretName === undefined) {
-    throw new ConfigError(
+    throw contextError(
       'qualysSecretName',
       'is required: the name of the Secrets Manager secret holding {"baseUrl","username","password"}',
     );
@@ -79,13 +73,13 @@ export function parseConfig(context: (key: string) => unknown): QualysLakeConfig
   const slackChannelId = optionalString(context, 'slackChannelId');
   if ((slackWorkspaceId === undefined) !== (slackChannelId === undefined)) {
     const missing = slackWorkspaceId === undefined ? 'slackWorkspaceId' : 'slackChannelId';
-    throw new ConfigError(missing, 'is required when the other Slack id is set (set both or neither)');
+    throw contextError(missing, 'is required when the other Slack id is set (set both or neither)');
   }
 
   const cdrQuery = optionalString(context, 'cdrQuery');
   const logRetentionDays = integer(context, 'logRetentionDays', CONFIG_DEFAULTS.logRetentionDays, 1);
   if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) {
-    throw new ConfigError(
+    throw contextError(
       'logRetentionDays',
       `must be one of the CloudWatch Logs retention periods (${LOG_RETENTION_DAYS.join(', ')}), got ${logRetentionDays}`,
     );
@@ -129,7 +123,7 @@ export function parseConfig(context: (key: string) => unknown): QualysLakeConfig
 function optionalString(context: (key: string) => unknown, key: string): string | undefined {
   const value = context(key);
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw new ConfigError(key, `must be a string, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'string') throw contextError(key, `must be a string, got ${JSON.stringify(value)}`);
   const trimmed = value.trim();
   return trimmed === '' ? undefined : trimmed;
 }
@@ -146,7 +140,7 @@ function integer(
   const parsed = typeof value === 'string' ? Number(value.trim()) : value;
   if (typeof parsed !== 'number' || !Number.isInteger(parsed) || parsed < min || parsed > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
-    throw new ConfigError(key, `must be an integer ${range}, got ${JSON.stringify(value)}`);
+    throw contextError(key, `must be an integer ${range}, got ${JSON.stringify(value)}`);
   }
   return parsed;
 }
@@ -158,7 +152,7 @@ function severity(context: (key: string) => unknown, key: string): string {
   const text =
     typeof value === 'number' || typeof value === 'string' ? String(value).trim().toUpperCase() : '';
   if (text !== '' && parseMinSeverity(text) !== undefined) return text;
-  throw new ConfigError(
+  throw contextError(
     key,
     `must be one of ${Object.keys(SEVERITY_LEVELS).join(', ')} or a number >= 0, got ${JSON.stringify(value)}`,
   );
@@ -175,11 +169,11 @@ function emails(context: (key: string) => unknown, key: string): string[] {
     list = text.startsWith('[') ? parseJson(key, text) : text.split(',');
   }
   if (!Array.isArray(list) || !list.every((item) => typeof item === 'string')) {
-    throw new ConfigError(key, `must be a list of email addresses, got ${JSON.stringify(value)}`);
+    throw contextError(key, `must be a list of email addresses, got ${JSON.stringify(value)}`);
   }
   const addresses = list.map((item) => item.trim()).filter((item) => item !== '');
   const invalid = addresses.find((address) => !EMAIL.test(address));
-  if (invalid !== undefined) throw new ConfigError(key, `contains an invalid email address: "${invalid}"`);
+  if (invalid !== undefined) throw contextError(key, `contains an invalid email address: "${invalid}"`);
   return [...new Set(addresses)];
 }
 
@@ -187,6 +181,6 @@ function parseJson(key: string, text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw new ConfigError(key, `is not valid JSON: ${text}`);
+    throw contextError(key, `is not valid JSON: ${text}`);
   }
 }

@@ -4,11 +4,11 @@ import type { Construct } from 'constructs';
 import type { CollectorManifest } from '../functions/core/manifest';
 import { ENV, type FunctionName } from '../functions/core/names';
 import { COLLECTOR_MANIFESTS } from '../functions/manifests';
-import { AlertTopic } from './alerts';
-import { ArchiveBucket } from './archive';
-import { LakeCatalog } from './catalog';
-import { Collector, type CollectorOptions } from './collector';
 import { loadConfig, type QualysLakeConfig } from './config';
+import { AlertTopic } from './constructs/alerts';
+import { ArchiveBucket } from './constructs/archive';
+import { LakeCatalog } from './constructs/catalog';
+import { Collector, type CollectorOptions } from './constructs/collector';
 
 export interface QualysLakeStackProps extends StackProps {
   /**

@@ -5,13 +5,21 @@
  */
 export class ConfigError extends Error {
   override name = 'ConfigError';
+
+  constructor(
+    message: string,
+    /** The setting at fault (an environment variable, a CDK context key), when the thrower names one. */
+    readonly key?: string,
+  ) {
+    super(message);
+  }
 }
 
 export type Env = Record<string, string | undefined>;
 
 export function requiredString(env: Env, name: string): string {
   const value = env[name]?.trim();
-  if (!value) throw new ConfigError(`${name} is required but not set`);
+  if (!value) throw new ConfigError(`${name} is required but not set`, name);
   return value;
 }
 
@@ -30,7 +38,10 @@ export function integer(
   if (!text) return fallback;
   const value = Number(text);
   if (!Number.isInteger(value) || value < range.min || value > range.max) {
-    throw new ConfigError(`${name} must be a whole number from ${range.min} to ${range.max}, got "${text}"`);
+    throw new ConfigError(
+      `${name} must be a whole number from ${range.min} to ${range.max}, got "${text}"`,
+      name,
+    );
   }
   return value;
 }
@@ -44,6 +55,6 @@ export function parsed<T>(
 ): T {
   const text = optionalString(env, name, fallback);
   const value = parse(text);
-  if (value === undefined) throw new ConfigError(`${name} must be ${expected}, got "${text}"`);
+  if (value === undefined) throw new ConfigError(`${name} must be ${expected}, got "${text}"`, name);
   return value;
 }

@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url';
-import { MACROS, REWRITES } from './duckdb-dialect';
+import { MACROS, REWRITES } from './dialect';
 import { NAMED_QUERIES } from './queries';
 import { glueColumns, JSON_SERDE, PARTITION_KEY, PROJECTION_START, TABLES } from './tables';
 
@@ -16,7 +16,7 @@ export function athenaReadme(): string {
     '## Athena',
     '',
     'The archive is queryable in Athena right after `cdk deploy`: no crawler, no `MSCK REPAIR TABLE`.',
-    'The stack (`lib/catalog.ts`, construct `LakeCatalog`) creates:',
+    'The stack (`lib/constructs/catalog.ts`, construct `LakeCatalog`) creates:',
     '',
     `- the Glue database \`qualys_lake\` with one table per curated dataset, each over \`s3://<archive bucket>/curated/<table>/\`;`,
     `  \`dt\` partitions (\`dt=YYYY-MM-DD\` folders) are found by **partition projection** (type \`date\`, range \`${PROJECTION_START},NOW\`, one day apart),`,
@@ -137,7 +137,7 @@ export function athenaReadme(): string {
     '### Proof without AWS: the same SQL in DuckDB',
     '',
     '`npm test` runs the collectors against the Qualys simulator and a local S3, copies `curated/` to a folder and runs every named',
-    'query in DuckDB over views with the same columns (`lib/athena/duckdb-dialect.ts`), comparing each result with the answer',
+    'query in DuckDB over views with the same columns (`tools/local-lake/duckdb.ts`), comparing each result with the answer',
     'computed from the records. A schema-drift test fails when a curated record has a field that is not a column, a column no',
     'record has, or a value of the wrong kind (nested keys included). `npm start` ends by printing a few named queries on',
     '`./local-lake`.',

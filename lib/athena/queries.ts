@@ -1,9 +1,9 @@
-import { CURATED_DATASETS, type CuratedDataset } from '../../functions/core/names';
+import { CURATED_DATASETS, type CuratedDataset, INVENTORY_DATASETS } from '../../functions/core/names';
 
 /**
  * The Athena named queries a security team needs on day one, in Athena (Trino) SQL. The stack saves
- * each one in the workgroup (lib/catalog.ts); the tests and `npm start` run the same text in DuckDB
- * through the mechanical translation of ./duckdb-dialect.ts.
+ * each one in the workgroup (lib/constructs/catalog.ts); the tests and `npm start` run the same text
+ * in DuckDB through the mechanical translation of ./dialect.ts.
  *
  * Conventions:
  * - Every query that reads events filters on the partition key `dt` first, so Athena lists and reads
@@ -417,22 +417,11 @@ WHERE o.item_key IS NULL OR n.item_key IS NULL OR o.item_state <> n.item_state
 ORDER BY dataset, change, item_key`,
 };
 
-/** The inventory tables that get a latest-snapshot query, in CURATED_DATASETS order. */
-export const INVENTORY_TABLES = [
-  CURATED_DATASETS.sdrConnectors,
-  CURATED_DATASETS.sdrScanners,
-  CURATED_DATASETS.sdrUsers,
-  CURATED_DATASETS.sdrGroups,
-  CURATED_DATASETS.sdrDocuments,
-  CURATED_DATASETS.sdrApplications,
-  CURATED_DATASETS.sdrMeetings,
-  CURATED_DATASETS.sdrPolicies,
-] as const satisfies readonly CuratedDataset[];
-
 /** `<table>_latest`: the rows of the newest complete snapshot of an inventory table. */
-export const latestQueryName = (table: (typeof INVENTORY_TABLES)[number]) => `${table}_latest`;
+export const latestQueryName = (table: (typeof INVENTORY_DATASETS)[number]) => `${table}_latest`;
 
-const latestSnapshotQueries: NamedQueryDef[] = INVENTORY_TABLES.map((table) => ({
+/** One latest-snapshot query per inventory table, in INVENTORY_DATASETS order. */
+const latestSnapshotQueries: NamedQueryDef[] = INVENTORY_DATASETS.map((table) => ({
   name: latestQueryName(table),
   description: `${table} as of the latest complete inventory snapshot (one row per item).`,
   parameters: [],

@@ -1,11 +1,13 @@
-import { CURATED_DATASETS, type CuratedDataset, PREFIX } from '../../functions/core/names';
+import { CURATED_DATASETS, type CuratedDataset } from '../../functions/core/names';
+import { COLLECTOR_MANIFESTS } from '../../functions/manifests';
 
 /**
  * The Athena tables over `curated/`: one definition per curated dataset, read by the CDK construct
- * (lib/catalog.ts), the DuckDB views of the local run and tests (./duckdb-dialect.ts) and the
- * schema-drift test. Column names are the JSON keys of the curated records, as the collectors write
- * them; Glue gets them lower-cased (`glueColumns`), which is what Athena uses anyway, and the OpenX
- * SerDe matches them to the keys case-insensitively. SQL may spell them either way.
+ * (lib/constructs/catalog.ts), the DuckDB views of the local run and tests
+ * (tools/local-lake/duckdb.ts) and the schema-drift test. Column names are the JSON keys of the
+ * curated records, as the collectors write them; Glue gets them lower-cased (`glueColumns`), which
+ * is what Athena uses anyway, and the OpenX SerDe matches them to the keys case-insensitively. SQL
+ * may spell them either way.
  *
  * Type choices, applied to every table:
  * - Date-times are `string`, never `timestamp`. Qualys writes ISO-8601 with `T` and an offset
@@ -482,8 +484,8 @@ const sdrReports: TableDef = {
   excluded: {},
 };
 
-/** Every table, in CURATED_DATASETS order. */
-export const TABLES: readonly TableDef[] = [
+/** The definition of every curated dataset, in no particular order. */
+const DEFINITIONS: readonly TableDef[] = [
   cdrFindings,
   sdrConnectors,
   sdrScanners,
@@ -499,13 +501,18 @@ export const TABLES: readonly TableDef[] = [
 ];
 
 export function tableDef(name: CuratedDataset): TableDef {
-  const table = TABLES.find((candidate) => candidate.name === name);
+  const table = DEFINITIONS.find((candidate) => candidate.name === name);
   if (!table) throw new Error(`no table definition for ${name}`);
   return table;
 }
 
-/** Where a table's objects live under the bucket: `curated/<table>/`. */
-export const tablePrefix = (table: CuratedDataset): string => `${PREFIX.curated}${table}/`;
+/**
+ * Every table: one per dataset a collector's manifest says it produces, in manifest order, so the
+ * Glue tables come from the same facts the collectors write with.
+ */
+export const TABLES: readonly TableDef[] = Object.values(COLLECTOR_MANIFESTS).flatMap((manifest) =>
+  manifest.datasets.map(tableDef),
+);
 
 /** The columns as Glue stores them: lower-case names and nested field names. */
 export function glueColumns(table: TableDef): Array<{ name: string; type: string; comment: string }> {

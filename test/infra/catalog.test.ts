@@ -12,8 +12,8 @@ import { athenaReadme } from '../../lib/athena/docs';
 import { NAMED_QUERIES } from '../../lib/athena/queries';
 import { TABLES } from '../../lib/athena/tables';
 import { PROJECT_ROOT } from '../../lib/bundle';
-import { LakeCatalog, type LakeCatalogOptions } from '../../lib/catalog';
-import { SKIP_BUNDLING, testApp } from './fixtures';
+import { LakeCatalog, type LakeCatalogOptions } from '../../lib/constructs/catalog';
+import { constructSnapshot, SKIP_BUNDLING, testApp } from './fixtures';
 
 /** A fresh stack with just a bucket and the catalog; `options` may use the stack (to import a key). */
 function build(options: LakeCatalogOptions | ((stack: Stack) => LakeCatalogOptions) = {}) {
@@ -197,6 +197,14 @@ describe('LakeCatalog', () => {
       )
       .filter((finding) => finding.includes(`${stack.stackName}/Catalog/`));
     expect(findings).toEqual([]);
+  });
+
+  it('matches its snapshot (column lists shortened: the per-table test above pins each one)', async () => {
+    const columnCount = (key: string, value: unknown) =>
+      key === 'Columns' && Array.isArray(value) ? `<${value.length} columns>` : value;
+    await expect(constructSnapshot(template, 'Catalog', columnCount)).toMatchFileSnapshot(
+      '__snapshots__/catalog.template.json',
+    );
   });
 
   it('has its README section in step with the definitions (npx tsx lib/athena/docs.ts > lib/athena/README.athena.md)', () => {

@@ -1,6 +1,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../lib/config';
+import { ConfigError } from '../../functions/runtime/env';
+import { parseConfig } from '../../lib/config';
 import { QualysLakeStack } from '../../lib/qualys-lake-stack';
 import { SKIP_BUNDLING, testApp } from './fixtures';
 

@@ -5,10 +5,10 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { ENV } from '../../functions/core/names';
-import { AlertTopic } from '../../lib/alerts';
-import { ArchiveBucket } from '../../lib/archive';
-import { Collector, scheduleExpression } from '../../lib/collector';
-import { SKIP_BUNDLING, testApp } from './fixtures';
+import { AlertTopic } from '../../lib/constructs/alerts';
+import { ArchiveBucket } from '../../lib/constructs/archive';
+import { Collector, scheduleExpression } from '../../lib/constructs/collector';
+import { constructSnapshot, SKIP_BUNDLING, testApp } from './fixtures';
 
 const newStack = () => new Stack(testApp(SKIP_BUNDLING, { builtinCloudFormationValidation: false }), 'Test');
 
@@ -36,6 +36,27 @@ describe('ArchiveBucket', () => {
     const archive = new ArchiveBucket(stack, 'Archive');
     const role = new iam.Role(stack, 'Role', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     expect(() => archive.grantPrefixes(role, { write: [prefix] })).toThrow(/must start with one of raw\//);
+  });
+
+  it('matches its snapshot, with asset hashes scrubbed', async () => {
+    const stack = newStack();
+    new ArchiveBucket(stack, 'Archive');
+    await expect(constructSnapshot(Template.fromStack(stack), 'Archive')).toMatchFileSnapshot(
+      '__snapshots__/archive.template.json',
+    );
+  });
+});
+
+describe('AlertTopic', () => {
+  it('matches its snapshot with email and Slack, with asset hashes scrubbed', async () => {
+    const stack = newStack();
+    new AlertTopic(stack, 'Alerts', {
+      emails: ['sec@example.com'],
+      slack: { workspaceId: 'T0000', channelId: 'C0000' },
+    });
+    await expect(constructSnapshot(Template.fromStack(stack), 'Alerts')).toMatchFileSnapshot(
+      '__snapshots__/alerts.template.json',
+    );
   });
 });
 
@@ -85,6 +106,13 @@ describe('Collector', () => {
     template.hasResourceProperties('AWS::Lambda::Function', { TracingConfig: { Mode: 'Active' } });
     const checks = new AwsSolutionsChecks();
     expect(checks.validateScope(stack.node.root).violations.map((v) => v.ruleName)).toEqual([]);
+  });
+
+  it('matches its snapshot, with asset hashes scrubbed', async () => {
+    const { template } = build({});
+    await expect(constructSnapshot(template, 'Posture')).toMatchFileSnapshot(
+      '__snapshots__/collector.template.json',
+    );
   });
 
   it('refuses to override the variables it sets', () => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { App, type AppProps } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { expect } from 'vitest';
 import { PROJECT_ROOT } from '../../lib/bundle';
 import { QualysLakeStack } from '../../lib/qualys-lake-stack';
 
@@ -34,4 +35,60 @@ export function synthStack(context: Record<string, unknown> = FULL_CONTEXT): {
   const app = testApp(context);
   const stack = new QualysLakeStack(app, 'QualysLake');
   return { app, stack, template: Template.fromStack(stack) };
+}
+
+export type Resource = { Properties: Record<string, unknown> };
+export type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+/** The logical id of the one resource of `type` whose id starts with `pathPart`. */
+export const ref = (template: Template, type: string, pathPart: string) => {
+  const ids = Object.keys(template.findResources(type)).filter((id) => id.startsWith(pathPart));
+  expect(ids).toHaveLength(1);
+  return ids[0] as string;
+};
+
+/** Allow statements of the policies attached to one function's execution role. */
+export const allowStatements = (template: Template, functionId: string): Statement[] => {
+  const fn = template.findResources('AWS::Lambda::Function')[functionId] as Resource;
+  const roleId = (fn.Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+  return Object.values(template.findResources('AWS::IAM::Policy') as Record<string, Resource>)
+    .filter((policy) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
+    .flatMap((policy) =>
+      ((policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement ?? []).filter(
+        (statement) => statement.Effect === 'Allow',
+      ),
+    );
+};
+
+export const actionsOf = (statement: Statement) =>
+  Array.isArray(statement.Action) ? statement.Action : [statement.Action];
+export const resourcesOf = (statement: Statement) =>
+  Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
+
+/** `arn-of-the-bucket/suffix` written as CloudFormation, or undefined for any other resource. */
+export const objectSuffix = (resource: unknown, bucketId: string): string | undefined => {
+  const join = (resource as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  if (!join) return undefined;
+  const [head, tail] = join[1];
+  const getAtt = (head as { 'Fn::GetAtt'?: string[] })['Fn::GetAtt'];
+  return getAtt?.[0] === bucketId && typeof tail === 'string' ? tail : undefined;
+};
+
+/**
+ * What a construct's snapshot keeps: the resources whose logical ids start with the construct's id
+ * (the construct and nothing it was given), as JSON with asset hashes scrubbed; `replacer` may
+ * shorten what other tests already pin down.
+ */
+export function constructSnapshot(
+  template: Template,
+  id: string,
+  replacer?: (key: string, value: unknown) => unknown,
+): string {
+  const resources = Object.fromEntries(
+    Object.entries(template.toJSON().Resources as Record<string, unknown>).filter(([logicalId]) =>
+      logicalId.startsWith(id),
+    ),
+  );
+  expect(Object.keys(resources).length).toBeGreaterThan(0);
+  return `${JSON.stringify({ Resources: resources }, replacer, 2).replace(/[0-9a-f]{64}/g, '<asset-hash>')}\n`;
 }

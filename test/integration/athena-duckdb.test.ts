@@ -2,18 +2,13 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { CURATED_DATASETS, type CuratedDataset } from '../../functions/core/names';
+import { CURATED_DATASETS, type CuratedDataset, INVENTORY_DATASETS } from '../../functions/core/names';
 import { fromNdjsonGzip } from '../../functions/core/records';
-import {
-  duckDbType,
-  type LocalLake,
-  openLocalLake,
-  type Row,
-  toDuckDbSql,
-} from '../../lib/athena/duckdb-dialect';
+import { duckDbType, toDuckDbSql } from '../../lib/athena/dialect';
 import { type HiveType, jsonValueMismatch, parseHiveType } from '../../lib/athena/hive-types';
-import { INVENTORY_TABLES, latestQueryName, NAMED_QUERIES, namedQuery } from '../../lib/athena/queries';
+import { latestQueryName, NAMED_QUERIES, namedQuery } from '../../lib/athena/queries';
 import { TABLES } from '../../lib/athena/tables';
+import { type LocalLake, openLocalLake, type Row } from '../../tools/local-lake/duckdb';
 import type { Simulator } from '../simulator/index';
 import { startSimulator } from '../simulator/index';
 import { type Handler, lambdaContext, loadHandler } from '../support/invoke';
@@ -30,7 +25,7 @@ import {
  * The Athena tables and named queries, proven without AWS: the built collector bundles run against
  * the Qualys simulator and fauxqs, the bucket's curated/ objects are copied to a folder, and DuckDB
  * reads them through the same column definitions and runs the same SQL (translated mechanically by
- * lib/athena/duckdb-dialect.ts). Every expected answer is computed here from the records themselves.
+ * lib/athena/dialect.ts). Every expected answer is computed here from the records themselves.
  *
  * The lake holds, on purpose:
  * - CDR findings of the last 24 h, of a window 9-10 days ago and of two windows just outside and just
@@ -795,7 +790,7 @@ describe('named queries on the local lake', () => {
     );
   });
 
-  it.each(INVENTORY_TABLES.map((table) => [latestQueryName(table), table] as const))(
+  it.each(INVENTORY_DATASETS.map((table) => [latestQueryName(table), table] as const))(
     '%s: the rows of the latest complete snapshot only',
     async (name, table) => {
       const latest = latestSnapshot();

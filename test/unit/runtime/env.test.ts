@@ -7,6 +7,9 @@ describe('env helpers', () => {
     for (const env of [{}, { ARCHIVE_BUCKET: '' }, { ARCHIVE_BUCKET: '   ' }]) {
       expect(() => requiredString(env, 'ARCHIVE_BUCKET')).toThrow(ConfigError);
       expect(() => requiredString(env, 'ARCHIVE_BUCKET')).toThrow(/ARCHIVE_BUCKET/);
+      expect(() => requiredString(env, 'ARCHIVE_BUCKET')).toThrow(
+        expect.objectContaining({ key: 'ARCHIVE_BUCKET' }),
+      );
     }
   });
 

@@ -5,7 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import type { SlackChannel } from './config';
+import type { SlackChannel } from '../config';
 
 /** Who hears about alerts. */
 export interface AlertTopicOptions {

@@ -5,16 +5,10 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { type CuratedDataset, PREFIX } from '../functions/core/names';
-import { NAMED_QUERIES } from './athena/queries';
-import {
-  glueColumns,
-  JSON_SERDE,
-  PARTITION_KEY,
-  PROJECTION_START,
-  TABLES,
-  tablePrefix,
-} from './athena/tables';
+import { curatedPrefix } from '../../functions/core/manifest';
+import { type CuratedDataset, PREFIX } from '../../functions/core/names';
+import { NAMED_QUERIES } from '../athena/queries';
+import { glueColumns, JSON_SERDE, PARTITION_KEY, PROJECTION_START, TABLES } from '../athena/tables';
 
 /** Settings of the Athena catalog; each has a default. */
 export interface LakeCatalogOptions {
@@ -41,7 +35,8 @@ export interface LakeCatalogOptions {
    */
   readonly resultsPrefix?: string;
   /**
-   * Key to encrypt query results with (SSE_KMS). The archive itself is SSE-S3 (see lib/archive.ts).
+   * Key to encrypt query results with (SSE_KMS). The archive itself is SSE-S3 (see
+   * lib/constructs/archive.ts).
    * @default SSE_S3
    */
   readonly resultsKey?: kms.IKey;
@@ -107,7 +102,7 @@ export class LakeCatalog extends Construct {
     });
 
     for (const table of TABLES) {
-      const location = `s3://${bucket.bucketName}/${tablePrefix(table.name)}`;
+      const location = `s3://${bucket.bucketName}/${curatedPrefix(table.name)}`;
       const cfnTable = new glue.CfnTable(this, `Table-${table.name}`, {
         catalogId,
         databaseName: this.databaseName,

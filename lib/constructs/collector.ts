@@ -11,11 +11,11 @@ import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV, type FunctionName } from '../functions/core/names';
+import { ENV, type FunctionName } from '../../functions/core/names';
+import { bundleFunction, PROJECT_ROOT } from '../bundle';
+import { acknowledge, wildcardResourceFinding } from '../nag';
 import type { AlertTopic } from './alerts';
 import type { ArchiveBucket } from './archive';
-import { bundleFunction, PROJECT_ROOT } from './bundle';
-import { acknowledge, wildcardResourceFinding } from './nag';
 
 /** What a collector runs and how often; everything but the schedule has a default. */
 export interface CollectorOptions {

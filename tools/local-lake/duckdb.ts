@@ -1,74 +1,24 @@
 import { existsSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { curatedPrefix } from '../../functions/core/manifest';
 import type { CuratedDataset } from '../../functions/core/names';
-import { type HiveType, parseHiveType } from './hive-types';
-import { type NamedQueryDef, namedQuery } from './queries';
-import { TABLES, type TableDef, tablePrefix } from './tables';
+import { duckDbType, MACROS, toDuckDbSql } from '../../lib/athena/dialect';
+import { type NamedQueryDef, namedQuery } from '../../lib/athena/queries';
+import { TABLES, type TableDef } from '../../lib/athena/tables';
 
 /**
  * The named queries, run in DuckDB over a local copy of the lake (`npm start` mirrors the bucket to
  * ./local-lake; the tests mirror theirs to a temp folder). Local use only: the CDK app never imports
- * this file.
- *
- * The Athena SQL is translated mechanically, and only where DuckDB means something else by the same
- * text. Everything else (`count_if`, `bool_or`, `concat_ws`, `||`, `CAST(x AS varchar)`, struct
- * dot access, `"timestamp"` quoting, `?` parameters, FULL OUTER JOIN, LIMIT in a subquery) is the
- * same in both.
+ * this file. The translation rules are data in lib/athena/dialect.ts.
  */
-
-export interface Rewrite {
-  readonly pattern: RegExp;
-  readonly replacement: string;
-  /** What differs between Athena (Trino) and DuckDB. */
-  readonly why: string;
-}
-
-/** Athena → DuckDB rewrites, applied in order to the query text. */
-export const REWRITES: readonly Rewrite[] = [
-  {
-    pattern: /\bcurrent_date\s*-\s*INTERVAL\s*'(\d+)'\s*DAY\b/gi,
-    replacement: "CAST(current_date - INTERVAL '$1' DAY AS DATE)",
-    why: "date − interval is a DATE in Trino but a TIMESTAMP in DuckDB, which casts to '2025-05-01 00:00:00' and would compare wrongly with the dt string",
-  },
-];
-
-/** Trino functions DuckDB lacks, defined as DuckDB macros with the same name and meaning. */
-export const MACROS: ReadonlyArray<{ readonly sql: string; readonly why: string }> = [
-  {
-    sql: 'CREATE OR REPLACE MACRO from_iso8601_timestamp(text) AS CAST(text AS TIMESTAMPTZ)',
-    why: 'DuckDB has no from_iso8601_timestamp; its TIMESTAMPTZ cast reads the same ISO-8601 forms (T, fractions, Z or ±hh:mm)',
-  },
-];
-
-/** Athena SQL → DuckDB SQL. */
-export function toDuckDbSql(athenaSql: string): string {
-  return REWRITES.reduce((sql, { pattern, replacement }) => sql.replace(pattern, replacement), athenaSql);
-}
-
-/** A Hive type as a DuckDB type: struct<...> → STRUCT(...), array<T> → T[], string → VARCHAR, ... */
-export function duckDbType(type: HiveType | string): string {
-  const parsed = typeof type === 'string' ? parseHiveType(type) : type;
-  switch (parsed.kind) {
-    case 'primitive':
-      return { string: 'VARCHAR', bigint: 'BIGINT', int: 'INTEGER', double: 'DOUBLE', boolean: 'BOOLEAN' }[
-        parsed.name
-      ];
-    case 'array':
-      return `${duckDbType(parsed.element)}[]`;
-    case 'map':
-      return `MAP(${duckDbType(parsed.key)}, ${duckDbType(parsed.value)})`;
-    case 'struct':
-      return `STRUCT(${parsed.fields.map((field) => `"${field.name}" ${duckDbType(field.type)}`).join(', ')})`;
-  }
-}
 
 const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
 const identifier = (text: string) => `"${text.replaceAll('"', '""')}"`;
 
 /** Whether the local lake has at least one object of the table (read_json fails on an empty glob). */
 function hasObjects(lakeDir: string, table: CuratedDataset): boolean {
-  const dir = path.join(lakeDir, ...tablePrefix(table).split('/'));
+  const dir = path.join(lakeDir, ...curatedPrefix(table).split('/'));
   if (!existsSync(dir)) return false;
   return readdirSync(dir, { withFileTypes: true }).some(
     (entry) =>
@@ -93,7 +43,7 @@ export function viewSql(lakeDir: string, table: TableDef): string {
     ];
     return `CREATE OR REPLACE VIEW ${table.name} AS SELECT ${columns.join(', ')} WHERE false`;
   }
-  const glob = path.join(lakeDir, ...tablePrefix(table.name).split('/'), 'dt=*', '*.json.gz');
+  const glob = path.join(lakeDir, ...curatedPrefix(table.name).split('/'), 'dt=*', '*.json.gz');
   const columns = table.columns.map(
     (column) => `${literal(column.name)}: ${literal(duckDbType(column.type))}`,
   );

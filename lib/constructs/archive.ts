@@ -2,8 +2,8 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { PREFIX } from '../functions/core/names';
-import { acknowledge, wildcardResourceFinding } from './nag';
+import { PREFIX } from '../../functions/core/names';
+import { acknowledge, wildcardResourceFinding } from '../nag';
 
 /** Lifecycle settings of the archive. */
 export interface ArchiveBucketOptions {
