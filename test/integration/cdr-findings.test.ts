@@ -1,21 +1,11 @@
 import { gunzipSync } from 'node:zlib';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
+import { afterEach, describe, expect, vi } from 'vitest';
 import { cdrFindingsKeys as cdrKeys } from '../../functions/cdr-findings/keys';
 import type { Checkpoint } from '../../functions/core/checkpoint';
-import { type Simulator, type SimulatorOptions, startSimulator } from '../simulator/index';
-import { type Handler, lambdaContext, loadHandler } from '../support/invoke';
-import {
-  connectLocalAws,
-  curatedRecords,
-  drainAlerts,
-  getBytes,
-  getJson,
-  type Lake,
-  type LocalAws,
-  lambdaEnv,
-  listKeys,
-  type ReceivedAlert,
-} from '../support/local-aws';
+import type { Simulator } from '../simulator/index';
+import { collectorTest, type TestLake } from '../support/fixtures';
+import { type Handler, lambdaContext } from '../support/invoke';
+import type { ReceivedAlert } from '../support/local-aws';
 
 /**
  * The built cdr-findings bundle against the Qualys simulator and fauxqs: what lands in the
@@ -24,46 +14,18 @@ import {
 const PAGE_SIZE = 10;
 const HOUR = 3_600_000;
 
-let aws: LocalAws;
-let sim: Simulator;
-let lake: Lake;
-let secretId: string;
-
-beforeAll(async () => {
-  aws = await connectLocalAws(inject('fauxqsEndpoint'));
-});
-afterAll(async () => {
-  await aws.close();
+const test = collectorTest('cdr-findings', {
+  CDR_PAGE_SIZE: String(PAGE_SIZE),
+  CDR_LAG_MINUTES: '0',
+  QUALYS_REQUEST_TIMEOUT_MS: '5000',
+  // Individual alerts for every severe finding of a day; the digest test sets its own limit.
+  // (The default, 50, is below what some days of simulated data hold.)
+  ALERT_MAX_PER_RUN: '1000',
 });
 
-async function setUp(options: SimulatorOptions = {}) {
-  sim = await startSimulator(options);
-  lake = await aws.createLake('cdr');
-  secretId = aws.secrets.put(
-    `qualys-${lake.bucket}`,
-    JSON.stringify({ baseUrl: sim.url, username: 'qualys-lake-demo', password: 'demo-password' }),
-  );
-}
-
-afterEach(async () => {
+afterEach(() => {
   vi.useRealTimers();
-  await sim?.close();
 });
-
-function handlerWith(extra: Record<string, string> = {}): Promise<Handler> {
-  return loadHandler(
-    'cdr-findings',
-    lambdaEnv(aws, lake, secretId, {
-      CDR_PAGE_SIZE: String(PAGE_SIZE),
-      CDR_LAG_MINUTES: '0',
-      QUALYS_REQUEST_TIMEOUT_MS: '5000',
-      // Individual alerts for every severe finding of a day; the digest test sets its own limit.
-      // (The default, 50, is below what some days of simulated data hold.)
-      ALERT_MAX_PER_RUN: '1000',
-      ...extra,
-    }),
-  );
-}
 
 interface Summary {
   windows: Array<{ startAt: string; endAt: string; complete: boolean }>;
@@ -78,7 +40,7 @@ const run = async (handler: Handler, event: unknown = {}, remainingMs?: number) 
   (await handler(event, lambdaContext(remainingMs))) as Summary;
 
 /** What the API serves now for [start, end]: the truth the lake must match. */
-function served(startAt: string, endAt: string) {
+function served(sim: Simulator, startAt: string, endAt: string) {
   const start = Date.parse(startAt);
   const end = Date.parse(endAt);
   return sim.data.findings().filter((finding) => {
@@ -87,13 +49,9 @@ function served(startAt: string, endAt: string) {
   });
 }
 
-const curated = () =>
-  curatedRecords<{ uuid: string; timestamp: string; lake_ingested_at: string }>(
-    aws,
-    lake.bucket,
-    'curated/cdr_findings/',
-  );
-const checkpoint = () => getJson<Checkpoint>(aws, lake.bucket, cdrKeys.checkpoint);
+const curated = (lake: TestLake) =>
+  lake.records<{ uuid: string; timestamp: string; lake_ingested_at: string }>('curated/cdr_findings/');
+const checkpoint = (lake: TestLake) => lake.json<Checkpoint>(cdrKeys.checkpoint);
 const severe = (findings: Array<{ uuid: string; severity: number }>) =>
   findings.filter((finding) => finding.severity >= 3).map((finding) => finding.uuid);
 
@@ -105,11 +63,11 @@ function expectOnce(uuids: string[], expected: string[]) {
 const alertKeys = (alerts: ReceivedAlert[]) => alerts.map((alert) => alert.attributes.alertKey ?? '');
 
 describe('cdr-findings', () => {
-  beforeEach(async () => {
-    await setUp();
-  });
-
-  it('lands every finding of the first window once, archives raw pages as served, alerts HIGH and above once and checkpoints', async () => {
+  test('lands every finding of the first window once, archives raw pages as served, alerts HIGH and above once and checkpoints', async ({
+    sim,
+    lake,
+    handlerWith,
+  }) => {
     const handler = await handlerWith();
     const summary = await run(handler);
 
@@ -117,11 +75,11 @@ describe('cdr-findings', () => {
     expect(summary.windows).toHaveLength(1);
     if (!window) throw new Error('no window');
     expect(Date.parse(window.endAt) - Date.parse(window.startAt)).toBe(24 * HOUR);
-    const expected = served(window.startAt, window.endAt);
+    const expected = served(sim, window.startAt, window.endAt);
     expect(expected.length).toBeGreaterThan(PAGE_SIZE * 3);
 
     // Curated: every served finding once, API fields unchanged, partitioned by its own date.
-    const records = await curated();
+    const records = await curated(lake);
     expectOnce(
       records.map((record) => record.uuid),
       expected.map((finding) => finding.uuid),
@@ -135,26 +93,24 @@ describe('cdr-findings', () => {
       expect(Date.parse(lake_ingested_at)).not.toBeNaN();
       expect(lake_raw_key).toMatch(/^raw\/cdr-findings\//);
     }
-    for (const key of await listKeys(aws, lake.bucket, 'curated/cdr_findings/')) {
+    for (const key of await lake.keys('curated/cdr_findings/')) {
       const day = /dt=(\d{4}-\d{2}-\d{2})\//.exec(key)?.[1];
-      const dayRecords = (await curatedRecords<{ timestamp: string }>(aws, lake.bucket, key)).map(
-        (r) => r.timestamp,
-      );
+      const dayRecords = (await lake.records<{ timestamp: string }>(key)).map((r) => r.timestamp);
       for (const timestamp of dayRecords) expect(new Date(timestamp).toISOString().slice(0, 10)).toBe(day);
     }
 
     // Raw: one object per page, byte-for-byte what the API returned for that request.
-    const rawKeys = await listKeys(aws, lake.bucket, 'raw/cdr-findings/');
+    const rawKeys = await lake.keys('raw/cdr-findings/');
     expect(rawKeys).toHaveLength(
       Math.ceil(expected.length / PAGE_SIZE) + (expected.length % PAGE_SIZE === 0 ? 1 : 0),
     );
-    const firstPage = gunzipSync(await getBytes(aws, lake.bucket, rawKeys[0] ?? '')).toString('utf8');
+    const firstPage = gunzipSync(await lake.bytes(rawKeys[0] ?? '')).toString('utf8');
     expect(JSON.parse(firstPage).content.map((f: { uuid: string }) => f.uuid)).toEqual(
       expected.slice(0, PAGE_SIZE).map((finding) => finding.uuid),
     );
 
     // Alerts: one per HIGH/CRITICAL finding, with the documented attributes and bodies.
-    const alerts = await drainAlerts(aws, lake.queueUrl);
+    const alerts = await lake.alerts();
     expectOnce(alertKeys(alerts), severe(expected));
     for (const alert of alerts) {
       const finding = byUuid.get(alert.attributes.alertKey ?? '');
@@ -173,18 +129,22 @@ describe('cdr-findings', () => {
       });
     }
 
-    expect(await checkpoint()).toMatchObject({ watermark: window.endAt });
-    expect((await checkpoint()).pending).toBeUndefined();
+    expect(await checkpoint(lake)).toMatchObject({ watermark: window.endAt });
+    expect((await checkpoint(lake)).pending).toBeUndefined();
   });
 
-  it('re-reads the lookback on later runs: late findings land and alert once, nothing else twice', async () => {
+  test('re-reads the lookback on later runs: late findings land and alert once, nothing else twice', async ({
+    sim,
+    lake,
+    handlerWith,
+  }) => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const start = Date.now();
     vi.setSystemTime(start);
     const late = sim.control.addLateFindings(6, { timestamp: new Date(start - 2 * HOUR), delayMinutes: 150 });
     const handler = await handlerWith();
     const first = await run(handler);
-    const seenFirst = (await curated()).map((record) => record.uuid);
+    const seenFirst = (await curated(lake)).map((record) => record.uuid);
     for (const finding of late) expect(seenFirst).not.toContain(finding.uuid);
 
     // The next scheduled runs, 30 minutes apart: the late findings become visible in between.
@@ -196,10 +156,10 @@ describe('cdr-findings', () => {
     const lastWindow = runs.at(-1)?.windows.at(-1);
     expect(lastWindow?.startAt).toBe(new Date(start + 3 * 30 * 60_000 - 12 * HOUR).toISOString());
 
-    const records = await curated();
+    const records = await curated(lake);
     const firstWindow = first.windows[0];
     if (!firstWindow || !lastWindow) throw new Error('missing windows');
-    const expected = served(firstWindow.startAt, lastWindow.endAt);
+    const expected = served(sim, firstWindow.startAt, lastWindow.endAt);
     expect(expected.map((finding) => finding.uuid)).toEqual(
       expect.arrayContaining(late.map((finding) => finding.uuid)),
     );
@@ -207,10 +167,14 @@ describe('cdr-findings', () => {
       records.map((record) => record.uuid),
       expected.map((finding) => finding.uuid),
     );
-    expectOnce(alertKeys(await drainAlerts(aws, lake.queueUrl)), severe(expected));
+    expectOnce(alertKeys(await lake.alerts()), severe(expected));
   });
 
-  it('survives 5xx, connection resets and a JWT that expires mid-run without losing or duplicating anything', async () => {
+  test('survives 5xx, connection resets and a JWT that expires mid-run without losing or duplicating anything', async ({
+    sim,
+    lake,
+    handlerWith,
+  }) => {
     const handler = await handlerWith();
     sim.control.failNext(2, 503);
     sim.control.afterRequests(4, () => {
@@ -223,70 +187,88 @@ describe('cdr-findings', () => {
     if (!window) throw new Error('no window');
     expect(window.complete).toBe(true);
     expect(sim.stats.authCalls).toBe(2);
-    const expected = served(window.startAt, window.endAt);
+    const expected = served(sim, window.startAt, window.endAt);
     expectOnce(
-      (await curated()).map((record) => record.uuid),
+      (await curated(lake)).map((record) => record.uuid),
       expected.map((finding) => finding.uuid),
     );
-    expectOnce(alertKeys(await drainAlerts(aws, lake.queueUrl)), severe(expected));
+    expectOnce(alertKeys(await lake.alerts()), severe(expected));
   });
 
-  it('stops before the Lambda deadline mid-window and the next run resumes exactly where it stopped', async () => {
-    await sim.close();
-    await setUp({ latencyMs: 300 });
-    const handler = await handlerWith({ QUALYS_REQUEST_TIMEOUT_MS: '1000' });
-    // 10 s are kept back for the checkpoint and alerts and a call may take 1 s: with 13 s left the
-    // run has about 2 s for 0.3 s calls, a few of the window's 15 pages.
-    const partial = await run(handler, {}, 13_000);
-    expect(partial.stoppedEarly).toMatch(/deadline/);
-    expect(partial.pages).toBeGreaterThan(0);
-    const saved = await checkpoint();
-    expect(saved.watermark).toBeUndefined();
-    expect(saved.pending?.nextCursor).toBe(partial.pages * PAGE_SIZE);
-    const landed = await curated();
-    expect(landed).toHaveLength(partial.newFindings);
+  describe('with 300 ms per call', () => {
+    test.override('simulatorOptions', { latencyMs: 300 });
 
-    const rest = await run(handler);
-    const window = rest.windows[0];
-    if (!window) throw new Error('no window');
-    expect(window.startAt).toBe(saved.pending?.startAt);
-    expect((await checkpoint()).watermark).toBe(saved.pending?.endAt);
-    const expected = served(window.startAt, window.endAt);
-    expectOnce(
-      (await curated()).map((record) => record.uuid),
-      expected.map((finding) => finding.uuid),
-    );
-    expectOnce(alertKeys(await drainAlerts(aws, lake.queueUrl)), severe(expected));
+    test('stops before the Lambda deadline mid-window and the next run resumes exactly where it stopped', async ({
+      sim,
+      lake,
+      handlerWith,
+    }) => {
+      const handler = await handlerWith({ QUALYS_REQUEST_TIMEOUT_MS: '1000' });
+      // 10 s are kept back for the checkpoint and alerts and a call may take 1 s: with 13 s left the
+      // run has about 2 s for 0.3 s calls, a few of the window's 15 pages.
+      const partial = await run(handler, {}, 13_000);
+      expect(partial.stoppedEarly).toMatch(/deadline/);
+      expect(partial.pages).toBeGreaterThan(0);
+      const saved = await checkpoint(lake);
+      expect(saved.watermark).toBeUndefined();
+      expect(saved.pending?.nextCursor).toBe(partial.pages * PAGE_SIZE);
+      const landed = await curated(lake);
+      expect(landed).toHaveLength(partial.newFindings);
+
+      const rest = await run(handler);
+      const window = rest.windows[0];
+      if (!window) throw new Error('no window');
+      expect(window.startAt).toBe(saved.pending?.startAt);
+      expect((await checkpoint(lake)).watermark).toBe(saved.pending?.endAt);
+      const expected = served(sim, window.startAt, window.endAt);
+      expectOnce(
+        (await curated(lake)).map((record) => record.uuid),
+        expected.map((finding) => finding.uuid),
+      );
+      expectOnce(alertKeys(await lake.alerts()), severe(expected));
+    });
   });
 
-  it('never draws a 409/429 when limits are announced: it stops at the budget and resumes when the window reopens', async () => {
-    await sim.close();
+  describe('with an announced rate limit of 6 calls an hour', () => {
     // No late data here: findings that become visible mid-window are the lookback's job (tested above).
-    await setUp({ rateLimit: { limit: 6, windowSec: 3600, concurrency: 2 }, cdr: { lateFindings: 0 } });
-    const summaries: Summary[] = [];
-    for (let attempt = 0; attempt < 6; attempt++) {
-      // A fresh execution environment each hour, as the schedule would bring.
-      const handler = await handlerWith();
-      const summary = await run(handler);
-      summaries.push(summary);
-      if (!summary.stoppedEarly) break;
-      expect(summary.stoppedEarly).toMatch(/budget/);
-      sim.control.advanceClock(3600_000);
-    }
-    expect(summaries.length).toBeGreaterThan(1);
-    expect(summaries.at(-1)?.stoppedEarly).toBeUndefined();
-    expect(sim.stats.rateLimited).toBe(0);
-    const window = summaries[0]?.windows[0];
-    if (!window) throw new Error('no window');
-    const expected = served(window.startAt, window.endAt);
-    expectOnce(
-      (await curated()).map((record) => record.uuid),
-      expected.map((finding) => finding.uuid),
-    );
-    expectOnce(alertKeys(await drainAlerts(aws, lake.queueUrl)), severe(expected));
+    test.override('simulatorOptions', {
+      rateLimit: { limit: 6, windowSec: 3600, concurrency: 2 },
+      cdr: { lateFindings: 0 },
+    });
+
+    test('never draws a 409/429 when limits are announced: it stops at the budget and resumes when the window reopens', async ({
+      sim,
+      lake,
+      handlerWith,
+    }) => {
+      const summaries: Summary[] = [];
+      for (let attempt = 0; attempt < 6; attempt++) {
+        // A fresh execution environment each hour, as the schedule would bring.
+        const handler = await handlerWith();
+        const summary = await run(handler);
+        summaries.push(summary);
+        if (!summary.stoppedEarly) break;
+        expect(summary.stoppedEarly).toMatch(/budget/);
+        sim.control.advanceClock(3600_000);
+      }
+      expect(summaries.length).toBeGreaterThan(1);
+      expect(summaries.at(-1)?.stoppedEarly).toBeUndefined();
+      expect(sim.stats.rateLimited).toBe(0);
+      const window = summaries[0]?.windows[0];
+      if (!window) throw new Error('no window');
+      const expected = served(sim, window.startAt, window.endAt);
+      expectOnce(
+        (await curated(lake)).map((record) => record.uuid),
+        expected.map((finding) => finding.uuid),
+      );
+      expectOnce(alertKeys(await lake.alerts()), severe(expected));
+    });
   });
 
-  it('waits out a 429 from another consumer of the subscription and carries on', async () => {
+  test('waits out a 429 from another consumer of the subscription and carries on', async ({
+    sim,
+    handlerWith,
+  }) => {
     const handler = await handlerWith();
     sim.control.afterRequests(3, () => sim.control.failNext(1, 429));
     const summary = await run(handler);
@@ -294,14 +276,18 @@ describe('cdr-findings', () => {
     expect(summary.windows[0]?.complete).toBe(true);
   });
 
-  it('sends one digest listing every uuid instead of individual alerts above ALERT_MAX_PER_RUN', async () => {
+  test('sends one digest listing every uuid instead of individual alerts above ALERT_MAX_PER_RUN', async ({
+    sim,
+    lake,
+    handlerWith,
+  }) => {
     const handler = await handlerWith({ ALERT_MAX_PER_RUN: '3' });
     const summary = await run(handler);
     const window = summary.windows[0];
     if (!window) throw new Error('no window');
-    const expectedSevere = severe(served(window.startAt, window.endAt));
+    const expectedSevere = severe(served(sim, window.startAt, window.endAt));
     expect(expectedSevere.length).toBeGreaterThan(3);
-    const alerts = await drainAlerts(aws, lake.queueUrl);
+    const alerts = await lake.alerts();
     expect(alerts).toHaveLength(1);
     const [digest] = alerts;
     expect(digest?.attributes.alertKey).toBeUndefined();
@@ -310,48 +296,60 @@ describe('cdr-findings', () => {
     expect(summary.digestsPublished).toBe(1);
   });
 
-  it('runs an explicit {startAt, endAt} window without touching the incremental checkpoint', async () => {
+  test('runs an explicit {startAt, endAt} window without touching the incremental checkpoint', async ({
+    sim,
+    lake,
+    handlerWith,
+  }) => {
     const handler = await handlerWith();
     await run(handler);
-    const before = await checkpoint();
+    const before = await checkpoint(lake);
     const startAt = new Date(Date.now() - 40 * HOUR).toISOString();
     const endAt = new Date(Date.now() - 30 * HOUR).toISOString();
     const replay = await run(handler, { startAt, endAt });
     expect(replay.windows).toEqual([expect.objectContaining({ startAt, endAt, complete: true })]);
-    expect(await checkpoint()).toEqual(before);
-    const uuids = (await curated()).map((record) => record.uuid);
+    expect(await checkpoint(lake)).toEqual(before);
+    const uuids = (await curated(lake)).map((record) => record.uuid);
     expect(uuids.length).toBe(new Set(uuids).size);
-    for (const finding of served(startAt, endAt)) expect(uuids).toContain(finding.uuid);
+    for (const finding of served(sim, startAt, endAt)) expect(uuids).toContain(finding.uuid);
   });
 
-  it('rejects a bad window event with an error naming the field', async () => {
+  test('rejects a bad window event with an error naming the field', async ({ handlerWith }) => {
     const handler = await handlerWith();
     await expect(run(handler, { startAt: 'yesterday', endAt: new Date().toISOString() })).rejects.toThrow(
       /startAt/,
     );
   });
 
-  it('fails on a malformed page with an error naming the endpoint and status, keeping every page before it', async () => {
+  test('fails on a malformed page with an error naming the endpoint and status, keeping every page before it', async ({
+    sim,
+    lake,
+    handlerWith,
+  }) => {
     const handler = await handlerWith();
     sim.control.afterRequests(3, () => sim.control.malformedNext(1));
     await expect(run(handler)).rejects.toThrow(
       /GET \/cdr-api\/rest\/v1\/findings answered 200: the body is not JSON/,
     );
-    const saved = await checkpoint();
+    const saved = await checkpoint(lake);
     expect(saved.pending?.nextCursor).toBe(3 * PAGE_SIZE);
-    expect(await listKeys(aws, lake.bucket, 'raw/cdr-findings/')).toHaveLength(3);
+    expect(await lake.keys('raw/cdr-findings/')).toHaveLength(3);
 
     const summary = await run(handler);
     expect(summary.windows[0]?.complete).toBe(true);
-    const expected = served(saved.pending?.startAt ?? '', saved.pending?.endAt ?? '');
+    const expected = served(sim, saved.pending?.startAt ?? '', saved.pending?.endAt ?? '');
     expectOnce(
-      (await curated()).map((record) => record.uuid),
+      (await curated(lake)).map((record) => record.uuid),
       expected.map((finding) => finding.uuid),
     );
-    expectOnce(alertKeys(await drainAlerts(aws, lake.queueUrl)), severe(expected));
+    expectOnce(alertKeys(await lake.alerts()), severe(expected));
   });
 
-  it('never writes the password or a JWT to S3 or an alert, nor to the logs', async () => {
+  test('never writes the password or a JWT to S3 or an alert, nor to the logs', async ({
+    sim,
+    lake,
+    handlerWith,
+  }) => {
     const output: string[] = [];
     const capture = (chunk: unknown) => {
       output.push(String(chunk));
@@ -372,15 +370,15 @@ describe('cdr-findings', () => {
     const tokens = sim.data.issuedTokens();
     expect(tokens.length).toBeGreaterThan(1);
     const haystacks = [output.join('\n')];
-    for (const key of await listKeys(aws, lake.bucket)) {
-      const bytes = await getBytes(aws, lake.bucket, key);
+    for (const key of await lake.keys()) {
+      const bytes = await lake.bytes(key);
       haystacks.push(
         bytes[0] === 0x1f && bytes[1] === 0x8b
           ? gunzipSync(bytes).toString('utf8')
           : Buffer.from(bytes).toString('utf8'),
       );
     }
-    haystacks.push(...(await drainAlerts(aws, lake.queueUrl)).map((alert) => JSON.stringify(alert)));
+    haystacks.push(...(await lake.alerts()).map((alert) => JSON.stringify(alert)));
     for (const text of haystacks) {
       expect(text).not.toContain('demo-password');
       for (const token of tokens) expect(text).not.toContain(token);

@@ -1,69 +1,25 @@
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { CONNECTOR_TYPES } from '../../functions/qualys/sdr';
 import { sdrPostureKeys as postureKeys } from '../../functions/sdr-posture/keys';
 import type { FailureState, PostureCheckpoint } from '../../functions/sdr-posture/model';
-import {
-  type ReportingResponse,
-  type Simulator,
-  type SimulatorOptions,
-  startSimulator,
-} from '../simulator/index';
-import { type Handler, lambdaContext, loadHandler } from '../support/invoke';
-import {
-  connectLocalAws,
-  curatedRecords,
-  drainAlerts,
-  getJson,
-  type Lake,
-  type LocalAws,
-  lambdaEnv,
-  listKeys,
-  type ReceivedAlert,
-} from '../support/local-aws';
+import { DEFAULT_CREDENTIALS, type ReportingResponse, type Simulator } from '../simulator/index';
+import { collectorTest, type TestLake } from '../support/fixtures';
+import { type Handler, lambdaContext } from '../support/invoke';
+import type { ReceivedAlert } from '../support/local-aws';
 
 /**
  * The built sdr-posture bundle against the Qualys simulator and fauxqs: the rows in the bucket,
  * the alerts that reach an SQS queue subscribed to the topic, and the failure state.
  */
-const CREDENTIALS = { username: 'qualys-lake-demo', password: 'demo-password' };
-
-let aws: LocalAws;
-let sim: Simulator;
-let lake: Lake;
-let secretId: string;
-
-beforeAll(async () => {
-  aws = await connectLocalAws(inject('fauxqsEndpoint'));
+const test = collectorTest('sdr-posture', {
+  QUALYS_REQUEST_TIMEOUT_MS: '5000',
+  QUALYS_MAX_RETRIES: '1',
+  QUALYS_CALL_RESERVE: '0',
+  SDR_MAX_CALLS_PER_RUN: '100',
+  SDR_POSTURE_NOTIFY_RECOVERY: 'true',
+  SDR_POSTURE_MIN_CRITICALITY: 'Low',
+  ALERT_MAX_PER_RUN: '1000',
 });
-afterAll(async () => {
-  await aws.close();
-});
-afterEach(async () => {
-  await sim?.close();
-});
-
-async function setUp(options: SimulatorOptions = {}) {
-  sim = await startSimulator(options);
-  lake = await aws.createLake('posture');
-  secretId = aws.secrets.put(`qualys-${lake.bucket}`, JSON.stringify({ baseUrl: sim.url, ...CREDENTIALS }));
-}
-
-/** A fresh (cold) instance of the handler. Every variable is given, as process.env is shared. */
-function handlerWith(extra: Record<string, string> = {}): Promise<Handler> {
-  return loadHandler(
-    'sdr-posture',
-    lambdaEnv(aws, lake, secretId, {
-      QUALYS_REQUEST_TIMEOUT_MS: '5000',
-      QUALYS_MAX_RETRIES: '1',
-      QUALYS_CALL_RESERVE: '0',
-      SDR_MAX_CALLS_PER_RUN: '100',
-      SDR_POSTURE_NOTIFY_RECOVERY: 'true',
-      SDR_POSTURE_MIN_CRITICALITY: 'Low',
-      ALERT_MAX_PER_RUN: '1000',
-      ...extra,
-    }),
-  );
-}
 
 interface Summary {
   pollId: string;
@@ -95,11 +51,11 @@ interface ServedRow {
  * What the simulator serves now for every enabled connector of a known type and each policy that
  * applies to it, read straight from its API: the truth the lake must match.
  */
-async function served(): Promise<ServedRow[]> {
+async function served(sim: Simulator): Promise<ServedRow[]> {
   const login = await fetch(`${sim.url}/auth`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ ...CREDENTIALS, token: 'true' }),
+    body: new URLSearchParams({ ...DEFAULT_CREDENTIALS, token: 'true' }),
   });
   const token = await login.text();
   const rows: ServedRow[] = [];
@@ -149,116 +105,126 @@ const failingKeys = (rows: ServedRow[]) =>
 
 const alertKeys = (alerts: ReceivedAlert[]) => alerts.map((alert) => alert.attributes.alertKey ?? '').sort();
 
-async function rowsOfPoll(pollId: string) {
-  const rows = await curatedRecords(aws, lake.bucket, 'curated/sdr_posture/');
+async function rowsOfPoll(lake: TestLake, pollId: string) {
+  const rows = await lake.records('curated/sdr_posture/');
   return rows.filter((row) => row.lake_run_id === pollId);
 }
 
-const failureState = () => getJson<FailureState>(aws, lake.bucket, postureKeys.failures);
+const failureState = (lake: TestLake) => lake.json<FailureState>(postureKeys.failures);
 
 describe('sdr-posture Lambda', () => {
-  it('curates every control x resource of every enabled connector/policy and alerts once per failing resource', async () => {
-    await setUp({ sdr: { includeUnknownConnectorType: true } });
-    const truth = await served();
-    const handler = await handlerWith();
+  describe('with a connector of a type /reporting does not know', () => {
+    test.override('simulatorOptions', { sdr: { includeUnknownConnectorType: true } });
 
-    const summary = await run(handler);
-    expect(summary).toMatchObject({
-      pollComplete: true,
-      resumedPoll: false,
-      connectors: { listed: 6, polled: 4, disabled: 1, unknownType: [{ id: '2400' }] },
-      pairs: { total: 6, done: 6, remaining: 0 },
-    });
+    test('curates every control x resource of every enabled connector/policy and alerts once per failing resource', async ({
+      sim,
+      lake,
+      handlerWith,
+    }) => {
+      const truth = await served(sim);
+      const handler = await handlerWith();
 
-    // Every row the API serves, once, with its connector, policy and result.
-    const rows = await rowsOfPoll(summary.pollId);
-    const describeRow = (row: Record<string, unknown>) =>
-      `${row.connectorId}|${row.policyName}|${row.cid}|${row.resourceId}|${row.resourceEvaluationResult}`;
-    expect(rows.map(describeRow).sort()).toEqual(
-      truth.map((row) => describeRow({ ...row, resourceEvaluationResult: row.result })).sort(),
-    );
-    expect(rows.some((row) => row.connectorId === 2400 || row.connectorId === 2301)).toBe(false);
-    const sample = rows.find((row) => row.resourceEvaluationResult === 'Fail');
-    expect(Object.keys(sample ?? {})).toEqual(
-      expect.arrayContaining([
-        'connectorId',
-        'connectorType',
-        'connectorName',
-        'policyName',
-        'cid',
-        'controlName',
-        'criticality',
-        'controlEvaluationStatus',
-        'isRemediable',
-        'lastEvaluatedDate',
-        'firstScannedDate',
-        'resourceId',
-        'resourceEvaluationResult',
-        'evidenceDetails',
-        'lake_run_id',
-        'lake_ingested_at',
-        'lake_raw_key',
-        'lake_connector_id',
-      ]),
-    );
-
-    // Raw pages and curated objects under the documented, safe keys.
-    const keys = await listKeys(aws, lake.bucket);
-    const day = `${summary.pollId.slice(0, 4)}-${summary.pollId.slice(4, 6)}-${summary.pollId.slice(6, 8)}`;
-    const raw = keys.filter((key) => key.startsWith('raw/'));
-    for (const key of raw) {
-      expect(key).toMatch(
-        new RegExp(
-          `^raw/sdr-posture/dt=${day}/run=${summary.pollId.replace('.', '\\.')}/(connectors|policies|connector=\\d+/policy=\\d+)/page=\\d{5}\\.json\\.gz$`,
-        ),
-      );
-    }
-    expect(raw.filter((key) => key.includes('/connector='))).toHaveLength(truthPages(truth));
-    for (const key of keys.filter((key) => key.startsWith('curated/'))) {
-      expect(key).toMatch(new RegExp(`^curated/sdr_posture/dt=${day}/[^/]+\\.json\\.gz$`));
-    }
-    expect(keys.some((key) => key.includes('sharepoint'))).toBe(false);
-
-    // One alert per failing (connector, cid, resource), with the documented attributes.
-    const alerts = await drainAlerts(aws, lake.queueUrl);
-    const expected = failingKeys(truth);
-    expect(alertKeys(alerts)).toEqual(expected);
-    expect(expected.some((key) => key.includes('sharepoint.com/sites/Finance/../HR'))).toBe(true);
-    for (const alert of alerts) {
-      const row = truth.find((item) => keyOf(item) === alert.attributes.alertKey);
-      expect(alert.attributes).toEqual({
-        source: 'sdr-posture',
-        kind: 'failed',
-        criticality: row?.criticality,
-        connectorType: row?.connectorType,
-        alertKey: alert.attributes.alertKey,
+      const summary = await run(handler);
+      expect(summary).toMatchObject({
+        pollComplete: true,
+        resumedPoll: false,
+        connectors: { listed: 6, polled: 4, disabled: 1, unknownType: [{ id: '2400' }] },
+        pairs: { total: 6, done: 6, remaining: 0 },
       });
-      expect(alert.subject?.length).toBeLessThan(100);
-      expect(alert.email).toContain('Failing evidence:');
-      expect(alert.email).toContain('evidenceFail:');
-      expect(alert.chat.content.title).toContain('SaaS posture control failed');
-    }
-    expect(Object.keys((await failureState()).failures).sort()).toEqual(expected);
+
+      // Every row the API serves, once, with its connector, policy and result.
+      const rows = await rowsOfPoll(lake, summary.pollId);
+      const describeRow = (row: Record<string, unknown>) =>
+        `${row.connectorId}|${row.policyName}|${row.cid}|${row.resourceId}|${row.resourceEvaluationResult}`;
+      expect(rows.map(describeRow).sort()).toEqual(
+        truth.map((row) => describeRow({ ...row, resourceEvaluationResult: row.result })).sort(),
+      );
+      expect(rows.some((row) => row.connectorId === 2400 || row.connectorId === 2301)).toBe(false);
+      const sample = rows.find((row) => row.resourceEvaluationResult === 'Fail');
+      expect(Object.keys(sample ?? {})).toEqual(
+        expect.arrayContaining([
+          'connectorId',
+          'connectorType',
+          'connectorName',
+          'policyName',
+          'cid',
+          'controlName',
+          'criticality',
+          'controlEvaluationStatus',
+          'isRemediable',
+          'lastEvaluatedDate',
+          'firstScannedDate',
+          'resourceId',
+          'resourceEvaluationResult',
+          'evidenceDetails',
+          'lake_run_id',
+          'lake_ingested_at',
+          'lake_raw_key',
+          'lake_connector_id',
+        ]),
+      );
+
+      // Raw pages and curated objects under the documented, safe keys.
+      const keys = await lake.keys();
+      const day = `${summary.pollId.slice(0, 4)}-${summary.pollId.slice(4, 6)}-${summary.pollId.slice(6, 8)}`;
+      const raw = keys.filter((key) => key.startsWith('raw/'));
+      for (const key of raw) {
+        expect(key).toMatch(
+          new RegExp(
+            `^raw/sdr-posture/dt=${day}/run=${summary.pollId.replace('.', '\\.')}/(connectors|policies|connector=\\d+/policy=\\d+)/page=\\d{5}\\.json\\.gz$`,
+          ),
+        );
+      }
+      expect(raw.filter((key) => key.includes('/connector='))).toHaveLength(truthPages(truth));
+      for (const key of keys.filter((key) => key.startsWith('curated/'))) {
+        expect(key).toMatch(new RegExp(`^curated/sdr_posture/dt=${day}/[^/]+\\.json\\.gz$`));
+      }
+      expect(keys.some((key) => key.includes('sharepoint'))).toBe(false);
+
+      // One alert per failing (connector, cid, resource), with the documented attributes.
+      const alerts = await lake.alerts();
+      const expected = failingKeys(truth);
+      expect(alertKeys(alerts)).toEqual(expected);
+      expect(expected.some((key) => key.includes('sharepoint.com/sites/Finance/../HR'))).toBe(true);
+      for (const alert of alerts) {
+        const row = truth.find((item) => keyOf(item) === alert.attributes.alertKey);
+        expect(alert.attributes).toEqual({
+          source: 'sdr-posture',
+          kind: 'failed',
+          criticality: row?.criticality,
+          connectorType: row?.connectorType,
+          alertKey: alert.attributes.alertKey,
+        });
+        expect(alert.subject?.length).toBeLessThan(100);
+        expect(alert.email).toContain('Failing evidence:');
+        expect(alert.email).toContain('evidenceFail:');
+        expect(alert.chat.content.title).toContain('SaaS posture control failed');
+      }
+      expect(Object.keys((await failureState(lake)).failures).sort()).toEqual(expected);
+    });
   });
 
-  it('sends nothing for an unchanged poll, one alert for a newly failing resource, one notice when it passes', async () => {
-    await setUp();
-    const truth = await served();
+  test('sends nothing for an unchanged poll, one alert for a newly failing resource, one notice when it passes', async ({
+    sim,
+    lake,
+    handlerWith,
+  }) => {
+    const truth = await served(sim);
     const handler = await handlerWith();
     await run(handler);
-    expect(await drainAlerts(aws, lake.queueUrl)).toHaveLength(failingKeys(truth).length);
+    expect(await lake.alerts()).toHaveLength(failingKeys(truth).length);
 
     const second = await run(handler);
     expect(second).toMatchObject({ pollComplete: true, newFailures: 0, recoveries: 0, alertsPublished: 0 });
-    expect(await drainAlerts(aws, lake.queueUrl)).toEqual([]);
-    expect(await rowsOfPoll(second.pollId)).toHaveLength(truth.length);
+    expect(await lake.alerts()).toEqual([]);
+    expect(await rowsOfPoll(lake, second.pollId)).toHaveLength(truth.length);
 
     // A resource that passes starts failing: exactly one alert, for it.
     const passing = truth.find((row) => row.result === 'Pass' && row.connectorType === 'OFFICE365');
     if (!passing) throw new Error('the simulator serves no passing O365 resource');
     sim.control.setControlResult(passing.connectorId, passing.cid, passing.resourceId, 'Fail');
     await run(handler);
-    const failed = await drainAlerts(aws, lake.queueUrl);
+    const failed = await lake.alerts();
     expect(failed.map((alert) => [alert.attributes.kind, alert.attributes.alertKey])).toEqual([
       ['failed', keyOf(passing)],
     ]);
@@ -269,7 +235,7 @@ describe('sdr-posture Lambda', () => {
     if (!failing) throw new Error('the simulator serves no failing SharePoint site');
     sim.control.setControlResult(failing.connectorId, failing.cid, failing.resourceId, 'Pass');
     await run(handler);
-    const recovered = await drainAlerts(aws, lake.queueUrl);
+    const recovered = await lake.alerts();
     expect(recovered.map((alert) => [alert.attributes.kind, alert.attributes.alertKey])).toEqual([
       ['recovered', keyOf(failing)],
     ]);
@@ -278,19 +244,22 @@ describe('sdr-posture Lambda', () => {
       criticality: failing.criticality,
     });
     expect(recovered[0]?.email).toContain('now passes');
-    expect((await failureState()).failures).not.toHaveProperty([keyOf(failing)]);
+    expect((await failureState(lake)).failures).not.toHaveProperty([keyOf(failing)]);
 
     // Once recovered, nothing more.
     await run(handler);
-    expect(await drainAlerts(aws, lake.queueUrl)).toEqual([]);
+    expect(await lake.alerts()).toEqual([]);
   });
 
-  it('closes a failure silently when SDR_POSTURE_NOTIFY_RECOVERY is false', async () => {
-    await setUp();
-    const truth = await served();
+  test('closes a failure silently when SDR_POSTURE_NOTIFY_RECOVERY is false', async ({
+    sim,
+    lake,
+    handlerWith,
+  }) => {
+    const truth = await served(sim);
     const handler = await handlerWith({ SDR_POSTURE_NOTIFY_RECOVERY: 'false' });
     await run(handler);
-    await drainAlerts(aws, lake.queueUrl);
+    await lake.alerts();
 
     const failing = truth.find((row) => row.result === 'Fail');
     if (!failing) throw new Error('the simulator serves no failing resource');
@@ -298,22 +267,25 @@ describe('sdr-posture Lambda', () => {
     const summary = await run(handler);
 
     expect(summary.recoveries).toBe(1);
-    expect(await drainAlerts(aws, lake.queueUrl)).toEqual([]);
-    expect((await failureState()).failures).not.toHaveProperty([keyOf(failing)]);
+    expect(await lake.alerts()).toEqual([]);
+    expect((await failureState(lake)).failures).not.toHaveProperty([keyOf(failing)]);
   });
 
-  it('stops at SDR_MAX_CALLS_PER_RUN mid-poll and resumes it without duplicate alerts', async () => {
-    await setUp();
-    const truth = await served();
+  test('stops at SDR_MAX_CALLS_PER_RUN mid-poll and resumes it without duplicate alerts', async ({
+    sim,
+    lake,
+    handlerWith,
+  }) => {
+    const truth = await served(sim);
     const handler = await handlerWith({ SDR_MAX_CALLS_PER_RUN: '4' });
 
     const summaries: Summary[] = [];
     const alerts: ReceivedAlert[] = [];
     for (let attempt = 0; attempt < 20 && !summaries.at(-1)?.pollComplete; attempt++) {
       summaries.push(await run(handler));
-      alerts.push(...(await drainAlerts(aws, lake.queueUrl)));
+      alerts.push(...(await lake.alerts()));
       if (!summaries.at(-1)?.pollComplete) {
-        const checkpoint = await getJson<PostureCheckpoint>(aws, lake.bucket, postureKeys.checkpoint);
+        const checkpoint = await lake.json<PostureCheckpoint>(postureKeys.checkpoint);
         expect(checkpoint.poll?.pollId).toBe(summaries[0]?.pollId);
       }
     }
@@ -324,12 +296,15 @@ describe('sdr-posture Lambda', () => {
     expect(new Set(summaries.map((summary) => summary.pollId)).size).toBe(1);
 
     expect(alertKeys(alerts)).toEqual(failingKeys(truth));
-    expect(await rowsOfPoll(summaries[0]?.pollId ?? '')).toHaveLength(truth.length);
+    expect(await rowsOfPoll(lake, summaries[0]?.pollId ?? '')).toHaveLength(truth.length);
   });
 
-  it('leaves QUALYS_CALL_RESERVE calls of the window to others, and resumes when the window reopens', async () => {
-    await setUp();
-    const truth = await served();
+  test('leaves QUALYS_CALL_RESERVE calls of the window to others, and resumes when the window reopens', async ({
+    sim,
+    lake,
+    handlerWith,
+  }) => {
+    const truth = await served(sim);
     sim.control.setRateLimit({ limit: 14, windowSec: 3600 });
     sim.stats.reset();
 
@@ -339,7 +314,7 @@ describe('sdr-posture Lambda', () => {
       // A new execution environment each hour; the simulator's window reopens meanwhile.
       const handler = await handlerWith({ QUALYS_CALL_RESERVE: '4' });
       summaries.push(await run(handler));
-      alerts.push(...(await drainAlerts(aws, lake.queueUrl)));
+      alerts.push(...(await lake.alerts()));
       sim.control.advanceClock(3_600_000);
     }
     expect(summaries[0]?.stoppedEarly).toMatch(/call budget spent.*4 reserved for other collectors/);
@@ -348,12 +323,15 @@ describe('sdr-posture Lambda', () => {
     expect(alertKeys(alerts)).toEqual(failingKeys(truth));
   });
 
-  it('fails a malformed page clearly, keeps what was read, and the next run resumes from that page', async () => {
-    await setUp();
-    const truth = await served();
+  test('fails a malformed page clearly, keeps what was read, and the next run resumes from that page', async ({
+    sim,
+    lake,
+    handlerWith,
+  }) => {
+    const truth = await served(sim);
     // Two calls list connectors and policies; the third reads page 1 of the first pair.
     await run(await handlerWith({ SDR_MAX_CALLS_PER_RUN: '3' }));
-    const before = await getJson<PostureCheckpoint>(aws, lake.bucket, postureKeys.checkpoint);
+    const before = await lake.json<PostureCheckpoint>(postureKeys.checkpoint);
     const first = before.poll?.pairs[0];
     expect(first).toMatchObject({ status: 'pending', nextPage: 2 });
 
@@ -362,14 +340,14 @@ describe('sdr-posture Lambda', () => {
     await expect(broken({}, lambdaContext())).rejects.toThrow(
       /page 2: GET \/sdr\/api\/v1\/reporting answered 200: the body is not JSON/,
     );
-    const after = await getJson<PostureCheckpoint>(aws, lake.bucket, postureKeys.checkpoint);
+    const after = await lake.json<PostureCheckpoint>(postureKeys.checkpoint);
     expect(after.poll?.pairs[0]).toMatchObject({ status: 'pending', nextPage: 2, attempts: 1 });
     expect(after.poll?.pairs.slice(1).every((pair) => pair.status === 'done')).toBe(true);
 
     const summary = await run(await handlerWith());
     expect(summary).toMatchObject({ resumedPoll: true, pollComplete: true, pollId: before.poll?.pollId });
-    expect(await rowsOfPoll(summary.pollId)).toHaveLength(truth.length);
-    expect(alertKeys(await drainAlerts(aws, lake.queueUrl))).toEqual(failingKeys(truth));
+    expect(await rowsOfPoll(lake, summary.pollId)).toHaveLength(truth.length);
+    expect(alertKeys(await lake.alerts())).toEqual(failingKeys(truth));
   });
 });
 

@@ -1,61 +1,25 @@
 import { createHash } from 'node:crypto';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { SdrReportsSummary as SdrReportsRunSummary } from '../../functions/sdr-reports/collector';
 import type { ReportMetadata } from '../../functions/sdr-reports/model';
-import { DEFAULT_CREDENTIALS, type SdrReport, type Simulator, startSimulator } from '../simulator';
-import { lambdaContext, loadHandler } from '../support/invoke';
-import {
-  connectLocalAws,
-  curatedRecords,
-  getBytes,
-  getJson,
-  type Lake,
-  type LocalAws,
-  lambdaEnv,
-  listKeys,
-} from '../support/local-aws';
+import { DEFAULT_CREDENTIALS, type SdrReport, type Simulator } from '../simulator';
+import { collectorTest, type TestLake } from '../support/fixtures';
+import { type Handler, lambdaContext } from '../support/invoke';
 
 const DOWNLOAD = '/sdr/api/v1/report/download/';
 const LIST = '/sdr/api/v1/reports';
 const MiB = 1024 * 1024;
-const COLLECTOR_DEFAULTS = {
+
+/** The simulator serves 8 reports: 6 completed, one of them 12 MiB. */
+const test = collectorTest('sdr-reports', {
   SDR_PAGE_SIZE: '200',
   SDR_REPORTS_MAX_PER_RUN: '20',
   SDR_MAX_CALLS_PER_RUN: '60',
   QUALYS_CALL_RESERVE: '0',
-};
-
-let aws: LocalAws;
-let sim: Simulator | undefined;
-
-beforeAll(async () => {
-  aws = await connectLocalAws(inject('fauxqsEndpoint'));
-});
-afterAll(async () => {
-  await aws.close();
-});
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
 });
 
-/** A simulator (8 reports: 6 completed, one of them 12 MiB), a lake and the Lambda's env. */
-async function setup(name: string, options: Parameters<typeof startSimulator>[0] = {}) {
-  sim = await startSimulator(options);
-  const lake = await aws.createLake(name);
-  const secretId = aws.secrets.put(
-    `qualys-${name}`,
-    JSON.stringify({ baseUrl: sim.url, ...DEFAULT_CREDENTIALS }),
-  );
-  // loadHandler merges into process.env and never removes a key: pin every setting of this collector.
-  const env = (extra: Record<string, string> = {}) =>
-    lambdaEnv(aws, lake, secretId, { ...COLLECTOR_DEFAULTS, ...extra });
-  return { sim, lake, env };
-}
-
-const invoke = async (handler: Awaited<ReturnType<typeof loadHandler>>) =>
-  (await handler({}, lambdaContext())) as SdrReportsRunSummary;
+const invoke = async (handler: Handler) => (await handler({}, lambdaContext())) as SdrReportsRunSummary;
 
 async function rejection(promise: Promise<unknown>): Promise<Error> {
   try {
@@ -89,8 +53,8 @@ async function directDownload(simulator: Simulator, fileUuid: string): Promise<U
   return new Uint8Array(await response.arrayBuffer());
 }
 
-async function exists(lake: Lake, key: string): Promise<boolean> {
-  return (await listKeys(aws, lake.bucket, key)).includes(key);
+async function exists(lake: TestLake, key: string): Promise<boolean> {
+  return (await lake.keys(key)).includes(key);
 }
 
 const downloadCalls = (simulator: Simulator) =>
@@ -99,15 +63,19 @@ const downloadCalls = (simulator: Simulator) =>
     .map(([path, count]) => [decodeURIComponent(path.slice(DOWNLOAD.length)), count] as const);
 
 describe('sdr-reports Lambda against the simulator', () => {
-  it('archives every completed report once, byte for byte, with metadata; a second run downloads nothing', async () => {
-    const { sim, lake, env } = await setup('reports-all');
+  test('archives every completed report once, byte for byte, with metadata; a second run downloads nothing', async ({
+    aws,
+    sim,
+    lake,
+    handlerWith,
+  }) => {
     const reports = sim.data.sdr.reports;
     const completed = reports.filter((report) => report.status === 'completed');
     const others = reports.filter((report) => report.status !== 'completed');
     expect(completed).toHaveLength(6);
     expect(others.map((report) => report.status).sort()).toEqual(['failed', 'inprogress']);
 
-    const handler = await loadHandler('sdr-reports', env());
+    const handler = await handlerWith();
     const summary = await invoke(handler);
     expect(summary).toMatchObject({
       listingComplete: true,
@@ -125,15 +93,15 @@ describe('sdr-reports Lambda against the simulator', () => {
     );
 
     // Exactly a file and its metadata per completed report; nothing for the others.
-    expect(await listKeys(aws, lake.bucket, 'reports/')).toEqual(
+    expect(await lake.keys('reports/')).toEqual(
       completed.flatMap((report) => [metadataKey(report), fileKey(report)]).sort(),
     );
     for (const report of completed) {
       const direct = await directDownload(sim, report.fileUuid);
-      const stored = await getBytes(aws, lake.bucket, fileKey(report));
+      const stored = await lake.bytes(fileKey(report));
       expect(stored.byteLength).toBe(sim.data.reportSize(report.fileUuid));
       expect(sha256(stored)).toBe(sha256(direct));
-      const metadata = await getJson<ReportMetadata>(aws, lake.bucket, metadataKey(report));
+      const metadata = await lake.json<ReportMetadata>(metadataKey(report));
       expect(metadata).toMatchObject({
         report: JSON.parse(JSON.stringify(report)),
         file: {
@@ -153,7 +121,7 @@ describe('sdr-reports Lambda against the simulator', () => {
     const head = await aws.s3.send(new HeadObjectCommand({ Bucket: lake.bucket, Key: fileKey(big) }));
     expect(head.ETag).toMatch(/-2"$/);
 
-    const curated = await curatedRecords(aws, lake.bucket, 'curated/sdr_reports/');
+    const curated = await lake.records('curated/sdr_reports/');
     expect(curated.map((record) => record.fileUuid).sort()).toEqual(
       completed.map((report) => report.fileUuid).sort(),
     );
@@ -165,7 +133,7 @@ describe('sdr-reports Lambda against the simulator', () => {
       lake_bytes: sim.data.reportSize(big.fileUuid),
       lake_sha256: sha256(await directDownload(sim, big.fileUuid)),
     });
-    expect(await listKeys(aws, lake.bucket, `raw/sdr-reports/`)).toEqual([
+    expect(await lake.keys(`raw/sdr-reports/`)).toEqual([
       `raw/sdr-reports/dt=${summary.checkpoint?.lastCompleted?.startedAt.slice(0, 10)}/run=${summary.runId}/page=00000.json.gz`,
     ]);
 
@@ -177,17 +145,20 @@ describe('sdr-reports Lambda against the simulator', () => {
     expect(sim.stats.byPath[LIST]).toBe(1);
   });
 
-  it('a download cut mid-stream leaves no metadata or curated record, fails the run after the others, and the next run fetches it', async () => {
-    const { sim, lake, env } = await setup('reports-cut');
+  test('a download cut mid-stream leaves no metadata or curated record, fails the run after the others, and the next run fetches it', async ({
+    sim,
+    lake,
+    handlerWith,
+  }) => {
     const reports = sim.data.sdr.reports;
     const first = reports[0] as SdrReport;
     sim.control.truncateNextDownload();
 
-    const error = await rejection(invoke(await loadHandler('sdr-reports', env())));
+    const error = await rejection(invoke(await handlerWith()));
     expect(error.name).toBe('ReportDownloadsFailedError');
     expect(error.message).toContain(`1 of 6 report downloads failed`);
     expect(error.message).toContain(first.fileUuid);
-    expect(await listKeys(aws, lake.bucket, folder(first))).toEqual([]);
+    expect(await lake.keys(folder(first))).toEqual([]);
     expect(await exists(lake, curatedKey(first))).toBe(false);
     // Every other completed report, the 12 MiB one included, was still archived.
     for (const report of reports.filter((r) => r.status === 'completed' && r !== first)) {
@@ -195,81 +166,94 @@ describe('sdr-reports Lambda against the simulator', () => {
     }
 
     sim.stats.reset();
-    const next = await invoke(await loadHandler('sdr-reports', env()));
+    const next = await invoke(await handlerWith());
     expect(next).toMatchObject({ downloaded: 1, alreadyArchived: 5, failedDownloads: [] });
     expect(downloadCalls(sim)).toEqual([[first.fileUuid, 1]]);
-    const metadata = await getJson<ReportMetadata>(aws, lake.bucket, metadataKey(first));
+    const metadata = await lake.json<ReportMetadata>(metadataKey(first));
     expect(metadata.file.sha256).toBe(sha256(await directDownload(sim, first.fileUuid)));
-    expect(await curatedRecords(aws, lake.bucket, curatedKey(first))).toHaveLength(1);
+    expect(await lake.records(curatedKey(first))).toHaveLength(1);
   });
 
-  it('a multipart upload cut after its first part is aborted: nothing lands for that report until a later run', async () => {
-    const { sim, lake, env } = await setup('reports-cut-big');
+  test('a multipart upload cut after its first part is aborted: nothing lands for that report until a later run', async ({
+    sim,
+    lake,
+    handlerWith,
+  }) => {
     const big = sim.data.sdr.reports[1] as SdrReport;
     // One download per run: the first run archives reports[0], so the big report is the next download.
-    const one = await invoke(await loadHandler('sdr-reports', env({ SDR_REPORTS_MAX_PER_RUN: '1' })));
+    const one = await invoke(await handlerWith({ SDR_REPORTS_MAX_PER_RUN: '1' }));
     expect(one.downloaded).toBe(1);
     expect(one.stoppedEarly).toBe('download limit of 1 reports per run reached; the next run resumes here');
 
     sim.control.truncateNextDownload(9 * MiB); // past the first 8 MiB part
-    const error = await rejection(invoke(await loadHandler('sdr-reports', env())));
+    const error = await rejection(invoke(await handlerWith()));
     expect(error.message).toContain(big.fileUuid);
-    expect(await listKeys(aws, lake.bucket, folder(big))).toEqual([]);
+    expect(await lake.keys(folder(big))).toEqual([]);
     expect(await exists(lake, curatedKey(big))).toBe(false);
 
     sim.stats.reset();
-    const last = await invoke(await loadHandler('sdr-reports', env()));
+    const last = await invoke(await handlerWith());
     expect(last).toMatchObject({ downloaded: 1, failedDownloads: [] });
     expect(downloadCalls(sim)).toEqual([[big.fileUuid, 1]]);
-    const stored = await getBytes(aws, lake.bucket, fileKey(big));
+    const stored = await lake.bytes(fileKey(big));
     expect(sha256(stored)).toBe(sha256(await directDownload(sim, big.fileUuid)));
   });
 
-  it('stops at SDR_MAX_CALLS_PER_RUN and the next run resumes the same listing at the page it stopped on', async () => {
-    const { sim, lake, env } = await setup('reports-resume', { sdr: { bigReportSizeBytes: 300_000 } });
-    const limited = env({ SDR_PAGE_SIZE: '3', SDR_MAX_CALLS_PER_RUN: '3' });
+  describe('with 300 KB reports', () => {
+    test.override('simulatorOptions', { sdr: { bigReportSizeBytes: 300_000 } });
 
-    // Page 0 holds reports 0..2: list + 2 downloads is the limit; page 1 is not read.
-    const first = await invoke(await loadHandler('sdr-reports', limited));
-    expect(first).toMatchObject({ apiCalls: 3, pages: 1, downloaded: 2, listingComplete: false });
-    expect(first.stoppedEarly).toBe(
-      'call limit of 3 per run (SDR_MAX_CALLS_PER_RUN) reached before listing page 1; the next run resumes here',
-    );
-    expect(first.checkpoint?.pending?.nextPage).toBe(1);
-    expect(sim.stats.requests).toBe(3);
+    test('stops at SDR_MAX_CALLS_PER_RUN and the next run resumes the same listing at the page it stopped on', async ({
+      sim,
+      lake,
+      handlerWith,
+    }) => {
+      const limited = { SDR_PAGE_SIZE: '3', SDR_MAX_CALLS_PER_RUN: '3' };
 
-    const second = await invoke(await loadHandler('sdr-reports', limited));
-    expect(second).toMatchObject({ runId: first.runId, startPage: 1, downloaded: 2, apiCalls: 3 });
-    const third = await invoke(await loadHandler('sdr-reports', limited));
-    expect(third).toMatchObject({ runId: first.runId, startPage: 2, downloaded: 2, listingComplete: true });
+      // Page 0 holds reports 0..2: list + 2 downloads is the limit; page 1 is not read.
+      const first = await invoke(await handlerWith(limited));
+      expect(first).toMatchObject({ apiCalls: 3, pages: 1, downloaded: 2, listingComplete: false });
+      expect(first.stoppedEarly).toBe(
+        'call limit of 3 per run (SDR_MAX_CALLS_PER_RUN) reached before listing page 1; the next run resumes here',
+      );
+      expect(first.checkpoint?.pending?.nextPage).toBe(1);
+      expect(sim.stats.requests).toBe(3);
 
-    expect(
-      (await listKeys(aws, lake.bucket, 'raw/sdr-reports/')).map((key) => key.split('/').slice(-2).join('/')),
-    ).toEqual([
-      `run=${first.runId}/page=00000.json.gz`,
-      `run=${first.runId}/page=00001.json.gz`,
-      `run=${first.runId}/page=00002.json.gz`,
-    ]);
-    expect(
-      (await listKeys(aws, lake.bucket, 'reports/')).filter((key) => key.endsWith('/metadata.json')),
-    ).toHaveLength(6);
-    expect(downloadCalls(sim).every(([, count]) => count === 1)).toBe(true);
+      const second = await invoke(await handlerWith(limited));
+      expect(second).toMatchObject({ runId: first.runId, startPage: 1, downloaded: 2, apiCalls: 3 });
+      const third = await invoke(await handlerWith(limited));
+      expect(third).toMatchObject({ runId: first.runId, startPage: 2, downloaded: 2, listingComplete: true });
+
+      expect((await lake.keys('raw/sdr-reports/')).map((key) => key.split('/').slice(-2).join('/'))).toEqual([
+        `run=${first.runId}/page=00000.json.gz`,
+        `run=${first.runId}/page=00001.json.gz`,
+        `run=${first.runId}/page=00002.json.gz`,
+      ]);
+      expect((await lake.keys('reports/')).filter((key) => key.endsWith('/metadata.json'))).toHaveLength(6);
+      expect(downloadCalls(sim).every(([, count]) => count === 1)).toBe(true);
+    });
   });
 
-  it('leaves QUALYS_CALL_RESERVE calls of the window to other collectors and stops cleanly', async () => {
-    const { sim, lake, env } = await setup('reports-reserve', {
+  describe('with 300 KB reports and an announced rate limit of 5 calls an hour', () => {
+    test.override('simulatorOptions', {
       rateLimit: { limit: 5, windowSec: 3600 },
       sdr: { bigReportSizeBytes: 300_000 },
     });
-    const summary = await invoke(await loadHandler('sdr-reports', env({ QUALYS_CALL_RESERVE: '2' })));
 
-    expect(summary.apiCalls).toBe(3);
-    expect(sim.stats.requests).toBe(3);
-    expect(sim.stats.rateLimited).toBe(0);
-    expect(summary.stoppedEarly).toMatch(/^call budget spent: 2 of 5 calls left in the window \(2 reserved/);
-    expect(summary.downloaded).toBe(2);
-    expect(
-      (await listKeys(aws, lake.bucket, 'reports/')).filter((key) => key.endsWith('/metadata.json')),
-    ).toHaveLength(2);
+    test('leaves QUALYS_CALL_RESERVE calls of the window to other collectors and stops cleanly', async ({
+      sim,
+      lake,
+      handlerWith,
+    }) => {
+      const summary = await invoke(await handlerWith({ QUALYS_CALL_RESERVE: '2' }));
+
+      expect(summary.apiCalls).toBe(3);
+      expect(sim.stats.requests).toBe(3);
+      expect(sim.stats.rateLimited).toBe(0);
+      expect(summary.stoppedEarly).toMatch(
+        /^call budget spent: 2 of 5 calls left in the window \(2 reserved/,
+      );
+      expect(summary.downloaded).toBe(2);
+      expect((await lake.keys('reports/')).filter((key) => key.endsWith('/metadata.json'))).toHaveLength(2);
+    });
   });
 });

@@ -5,7 +5,7 @@ import { MAX_PAIR_ATTEMPTS } from '../../../functions/sdr-posture/collector';
 import { sdrPostureKeys } from '../../../functions/sdr-posture/keys';
 import type { FailureState, PostureCheckpoint } from '../../../functions/sdr-posture/model';
 import { jsonResponse } from '../../support/fake-qualys';
-import { CIS, control, evidence, resource, SITE, setup } from './fixtures';
+import { CIS, control, evidence, resource, SITE, setup } from '../../support/posture-api';
 
 describe('sdr-posture collector core', () => {
   it('curates one row per control x resource with the API fields, and sets bad controls aside', async () => {

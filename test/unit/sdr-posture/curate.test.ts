@@ -9,7 +9,7 @@ import {
   observe,
 } from '../../../functions/sdr-posture/curate';
 import { emptyObservation, type OpenFailure } from '../../../functions/sdr-posture/model';
-import { control, resource } from './fixtures';
+import { control, resource } from '../../support/posture-api';
 
 /** Controls as the collector curates them: parsed by the reporting schema. */
 const parsed = (...items: unknown[]) => v.parse(v.array(ControlSchema), items);

@@ -1,9 +1,9 @@
-import type { AlertMessage, RunLogger } from '../../../functions/core/ports';
-import { fromNdjsonGzip } from '../../../functions/core/records';
-import { QualysClient } from '../../../functions/qualys/client';
-import { runSdrPosture, type SdrPostureDependencies } from '../../../functions/sdr-posture/collector';
-import { FakeQualys, jsonResponse, type RecordedRequest } from '../../support/fake-qualys';
-import { MemoryStore } from '../../support/memory-store';
+import type { AlertMessage, RunLogger } from '../../functions/core/ports';
+import { fromNdjsonGzip } from '../../functions/core/records';
+import { QualysClient } from '../../functions/qualys/client';
+import { runSdrPosture, type SdrPostureDependencies } from '../../functions/sdr-posture/collector';
+import { FakeQualys, jsonResponse, type RecordedRequest } from './fake-qualys';
+import { MemoryStore } from './memory-store';
 
 /**
  * A fake SaaSDR for the posture collector's unit tests: four connectors (two to poll, one disabled,
