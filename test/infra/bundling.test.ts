@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { QualysLakeStack } from '../../lib/qualys-lake-stack';
-import { testApp } from './fixtures';
+import { testApp } from '../support/infra';
 
 // THE ONE TEST THAT BUNDLES FOR REAL (every other infra test skips bundling); a few seconds of esbuild.
 describe('real bundling', () => {

@@ -13,7 +13,7 @@ import { NAMED_QUERIES } from '../../lib/athena/queries';
 import { TABLES } from '../../lib/athena/tables';
 import { PROJECT_ROOT } from '../../lib/bundle';
 import { LakeCatalog, type LakeCatalogOptions } from '../../lib/constructs/catalog';
-import { constructSnapshot, SKIP_BUNDLING, testApp } from './fixtures';
+import { constructSnapshot, SKIP_BUNDLING, testApp } from '../support/infra';
 
 /** A fresh stack with just a bucket and the catalog; `options` may use the stack (to import a key). */
 function build(options: LakeCatalogOptions | ((stack: Stack) => LakeCatalogOptions) = {}) {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../functions/runtime/env';
 import { parseConfig } from '../../lib/config';
 import { QualysLakeStack } from '../../lib/qualys-lake-stack';
-import { SKIP_BUNDLING, testApp } from './fixtures';
+import { SKIP_BUNDLING, testApp } from '../support/infra';
 
 const parse = (context: Record<string, unknown>) => parseConfig((key) => context[key]);
 

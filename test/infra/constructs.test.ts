@@ -8,7 +8,7 @@ import { ENV } from '../../functions/core/names';
 import { AlertTopic } from '../../lib/constructs/alerts';
 import { ArchiveBucket } from '../../lib/constructs/archive';
 import { Collector, scheduleExpression } from '../../lib/constructs/collector';
-import { constructSnapshot, SKIP_BUNDLING, testApp } from './fixtures';
+import { constructSnapshot, SKIP_BUNDLING, testApp } from '../support/infra';
 
 const newStack = () => new Stack(testApp(SKIP_BUNDLING, { builtinCloudFormationValidation: false }), 'Test');
 

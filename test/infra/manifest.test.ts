@@ -3,7 +3,14 @@ import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { ENV } from '../../functions/core/names';
 import { COLLECTOR_MANIFESTS } from '../../functions/manifests';
-import { actionsOf, allowStatements, objectSuffix, type Resource, resourcesOf, synthStack } from './fixtures';
+import {
+  actionsOf,
+  allowStatements,
+  objectSuffix,
+  type Resource,
+  resourcesOf,
+  synthStack,
+} from '../support/infra';
 
 /**
  * The stack grants each collector exactly what its manifest says, as ArchiveBucket.grantPrefixes

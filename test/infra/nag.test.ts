@@ -3,7 +3,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { QualysLakeStack } from '../../lib/qualys-lake-stack';
-import { FULL_CONTEXT, SKIP_BUNDLING, testApp } from './fixtures';
+import { FULL_CONTEXT, SKIP_BUNDLING, testApp } from '../support/infra';
 
 /**
  * cdk-nag 3 is a policy validation plugin: `app.synth()` throws a ValidationFailed report when a

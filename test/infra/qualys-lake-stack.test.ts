@@ -10,7 +10,7 @@ import {
   resourcesOf,
   SKIP_BUNDLING,
   synthStack,
-} from './fixtures';
+} from '../support/infra';
 
 describe('QualysLakeStack with email and Slack', () => {
   const { template } = synthStack();
