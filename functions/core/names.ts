@@ -72,6 +72,7 @@ export const ENV = {
   sdrPostureNotifyRecovery: 'SDR_POSTURE_NOTIFY_RECOVERY',
   sdrPostureMinCriticality: 'SDR_POSTURE_MIN_CRITICALITY',
   sdrReportsMaxPerRun: 'SDR_REPORTS_MAX_PER_RUN',
+  sdrReportMaxBytes: 'SDR_REPORT_MAX_BYTES',
 } as const;
 
 /** `source` message attribute of every alert, per collector. */

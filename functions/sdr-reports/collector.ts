@@ -9,11 +9,13 @@ import type { Page } from '../qualys/schemas';
 import { listSdrPage, SDR_PATHS } from '../qualys/sdr';
 import { screen } from '../qualys/validation';
 import type { SdrReportsSettings } from './config';
+import { ReportContentError } from './content';
 import { archiveReport, type DownloadContext, errorText } from './download';
 import { sdrReportsKeys } from './keys';
 import {
   type ArchivableReport,
   ArchivableReportSchema,
+  type ContentFailures,
   type DownloadedReport,
   type ListingPass,
   type ReportsCheckpoint,
@@ -47,6 +49,10 @@ export interface SdrReportsSummary extends RunCounts {
   downloads: DownloadedReport[];
   /** Downloads that failed; nothing that looks archived is left for them, and they are retried. */
   failedDownloads: Array<{ fileUuid: string; reason: string }>;
+  /** Reports given up by this run: MAX_CONTENT_FAILURES downloads in a row were not the report. */
+  setAside: Array<{ fileUuid: string; reason: string }>;
+  /** Completed reports skipped because an earlier run set them aside. */
+  skippedSetAside: number;
   /** List items set aside (no fileUuid or createdAt). */
   rejected: number;
   /** Why the run ended before the end of the listing: download or call limit, budget, deadline. */
@@ -90,6 +96,8 @@ function emptySummary(pass: ListingPass): SdrReportsSummary {
     bytesDownloaded: 0,
     downloads: [],
     failedDownloads: [],
+    setAside: [],
+    skippedSetAside: 0,
     rejected: 0,
     objectsWritten: 0,
     apiCalls: 0,
@@ -121,11 +129,51 @@ export function afterPage(
   };
 }
 
+/** Downloads in a row whose body was not the report (an HTML page, the wrong format, too large) before it is set aside. */
+export const MAX_CONTENT_FAILURES = 3;
+
 interface Work {
   run: Run<SdrReportsSummary>;
   settings: SdrReportsSettings;
   pass: ListingPass;
   download: DownloadContext;
+  failures: CheckpointStore<ContentFailures>;
+}
+
+/**
+ * Counts a download whose body was not the report; at MAX_CONTENT_FAILURES the report is set aside
+ * (its record and reason under `set-aside/`) and no longer fails the run. Returns whether it was.
+ */
+async function noteContentFailure(work: Work, report: ArchivableReport, reason: string): Promise<boolean> {
+  const { run } = work;
+  const state = (await work.failures.load()) ?? { version: 1, reports: {} };
+  const attempts = (state.reports[report.fileUuid]?.attempts ?? 0) + 1;
+  const { [report.fileUuid]: _previous, ...others } = state.reports;
+  const giveUp = attempts >= MAX_CONTENT_FAILURES;
+  if (giveUp) {
+    await run.store.put(
+      sdrReportsKeys.setAside(report),
+      `${JSON.stringify({ report, reason, attempts, setAsideAt: run.isoNow() }, null, 2)}\n`,
+      { contentType: 'application/json' },
+    );
+    run.summary.setAside.push({ fileUuid: report.fileUuid, reason });
+    run.logger.error(
+      'Report set aside: its downloads were not the report; delete the set-aside object to retry',
+      {
+        fileUuid: report.fileUuid,
+        attempts,
+        reason,
+        key: sdrReportsKeys.setAside(report),
+      },
+    );
+  }
+  await work.failures.save({
+    version: 1,
+    reports: giveUp
+      ? others
+      : { ...others, [report.fileUuid]: { attempts, reason, lastAttemptAt: run.isoNow() } },
+  });
+  return giveUp;
 }
 
 /** Archives the raw page and returns the reports fit to archive; the others are set aside. */
@@ -172,6 +220,10 @@ async function consider(
     summary.alreadyArchived++;
     return undefined;
   }
+  if (await run.store.exists(sdrReportsKeys.setAside(report))) {
+    summary.skippedSetAside++;
+    return undefined;
+  }
   if (hasExpired(report, run.now())) {
     summary.expired.push(report.fileUuid);
     run.logger.warn('Report expired before it was archived; skipped', {
@@ -199,6 +251,9 @@ async function consider(
       throw new DeadlineError(`the download of report ${report.fileUuid} was cut off by the run deadline`);
     }
     const reason = errorText(error);
+    if (error instanceof ReportContentError && (await noteContentFailure(work, report, reason))) {
+      return undefined;
+    }
     summary.failedDownloads.push({ fileUuid: report.fileUuid, reason });
     run.logger.error('Report download failed; it is retried by the next pass', {
       fileUuid: report.fileUuid,
@@ -256,7 +311,8 @@ export async function runSdrReports(
     run,
     settings,
     pass,
-    download: { qualys, store: run.store, now, runId: pass.runId, call },
+    download: { qualys, store: run.store, now, runId: pass.runId, call, maxBytes: settings.maxReportBytes },
+    failures: new CheckpointStore<ContentFailures>(run.store, sdrReportsKeys.contentFailures),
   };
   const fetchPage = async (page: number) => {
     run.spendCall(`listing page ${page}`);

@@ -4,6 +4,7 @@ import { safeKeySegment, toNdjsonGzip, writeJson } from '../core/records';
 import type { CallOptions, QualysClient } from '../qualys/client';
 import { QualysApiError } from '../qualys/errors';
 import { downloadReport, SDR_PATHS } from '../qualys/sdr';
+import { contentProblem, peek, ReportContentError } from './content';
 import { sdrReportsKeys } from './keys';
 import type { ArchivableReport, DownloadedReport, ReportMetadata } from './model';
 
@@ -43,12 +44,15 @@ export interface DownloadContext {
   now: () => number;
   /** The listing pass the report was found in. */
   runId: string;
+  /** Largest body stored (SDR_REPORT_MAX_BYTES). */
+  maxBytes: number;
   call: CallOptions;
 }
 
 /**
- * Streams one report into S3: the file (hashed and counted on the way, checked against
- * Content-Length), then its curated record, then the metadata object, written last: its presence
+ * Streams one report into S3: the file (its first bytes checked against the listed format before
+ * anything is stored, hashed and counted on the way, checked against Content-Length and
+ * SDR_REPORT_MAX_BYTES), then its curated record, then the metadata object, written last: its presence
  * is what "archived" means. Any failure leaves no metadata, so the next pass tries again.
  */
 export async function archiveReport(
@@ -62,22 +66,29 @@ export async function archiveReport(
   if (!body) throw new QualysApiError(endpoint, response.status, 'the download has no body');
   const expected = contentLengthOf(response.headers);
   const contentType = response.headers.get('content-type') ?? 'application/octet-stream';
+  const { maxBytes } = context;
   const hash = createHash('sha256');
   let bytes = 0;
   let complete = false;
   async function* counted(): AsyncGenerator<Uint8Array> {
-    try {
-      for await (const chunk of body as AsyncIterable<Uint8Array>) {
-        hash.update(chunk);
-        bytes += chunk.byteLength;
-        yield chunk;
+    const chunks = (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    for (;;) {
+      let next: IteratorResult<Uint8Array>;
+      try {
+        next = await chunks.next();
+      } catch (error) {
+        throw new QualysApiError(
+          endpoint,
+          response.status,
+          `the download broke off after ${bytes}${expected === undefined ? '' : ` of ${expected}`} bytes (${errorText(error)})`,
+        );
       }
-    } catch (error) {
-      throw new QualysApiError(
-        endpoint,
-        response.status,
-        `the download broke off after ${bytes}${expected === undefined ? '' : ` of ${expected}`} bytes (${errorText(error)})`,
-      );
+      if (next.done) break;
+      hash.update(next.value);
+      bytes += next.value.byteLength;
+      // Thrown before the chunk is handed over, so the upload never completes with it.
+      if (bytes > maxBytes) throw tooLarge(`more than ${maxBytes} bytes arrived`);
+      yield next.value;
     }
     // A body shorter (or longer) than announced is an error even when the stream ended cleanly:
     // throwing here, before the last part is handed over, keeps the upload from completing.
@@ -90,11 +101,18 @@ export async function archiveReport(
     }
     complete = true;
   }
+  const tooLarge = (what: string) =>
+    new ReportContentError(`${endpoint}: ${what}, above SDR_REPORT_MAX_BYTES; not stored`);
 
   const fileKey = sdrReportsKeys.file(report);
   let uploaded: { bytes: number };
   try {
-    uploaded = await store.upload(fileKey, counted(), {
+    if (expected !== undefined && expected > maxBytes) throw tooLarge(`Content-Length is ${expected} bytes`);
+    // Judge the first bytes before anything is stored: an error page must never become the report.
+    const { head, stream } = await peek(counted());
+    const problem = contentProblem(report.fileFormat, contentType, head);
+    if (problem) throw new ReportContentError(`${endpoint}: ${problem}; not stored`);
+    uploaded = await store.upload(fileKey, stream, {
       contentType,
       metadata: {
         'qualys-endpoint': SDR_PATHS.reportDownload(''),

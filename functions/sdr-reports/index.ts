@@ -14,6 +14,7 @@ export const handler = collectorHandler({
     ReportsDownloaded: summary.downloaded,
     ReportBytesDownloaded: summary.bytesDownloaded,
     FailedDownloads: summary.failedDownloads.length,
+    ReportsSetAside: summary.setAside.length,
     RejectedReports: summary.rejected,
   }),
   finished: 'SaaSDR reports run finished',

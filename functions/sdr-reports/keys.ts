@@ -26,6 +26,10 @@ export const sdrReportsKeys = {
   raw: (pass: ListingPass, page: number) =>
     `${raw}dt=${utcDate(pass.startedAt)}/run=${pass.runId}/page=${pad(page)}.json.gz`,
   rejected: (pass: ListingPass, page: number) => `${state}rejected/run=${pass.runId}/page=${pad(page)}.json`,
+  /** Reports whose body failed the content checks, with how often: retried until MAX_CONTENT_FAILURES. */
+  contentFailures: `${state}content-failures.json`,
+  /** A report given up after MAX_CONTENT_FAILURES bodies that were not the report; delete it to retry. */
+  setAside: (report: ArchivableReport) => `${state}set-aside/${safeKeySegment(report.fileUuid)}.json`,
   folder: (report: ArchivableReport) =>
     `${files}dt=${utcDate(report.createdAt)}/${safeKeySegment(report.fileUuid)}/`,
   /** The report file, named by its format rather than by Content-Disposition so the key is known before the download. */

@@ -51,3 +51,9 @@ export interface DownloadedReport {
   bytes: number;
   sha256: string;
 }
+
+/** `state/sdr-reports/content-failures.json`: reports whose downloads were not the report, by fileUuid. */
+export interface ContentFailures {
+  version: 1;
+  reports: Record<string, { attempts: number; reason: string; lastAttemptAt: string }>;
+}

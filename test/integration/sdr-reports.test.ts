@@ -256,4 +256,41 @@ describe('sdr-reports Lambda against the simulator', () => {
       expect((await lake.keys('reports/')).filter((key) => key.endsWith('/metadata.json'))).toHaveLength(2);
     });
   });
+
+  test('an HTML login page served with 200 is never archived as the report; after three it is set aside and later runs skip it', async ({
+    sim,
+    lake,
+    handlerWith,
+  }) => {
+    const handler = await handlerWith();
+    const first = sim.data.sdr.reports.find((report) => report.status === 'completed');
+    if (!first) throw new Error('no completed report');
+    // The listing order decides which download gets the page: the first completed report.
+    sim.control.errorPageNextDownloads(1);
+    const error = await rejection(invoke(handler));
+    expect(error.message).toMatch(/text\/html.*not stored/);
+    const failed = (error as Error & { summary: SdrReportsRunSummary }).summary.failedDownloads;
+    expect(failed).toHaveLength(1);
+    const victim = sim.data.sdr.reports.find((report) => report.fileUuid === failed[0]?.fileUuid);
+    if (!victim) throw new Error('the failed report is not listed');
+    expect(await exists(lake, fileKey(victim))).toBe(false);
+    expect(await exists(lake, metadataKey(victim))).toBe(false);
+
+    // Two more login pages for the same report: the third sets it aside instead of failing the run.
+    sim.control.errorPageNextDownloads(1);
+    await rejection(invoke(handler));
+    sim.control.errorPageNextDownloads(1);
+    const third = await invoke(handler);
+    expect(third.setAside.map((item) => item.fileUuid)).toEqual([victim.fileUuid]);
+    expect(third.failedDownloads).toEqual([]);
+    expect(await lake.keys('state/sdr-reports/set-aside/')).toEqual([
+      `state/sdr-reports/set-aside/${victim.fileUuid}.json`,
+    ]);
+    expect(await exists(lake, fileKey(victim))).toBe(false);
+
+    const downloads = sim.stats.byPath[`${DOWNLOAD}${victim.fileUuid}`];
+    const later = await invoke(handler);
+    expect(later.skippedSetAside).toBe(1);
+    expect(sim.stats.byPath[`${DOWNLOAD}${victim.fileUuid}`]).toBe(downloads);
+  });
 });

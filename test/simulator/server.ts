@@ -20,6 +20,8 @@ import type {
 
 export const DEFAULT_CREDENTIALS = Object.freeze({ username: 'qualys-lake-demo', password: 'demo-password' });
 
+/** What a gateway whose session expired serves instead of a file, with status 200. */
+const ERROR_PAGE = '<!DOCTYPE html><html><body><h1>Session expired. Please log in.</h1></body></html>';
 const MALFORMED_BODY = '{"content":[{"customerUuid":"e3b1c0d2-5f4a-4c8e-9a71-2d6f0b8c963e","cloudType":"AW';
 
 class RateLimiter {
@@ -161,6 +163,8 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
     reset: 0,
     /** Bytes to send before cutting each of the next downloads ('half' = half the file). */
     truncate: [] as (number | 'half')[],
+    /** Downloads to answer with a 200 text/html login page instead of the file. */
+    errorPages: 0,
   };
   const timers = new Set<NodeJS.Timeout>();
   const sleep = (ms: number): Promise<void> =>
@@ -309,6 +313,12 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
 
     const reply: Reply = route(world, req.method ?? 'GET', url);
     if (reply.kind === 'json') return sendJson(res, reply.status, reply.body, headers);
+    if (queue.errorPages > 0) {
+      queue.errorPages--;
+      res.writeHead(200, { ...headers, 'Content-Type': 'text/html; charset=utf-8' });
+      res.end(ERROR_PAGE);
+      return;
+    }
     const cut = queue.truncate.shift();
     await streamFile(res, reply.file, headers, cut === 'half' ? Math.floor(reply.file.byteLength / 2) : cut);
   }
@@ -403,6 +413,9 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
       queue.reset += positive(n);
     },
     truncateNextDownload: (afterBytes) => queue.truncate.push(afterBytes ?? 'half'),
+    errorPageNextDownloads: (n) => {
+      queue.errorPages += positive(n);
+    },
     expireTokens: () => {
       revokedThrough = tokenSerial;
     },
@@ -441,6 +454,7 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
       slow: queue.slow.length,
       reset: queue.reset,
       truncatedDownloads: queue.truncate.length,
+      errorPageDownloads: queue.errorPages,
     }),
     reset: () => {
       queue.fail.length = 0;
@@ -449,6 +463,7 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
       queue.slow.length = 0;
       queue.reset = 0;
       queue.truncate.length = 0;
+      queue.errorPages = 0;
     },
   };
 

@@ -73,6 +73,7 @@ export interface QueuedMisbehaviour {
   slow: number;
   reset: number;
   truncatedDownloads: number;
+  errorPageDownloads: number;
 }
 
 /** Switchable misbehaviour; it affects only counted API requests (not /auth). */
@@ -94,6 +95,8 @@ export interface SimulatorControl {
   resetNext(n: number): void;
   /** The next report download sends its headers and `afterBytes` bytes (default half the file), then the socket is destroyed. */
   truncateNextDownload(afterBytes?: number): void;
+  /** The next n report downloads answer 200 `text/html` with a "Session expired" login page instead of the file. */
+  errorPageNextDownloads(n: number): void;
   /** Every JWT issued so far becomes invalid (401 `{"error":"token expired"}`). */
   expireTokens(): void;
   setRateLimit(opts: RateLimitOptions | undefined): void;

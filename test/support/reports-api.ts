@@ -38,8 +38,12 @@ export function listedReport(
   };
 }
 
-const fileBytes = (fileUuid: string, size = 1_000) =>
-  new Uint8Array(Buffer.from(`${fileUuid},`.repeat(Math.ceil(size / (fileUuid.length + 1))).slice(0, size)));
+/** A file of `size` bytes that passes the content check of its format (`%PDF-` for pdf, text for csv). */
+const fileBytes = (fileUuid: string, format: unknown, size = 1_000) => {
+  const start = String(format).toLowerCase() === 'pdf' ? '%PDF-1.7\n' : '';
+  const text = `${start}${`${fileUuid},`.repeat(Math.ceil(size / (fileUuid.length + 1)))}`;
+  return new Uint8Array(Buffer.from(text.slice(0, size)));
+};
 export const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 /** A body that sends `bytes` in two chunks, then fails the way a cut connection does. */
@@ -73,7 +77,8 @@ export class ReportsApi {
 
   constructor(public reports: Listed[]) {
     for (const report of reports) {
-      if (typeof report.fileUuid === 'string') this.files.set(report.fileUuid, fileBytes(report.fileUuid));
+      if (typeof report.fileUuid === 'string')
+        this.files.set(report.fileUuid, fileBytes(report.fileUuid, report.fileFormat));
     }
     this.client = new QualysClient({
       loadCredentials: async () => this.api.credentials(),
@@ -148,6 +153,7 @@ const settingsOf = (overrides: Partial<SdrReportsSettings> = {}): SdrReportsSett
   pageSize: 200,
   maxDownloadsPerRun: 20,
   maxCallsPerRun: 60,
+  maxReportBytes: 2 * 1024 ** 3,
   ...overrides,
 });
 

@@ -134,6 +134,7 @@ describe('archiveReport', () => {
       now: () => Date.parse('2025-05-10T00:00:00.000Z'),
       runId: '20250510T000000Z',
       call: { deadline: Date.parse('2025-05-10T00:10:00.000Z') },
+      maxBytes: 1024 ** 3,
     };
     const report = { fileUuid: 'r-1', createdAt: '2025-05-08T05:13:37.000Z', fileFormat: 'csv' };
 
