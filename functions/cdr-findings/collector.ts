@@ -6,7 +6,7 @@ import {
   type PendingWindow,
   type Window,
 } from '../core/checkpoint';
-import { offsetPaging } from '../core/paginate';
+import { offsetPaging } from '../core/paging';
 import { gzip, toNdjsonGzip, utcDate } from '../core/records';
 import { type AlertCounts, type AlertingDependencies, Run, type RunCounts } from '../core/run';
 import { SeenIndex } from '../core/seen-index';
@@ -170,11 +170,12 @@ async function readWindow(
     const { body, raw } = await listFindings(deps.qualys, query, call);
     return { ...body, raw };
   };
-  for await (const { cursor: offset, next, page } of offsetPaging(
+  for await (const { cursor: offset, next, page } of offsetPaging({
+    endpoint: `GET ${CDR_FINDINGS_PATH} (window ${window.startAt} to ${window.endAt})`,
     fetchPage,
-    cursor,
-    deps.settings.pageSize,
-  )) {
+    start: cursor,
+    limit: deps.settings.pageSize,
+  })) {
     const newFindings = await writePage(context, window, offset, page);
     for (const counts of [report, run.summary]) {
       counts.pages++;

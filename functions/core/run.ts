@@ -4,6 +4,7 @@ import { isStopSignal } from '../qualys/errors';
 import type { Rejected } from '../qualys/validation';
 import type { DigestFormat } from './alerts/digest';
 import type { AlertOutbox } from './alerts/outbox';
+import { PagingError } from './paging';
 import type { AlertSink, ObjectStore, PutOptions, RunLogger } from './ports';
 
 /**
@@ -35,6 +36,8 @@ export interface RunCounts {
   rateLimit: Record<string, number | undefined>;
   /** Why the run ended before it was done, when it did: budget, deadline, call cap. */
   stoppedEarly?: string;
+  /** Listings stopped because the API's paging contradicted itself ({@link PagingError}); 0 set by {@link Run}. */
+  pagingErrors?: number;
 }
 
 export interface AlertCounts {
@@ -99,6 +102,7 @@ export class Run<S extends RunCounts> {
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
     this.callsBefore = options.qualys.budget.callsMade;
+    this.summary.pagingErrors ??= 0;
     this.store = countingStore(options.store, () => {
       this.summary.objectsWritten++;
     });
@@ -121,6 +125,11 @@ export class Run<S extends RunCounts> {
   spendCall(next?: string): void {
     const cap = this.options.callLimit;
     if (cap && this.callsMade >= cap.limit) throw new CallLimitReached(cap.limit, cap.setting, next);
+  }
+
+  /** Counts `error` in the summary's `pagingErrors` when it is a {@link PagingError}. */
+  countPagingError(error: unknown): void {
+    if (error instanceof PagingError) this.summary.pagingErrors = (this.summary.pagingErrors ?? 0) + 1;
   }
 
   /** The error a step failed with, if one did (not a stop signal). */
@@ -160,6 +169,7 @@ export class Run<S extends RunCounts> {
         this.summary.stoppedEarly = error.message;
         this.logger.info(stopMessage, { reason: error.message });
       } else {
+        this.countPagingError(error);
         this.firstFailure ??= error;
       }
     }
@@ -168,7 +178,8 @@ export class Run<S extends RunCounts> {
   /**
    * Ends the run: publishes what the outbox holds (alerts queued by this run or left by an earlier
    * one go out even when the run failed later), fills `apiCalls` and `rateLimit`, then throws the
-   * first failure, or returns the summary.
+   * first failure, or returns the summary. A {@link PagingError} is thrown as a {@link RunError}
+   * carrying the summary, so the handler still publishes `PagingErrors`.
    */
   async finish(alerts?: {
     outbox: AlertOutbox;
@@ -190,7 +201,9 @@ export class Run<S extends RunCounts> {
     }
     this.summary.apiCalls = this.callsMade;
     this.summary.rateLimit = this.options.qualys.budget.rateLimitReport;
-    if (this.firstFailure !== undefined) throw this.firstFailure;
+    const failure = this.firstFailure;
+    if (failure instanceof PagingError) throw new RunError(failure.message, this.summary, { cause: failure });
+    if (failure !== undefined) throw failure;
     return this.summary;
   }
 }

@@ -6,15 +6,41 @@ import * as v from 'valibot';
  * curated copy keeps the API's fields unchanged.
  */
 
+/** A count sent as a number or a numeric string ("37"); anything else counts as not said. */
+function toCount(value: unknown): number | undefined {
+  const count =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' && /^\s*\d+\s*$/.test(value)
+        ? Number(value)
+        : NaN;
+  return Number.isSafeInteger(count) && count >= 0 ? count : undefined;
+}
+
+/** A flag sent as a boolean or "true"/"false"; anything else counts as not said. */
+function toFlag(value: unknown): boolean | undefined {
+  if (typeof value === 'boolean') return value;
+  const text = typeof value === 'string' ? value.trim().toLowerCase() : undefined;
+  return text === 'true' ? true : text === 'false' ? false : undefined;
+}
+
+/**
+ * Paging metadata, typed loosely: a gateway that sends `"totalElements": "2345"` or `"last": "false"`
+ * still pages right, and one that sends nonsense leaves paging to the fallbacks in core/paging.ts.
+ * Metadata never rejects a page.
+ */
+export const looseCount = v.optional(v.pipe(v.unknown(), v.transform(toCount)));
+const looseFlag = v.optional(v.pipe(v.unknown(), v.transform(toFlag)));
+
 /** Spring Data `Page` paging fields shared by the CDR and SaaSDR list endpoints. */
 const pageFields = {
-  totalPages: v.optional(v.nullable(v.number())),
-  totalElements: v.optional(v.nullable(v.number())),
-  last: v.optional(v.nullable(v.boolean())),
-  number: v.optional(v.nullable(v.number())),
-  size: v.optional(v.nullable(v.number())),
-  numberOfElements: v.optional(v.nullable(v.number())),
-  empty: v.optional(v.nullable(v.boolean())),
+  totalPages: looseCount,
+  totalElements: looseCount,
+  last: looseFlag,
+  number: looseCount,
+  size: looseCount,
+  numberOfElements: looseCount,
+  empty: looseFlag,
 };
 
 /** A Page whose items are kept as plain objects; items are checked one by one later. */

@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import type { CallOptions, JsonResponse, QualysClient } from './client';
-import { type Page, PageSchema } from './schemas';
+import { looseCount, type Page, PageSchema } from './schemas';
 
 /**
  * SaaSDR endpoints and the response shapes the collectors rely on (see the SaaSDR API guide).
@@ -81,12 +81,17 @@ export const ControlSchema = v.looseObject({
 });
 export type Control = v.InferOutput<typeof ControlSchema>;
 
-/** GET /sdr/api/v1/reporting. The guide's sample ends before any paging fields: a page without controls ends the listing. */
+/**
+ * GET /sdr/api/v1/reporting. `pageNumber` runs "1 to n for (totalBatch)" (SaaSDR API guide,
+ * Reporting APIs), but the guide's sample ends before any paging field: `totalBatch` ends the
+ * listing when the API sends it, else a page without controls does.
+ */
 export const ReportingSchema = v.looseObject({
   policyName: v.nullish(v.string()),
   connectorId: v.nullish(v.union([v.number(), v.string()])),
   connectorType: v.nullish(v.string()),
   controlDetailsSummaryDto: v.nullish(v.array(v.looseObject({}))),
+  totalBatch: looseCount,
 });
 export type Reporting = v.InferOutput<typeof ReportingSchema>;
 

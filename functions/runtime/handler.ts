@@ -91,7 +91,7 @@ export interface CollectorDefinition<Settings, Summary> {
   settings: (env: Env) => Settings;
   /** One run for one event. */
   run: (runtime: CollectorRuntime<Settings>, event: unknown, call: CallOptions) => Promise<Summary>;
-  /** The collector's own counts from its run summary, published as metrics (ApiCalls and StoppedEarly are added). */
+  /** The collector's own counts from its run summary, published as metrics (ApiCalls, StoppedEarly and PagingErrors are added). */
   metrics: (summary: Summary) => Record<string, number | undefined>;
   /** Log message once a run ended, e.g. "CDR run finished". */
   finished: string;
@@ -127,6 +127,7 @@ export function collectorHandler<Settings, Summary extends RunCounts>(
       ...definition.metrics(summary),
       ApiCalls: summary.apiCalls,
       StoppedEarly: summary.stoppedEarly ? 1 : 0,
+      PagingErrors: summary.pagingErrors ?? 0,
     });
     logger.info(definition.finished, { summary: { ...summary, checkpoint: undefined } });
   };

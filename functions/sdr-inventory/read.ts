@@ -1,5 +1,5 @@
 import { CURATED_DATASETS } from '../core/names';
-import { pages } from '../core/paginate';
+import { pageNumberPaging } from '../core/paging';
 import { gzip, toNdjsonGzip } from '../core/records';
 import type { Run, RunCounts } from '../core/run';
 import type { CallOptions, JsonResponse, QualysClient } from '../qualys/client';
@@ -148,20 +148,20 @@ async function readPages(reader: SnapshotReader, source: PagedSource): Promise<v
   const { run, snapshot } = reader;
   const { progress } = source;
   const size = snapshot.pageSize;
-  const listing = pages({
+  const listing = pageNumberPaging({
+    endpoint: `GET ${source.path}`,
     start: progress.nextPage,
-    fetchPage: (page) => {
+    fetchPage: async (page) => {
       run.spendCall(`${source.path} page ${page}`);
-      return source.fetch({ page, size });
+      const { body, raw } = await source.fetch({ page, size });
+      return { ...body, raw };
     },
-    info: ({ body }) => ({ count: body.content.length, last: body.last }),
-    advance: (page) => page + 1,
-    pageSize: size,
+    size,
   });
   for await (const { cursor: page, next, page: fetched } of listing) {
     const rawKey = source.rawKey(page);
     await archive(reader, rawKey, source.path, fetched.raw, { page: String(page), size: String(size) });
-    const records = fetched.body.content;
+    const records = fetched.content;
     const curatedKey = source.curatedKey?.(page);
     if (curatedKey) await curate(reader, curatedKey, records, rawKey, source.extra);
     source.onPage?.(records);

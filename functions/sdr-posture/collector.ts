@@ -1,7 +1,7 @@
 import { AlertOutbox } from '../core/alerts/outbox';
 import { CheckpointStore } from '../core/checkpoint';
 import { ENV } from '../core/names';
-import { pages } from '../core/paginate';
+import { pages } from '../core/paging';
 import { gzip, safeKeySegment, toNdjsonGzip, utcDate } from '../core/records';
 import { type AlertingDependencies, isStop, Run, RunError } from '../core/run';
 import type { CallOptions } from '../qualys/client';
@@ -35,7 +35,7 @@ import {
  * pair is compared only once all its pages are read.
  */
 
-/** The reporting sample has no paging fields; a page without controls ends a pair, and this bounds it. */
+/** Most /reporting pages read for a pair, whether `totalBatch` or an empty page ends it. */
 export const MAX_REPORTING_PAGES = 500;
 /** Runs in a row whose read of a pair fails before the poll gives that pair up (its failures stay as they are). */
 export const MAX_PAIR_ATTEMPTS = 3;
@@ -222,35 +222,31 @@ async function readPair(context: Context, poll: Poll, pair: PairProgress): Promi
     run.spendCall(
       `reading page ${pageNumber} of policy "${pair.policyName}" for connector ${String(pair.connectorId)}`,
     );
-    const { body, raw } = await getReporting(qualys, { ...query, pageNumber }, call);
-    const controls = body.controlDetailsSummaryDto ?? [];
-    const cids = controls.map((control) => String((control as { cid?: unknown }).cid)).join(',');
-    // An API that ignored pageNumber would serve page 1 forever: a repeated page ends the listing.
-    const repeated = controls.length > 0 && cids === pair.lastPageCids;
-    return { body, raw, cids, repeated };
+    return getReporting(qualys, { ...query, pageNumber }, call);
   };
-  for await (const { cursor, next, page } of pages({
+  for await (const { cursor, next, page, fingerprint } of pages({
+    endpoint: `GET ${SDR_PATHS.reporting} (connector ${String(pair.connectorId)}, policy "${pair.policyName}")`,
+    cursorName: 'pageNumber',
+    kind: 'page',
+    firstPage: 1,
     start,
     fetchPage,
-    info: (page) => ({ count: page.repeated ? 0 : (page.body.controlDetailsSummaryDto ?? []).length }),
-    advance: (pageNumber) => pageNumber + 1,
+    info: ({ body }) => {
+      const controls = body.controlDetailsSummaryDto ?? [];
+      const cids = controls.map((control) => String((control as { cid?: unknown }).cid)).join(',');
+      return { rows: controls.length, totalPages: body.totalBatch, fingerprint: cids };
+    },
+    // An API that ignored pageNumber would serve page 1 forever; the last page's cids catch a repeat across runs.
+    previousFingerprint: pair.lastPageCids,
     maxPages: MAX_REPORTING_PAGES - start + 1,
   })) {
-    if (page.repeated) {
-      observed.incomplete = true;
-      run.logger.warn(
-        '/sdr/api/v1/reporting served the same controls for two page numbers; ending the listing',
-        { connectorId: pair.connectorId, policyId: pair.policyId, pageNumber: cursor },
-      );
-    } else {
-      await readReportingPage(context, poll, pair, cursor, page.body, page.raw, observed);
-    }
+    await readReportingPage(context, poll, pair, cursor, page.body, page.raw, observed);
     if (next === undefined) {
       await completePair(context, poll, pair, observed);
     } else {
       pair.nextPage = next;
       pair.observed = observed;
-      pair.lastPageCids = page.cids;
+      pair.lastPageCids = fingerprint;
       await state.saveCheckpoint();
     }
   }
@@ -258,6 +254,7 @@ async function readPair(context: Context, poll: Poll, pair: PairProgress): Promi
 
 /** Notes a failed read of a pair: the next run retries it from the same page, up to MAX_PAIR_ATTEMPTS runs. */
 async function notePairError({ run, state }: Context, pair: PairProgress, error: Error): Promise<void> {
+  run.countPagingError(error);
   pair.attempts = (pair.attempts ?? 0) + 1;
   pair.lastError = error.message;
   const gaveUp = pair.attempts >= MAX_PAIR_ATTEMPTS;

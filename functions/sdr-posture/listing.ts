@@ -1,5 +1,5 @@
 import type * as v from 'valibot';
-import { pageNumberPaging } from '../core/paginate';
+import { pageNumberPaging } from '../core/paging';
 import { gzip } from '../core/records';
 import type { Run } from '../core/run';
 import type { CallOptions, QualysClient } from '../qualys/client';
@@ -143,11 +143,12 @@ export async function continueListing(context: ListingContext, poll: Poll, listi
       const response = await listSdrPage(qualys, list, { page, size: settings.pageSize }, call);
       return { ...response.body, raw: response.raw };
     };
-    for await (const { cursor, next, page } of pageNumberPaging(
+    for await (const { cursor, next, page } of pageNumberPaging({
+      endpoint: `GET ${SDR_PATHS[list]}`,
       fetchPage,
-      listing.nextPage,
-      settings.pageSize,
-    )) {
+      start: listing.nextPage,
+      size: settings.pageSize,
+    })) {
       if (list === 'connectors') {
         for (const item of await listPage(context, poll, list, ConnectorSchema, cursor, page)) {
           const { id, connectorType, name, isEnabled, deleted } = item;

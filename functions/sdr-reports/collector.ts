@@ -1,6 +1,6 @@
 import { CheckpointStore } from '../core/checkpoint';
 import { ENV } from '../core/names';
-import { pageNumberPaging } from '../core/paginate';
+import { pageNumberPaging } from '../core/paging';
 import { gzip, keyTime } from '../core/records';
 import { type CollectorDependencies, Run, type RunCounts, RunError } from '../core/run';
 import type { CallOptions } from '../qualys/client';
@@ -326,11 +326,12 @@ export async function runSdrReports(
     summary.checkpoint = checkpoint;
     if (pass.nextPage > 0)
       run.logger.info('Resuming the report listing', { runId: pass.runId, page: pass.nextPage });
-    for await (const { cursor, next, page } of pageNumberPaging(
+    for await (const { cursor, next, page } of pageNumberPaging({
+      endpoint: LIST_ENDPOINT,
       fetchPage,
-      pass.nextPage,
-      settings.pageSize,
-    )) {
+      start: pass.nextPage,
+      size: settings.pageSize,
+    })) {
       const reports = await acceptPage(work, cursor, page);
       const stop = await archivePage(work, cursor, reports);
       if (stop) {

@@ -4,8 +4,9 @@ import { type CdrFinding, matchCdrField, type StoredFinding, severityNumber } fr
 import { POLICIES } from './data/controls';
 import { EVALUATION_RESULTS, type EvaluationResult, type Posture, type ReportFile } from './data/posture';
 import type { SdrDataset, SdrReport } from './data/sdr';
-import { cdrPage, sdrPage } from './page';
+import { cdrPage, emptied, sdrPage, servedCursor, shaped } from './page';
 import { evaluateQql, parseQql, QqlError, type QqlNode, valueMatches } from './qql';
+import type { PagingBehaviour } from './types';
 
 export type Reply = { kind: 'json'; status: number; body: unknown } | { kind: 'download'; file: ReportFile };
 
@@ -19,6 +20,8 @@ export interface World {
   posture: Posture;
   reportingPageSize: number;
   reportFile(report: SdrReport): ReportFile;
+  /** How pages are served now (control.setPaging replaces it). */
+  paging: PagingBehaviour;
 }
 
 const json = (status: number, body: unknown): Reply => ({ kind: 'json', status, body });
@@ -77,7 +80,7 @@ function dispatch(world: World, path: string, params: URLSearchParams): (() => R
   if (!m) return undefined;
   const rest = m[1] as string;
   const sdr = world.sdr;
-  const list = (items: readonly object[], sorted: boolean) => () => sdrList(items, params, sorted);
+  const list = (items: readonly object[], sorted: boolean) => () => sdrList(world, items, params, sorted);
   switch (rest) {
     case 'connectors':
       return list(sdr.connectors, false);
@@ -103,7 +106,9 @@ function dispatch(world: World, path: string, params: URLSearchParams): (() => R
     return () => {
       const id = idParam(scanners[1] as string, 'connectorId');
       const items = sdr.scanners.get(id);
-      return items ? sdrList(items, params, false) : error(world, 404, path, `Connector ${id} not found`);
+      return items
+        ? sdrList(world, items, params, false)
+        : error(world, 404, path, `Connector ${id} not found`);
     };
   }
   const policy = /^policy\/([^/]+)$/.exec(rest);
@@ -111,7 +116,9 @@ function dispatch(world: World, path: string, params: URLSearchParams): (() => R
     return () => {
       const id = idParam(policy[1] as string, 'policyId');
       const found = sdr.policies.find((p) => p.id === id);
-      return found ? sdrList([found], params, false) : error(world, 404, path, `Policy ${id} not found`);
+      return found
+        ? sdrList(world, [found], params, false)
+        : error(world, 404, path, `Policy ${id} not found`);
     };
   }
   const download = /^report\/download\/([^/]+)$/.exec(rest);
@@ -193,7 +200,7 @@ function findings(world: World, path: string, params: URLSearchParams): Reply {
     if (!evaluateQql(query, f, matchCdrField)) continue;
     matching.push(f);
   }
-  return json(200, cdrPage(matching, offset, limit));
+  return json(200, cdrPage(matching, offset, limit, world.paging));
 }
 
 function validateTerms(node: QqlNode, probe: CdrFinding): void {
@@ -227,7 +234,7 @@ function lookup(record: unknown, field: string): { found: boolean; value?: unkno
   return { found: true, value: current };
 }
 
-function sdrList(items: readonly object[], params: URLSearchParams, sorted: boolean): Reply {
+function sdrList(world: World, items: readonly object[], params: URLSearchParams, sorted: boolean): Reply {
   const page = intParam(params, 'page', 0, 0, Number.MAX_SAFE_INTEGER);
   const size = intParam(params, 'size', 50, 1, 200);
   let selected = items;
@@ -250,7 +257,7 @@ function sdrList(items: readonly object[], params: URLSearchParams, sorted: bool
       );
     }
   }
-  return json(200, sdrPage(selected, page, size, sorted));
+  return json(200, sdrPage(selected, page, size, sorted, world.paging));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -306,5 +313,18 @@ function reporting(world: World, path: string, params: URLSearchParams): Reply {
   if (!world.posture.policiesFor(connectorId).includes(policy)) {
     return error(world, 404, path, `Policy '${policy.name}' is not applied to connector ${connectorId}`);
   }
-  return json(200, world.posture.reporting(policy, connector, wanted, pageNumber, world.reportingPageSize));
+  const { paging } = world;
+  const body = world.posture.reporting(
+    policy,
+    connector,
+    wanted,
+    servedCursor(pageNumber, paging, 1),
+    world.reportingPageSize,
+    paging.reportingTotalBatch,
+  );
+  if (emptied(pageNumber, paging)) body.controlDetailsSummaryDto = [];
+  return json(
+    200,
+    paging.metadataAsStrings ? shaped(body, { metadataAsStrings: true }, ['totalBatch']) : body,
+  );
 }

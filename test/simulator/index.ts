@@ -38,6 +38,7 @@ export type {
 export { PATHY_DOCUMENT_SOURCE_ID, SDR_CUSTOMER_ID } from './data/sdr';
 export type {
   CdrOptions,
+  PagingBehaviour,
   QueuedMisbehaviour,
   RateLimitOptions,
   SdrOptions,

@@ -147,6 +147,7 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
     posture,
     reportingPageSize: sdrOpts.reportingPageSize ?? 10,
     reportFile,
+    paging: options.paging ?? {},
   };
 
   // ----- state
@@ -185,6 +186,7 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
     rateLimited: 0,
     maxConcurrent: 0,
     issuedTokens: 0,
+    calls: [],
     reset() {
       this.requests = 0;
       this.authCalls = 0;
@@ -192,6 +194,7 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
       this.rateLimited = 0;
       this.maxConcurrent = 0;
       this.issuedTokens = 0;
+      this.calls = [];
     },
   };
 
@@ -271,6 +274,7 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
       }
     }
     stats.requests++;
+    stats.calls.push({ path: url.pathname, query: Object.fromEntries(url.searchParams) });
     served++;
     for (const trigger of triggers.filter((t) => served > t.after)) {
       triggers.splice(triggers.indexOf(trigger), 1);
@@ -421,6 +425,9 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
     },
     setRateLimit: (opts) => {
       rateLimiter = opts ? new RateLimiter(opts) : undefined;
+    },
+    setPaging: (behaviour) => {
+      world.paging = behaviour ?? {};
     },
     advanceClock: (ms) => {
       if (ms < 0) throw new Error('the simulator clock only moves forward');

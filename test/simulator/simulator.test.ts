@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CdrFinding,
   DEFAULT_CREDENTIALS,
@@ -318,6 +318,123 @@ describe('Qualys simulator', () => {
       } finally {
         await other.close();
       }
+    });
+  });
+
+  describe('paging behaviour', () => {
+    const query = 'tc.findings.cloudProvider: *';
+    const window = { startAt: iso(ANCHOR.getTime() - 48 * 3_600_000), endAt: iso(ANCHOR.getTime()) };
+    const findings = (offSet: number, limit = 100) =>
+      getJson<Page<CdrFinding>>(sim, FINDINGS, token, { query, ...window, offSet, limit });
+    const users = (page: number, size = 200) =>
+      getJson<Page<{ sourceId: string }>>(sim, '/sdr/api/v1/users', token, { page, size });
+    const reportingParams = {
+      policyName: 'CIS Microsoft 365 Foundations Benchmark, v1.4.0',
+      connectorId: 2245,
+      connectorType: 'OFFICE365',
+      controlEvaluations: 'Pass,Fail,Error',
+    };
+    const reporting = (pageNumber: number) =>
+      getJson<ReportingResponse>(sim, '/sdr/api/v1/reporting', token, { ...reportingParams, pageNumber });
+
+    afterEach(() => sim.control.setPaging(undefined));
+
+    it('caps CDR pages below the limit asked for, with metadata computed on the cap', async () => {
+      sim.control.setPaging({ cdrPageCap: 37 });
+      const seen: string[] = [];
+      let offSet = 0;
+      for (let page = 0; page < 100; page++) {
+        const { body } = await findings(offSet);
+        expect(body.size).toBe(37);
+        expect(body.totalPages).toBe(Math.ceil(body.totalElements / 37));
+        expect(body.content.length).toBeLessThanOrEqual(37);
+        expect(body.last).toBe(offSet + 37 >= body.totalElements);
+        seen.push(...body.content.map((finding) => finding.uuid));
+        if (body.last) break;
+        expect(body.content).toHaveLength(37);
+        offSet += body.content.length;
+      }
+      expect(seen).toHaveLength(288);
+      expect(new Set(seen).size).toBe(288);
+    });
+
+    it('caps SaaSDR list pages: page p holds rows [p*cap, (p+1)*cap)', async () => {
+      sim.control.setPaging({ sdrPageCap: 37 });
+      const first = await users(0);
+      expect(first.body).toMatchObject({
+        size: 37,
+        totalPages: 4,
+        totalElements: 120,
+        last: false,
+        number: 0,
+      });
+      expect(first.body.content).toHaveLength(37);
+      const all = [
+        first.body,
+        ...(await Promise.all([1, 2, 3].map(async (page) => (await users(page)).body))),
+      ];
+      expect(all.map((page) => page.last)).toEqual([false, false, false, true]);
+      expect(new Set(all.flatMap((page) => page.content.map((user) => user.sourceId))).size).toBe(120);
+    });
+
+    it('sends paging fields as strings and can leave last out', async () => {
+      sim.control.setPaging({ metadataAsStrings: true, omitLast: true, reportingTotalBatch: true });
+      const { body } = await findings(0);
+      const raw = body as unknown as Record<string, unknown>;
+      expect(raw).toMatchObject({
+        totalElements: '288',
+        totalPages: '3',
+        size: '100',
+        number: '0',
+        first: 'true',
+      });
+      expect('last' in raw).toBe(false);
+      expect((await users(0)).body).toMatchObject({ totalElements: '120', empty: 'false' });
+      expect((await reporting(1)).body.totalBatch).toBe('3');
+    });
+
+    it('tells /reporting callers how many batches there are when asked', async () => {
+      expect((await reporting(1)).body.totalBatch).toBeUndefined();
+      sim.control.setPaging({ reportingTotalBatch: true });
+      const pages = await Promise.all(
+        [1, 2, 3, 4].map(async (pageNumber) => (await reporting(pageNumber)).body),
+      );
+      expect(pages.map((page) => page.totalBatch)).toEqual([3, 3, 3, 3]);
+      expect(pages.map((page) => page.controlDetailsSummaryDto.length)).toEqual([10, 10, 6, 0]);
+    });
+
+    it('will not go past stuckAt: a later cursor is served that page again', async () => {
+      sim.control.setPaging({ stuckAt: 0 });
+      const [first, second] = [(await findings(0, 37)).body, (await findings(37, 37)).body];
+      expect(second.content.map((f) => f.uuid)).toEqual(first.content.map((f) => f.uuid));
+      expect(second.pageable.offset).toBe(0);
+
+      sim.control.setPaging({ stuckAt: 1 });
+      const page5 = (await users(5, 50)).body;
+      expect(page5.number).toBe(1);
+      expect(page5.content.map((u) => u.sourceId)).toEqual(
+        (await users(1, 50)).body.content.map((u) => u.sourceId),
+      );
+      const cids = async (pageNumber: number) =>
+        (await reporting(pageNumber)).body.controlDetailsSummaryDto.map((control) => control.cid);
+      expect(await cids(3)).toEqual(await cids(1));
+    });
+
+    it('serves empty pages that say there is more from emptyFrom on', async () => {
+      sim.control.setPaging({ emptyFrom: 37, reportingTotalBatch: true });
+      const { body } = await findings(37, 37);
+      expect(body).toMatchObject({ content: [], last: false, totalElements: 288 });
+      expect((await findings(0, 37)).body.content).toHaveLength(37);
+
+      sim.control.setPaging({ emptyFrom: 1, reportingTotalBatch: true });
+      expect((await users(1, 50)).body).toMatchObject({ content: [], last: false, totalPages: 3 });
+      expect((await reporting(2)).body).toMatchObject({ controlDetailsSummaryDto: [], totalBatch: 3 });
+    });
+
+    it('logs every served call with its query', async () => {
+      sim.stats.reset();
+      await users(2, 50);
+      expect(sim.stats.calls).toEqual([{ path: '/sdr/api/v1/users', query: { page: '2', size: '50' } }]);
     });
   });
 

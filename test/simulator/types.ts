@@ -20,6 +20,32 @@ export interface SimulatorOptions {
   sdr?: SdrOptions;
   /** Default 0: added to every response, /auth included. */
   latencyMs?: number;
+  /** Default: honest Spring pages of the size asked for. */
+  paging?: PagingBehaviour;
+}
+
+/**
+ * How the gateway pages: the caps, metadata shapes and faults a real gateway may show (issue 8).
+ * Cursors are `offSet` (CDR), `page` (SaaSDR lists) and `pageNumber` (/reporting), each in its unit.
+ */
+export interface PagingBehaviour {
+  /** CDR findings serve min(limit, cap) rows; `size`, `last`, `totalPages`, `number` are computed on the cap. */
+  cdrPageCap?: number;
+  /** SaaSDR lists serve min(size, cap) rows a page, page p holding rows [p*cap, (p+1)*cap), metadata on the cap. */
+  sdrPageCap?: number;
+  /** Page fields (and /reporting `totalBatch`) as strings: `"totalElements":"2345"`, `"last":"false"`. */
+  metadataAsStrings?: boolean;
+  /** Spring pages without `last`. */
+  omitLast?: boolean;
+  /** /reporting answers carry `totalBatch`: the number of pages of the listing (pageNumber runs 1..totalBatch). */
+  reportingTotalBatch?: boolean;
+  /**
+   * The gateway will not go past this cursor: a later one is served this one's page again, with its
+   * metadata. 0 ignores offSet/page altogether (pageNumber never goes below 1).
+   */
+  stuckAt?: number;
+  /** From this cursor on, every page is empty while its metadata says there is more (`last: false`). */
+  emptyFrom?: number;
 }
 
 export interface CdrOptions {
@@ -100,6 +126,8 @@ export interface SimulatorControl {
   /** Every JWT issued so far becomes invalid (401 `{"error":"token expired"}`). */
   expireTokens(): void;
   setRateLimit(opts: RateLimitOptions | undefined): void;
+  /** Replaces the paging behaviour (undefined: honest pages again), e.g. mid-run from afterRequests. */
+  setPaging(behaviour: PagingBehaviour | undefined): void;
   /** Moves the simulator clock (token expiry, rate-limit windows, late-data visibility) forward. */
   advanceClock(ms: number): void;
   /** The simulator clock. */
@@ -127,6 +155,8 @@ export interface SimulatorStats {
   rateLimited: number;
   /** Most counted requests in flight at once. */
   maxConcurrent: number;
+  /** Counted requests that passed auth and the rate limit, in order: path and query parameters. */
+  calls: Array<{ path: string; query: Record<string, string> }>;
   issuedTokens: number;
   reset(): void;
 }

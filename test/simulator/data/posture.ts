@@ -39,6 +39,8 @@ export interface ReportingResponse {
   controlEvalutaions: string;
   controlSummaryDto: { totalNoofControls: number; passControls: number; failControls: number };
   controlDetailsSummaryDto: ControlDetailsSummary[];
+  /** Pages of the listing (pageNumber runs 1..totalBatch), when the simulator is asked to send it. */
+  totalBatch?: number;
 }
 
 const OFFICE_SITES = [
@@ -167,6 +169,7 @@ export class Posture {
     wanted: readonly EvaluationResult[],
     pageNumber: number,
     pageSize: number,
+    withTotalBatch = false,
   ): ReportingResponse {
     const details: ControlDetailsSummary[] = [];
     let pass = 0;
@@ -208,6 +211,7 @@ export class Posture {
         failControls: fail,
       },
       controlDetailsSummaryDto: details.slice((pageNumber - 1) * pageSize, pageNumber * pageSize),
+      ...(withTotalBatch ? { totalBatch: Math.ceil(details.length / pageSize) } : {}),
     };
   }
 }

@@ -180,10 +180,11 @@ describe('sdr-posture collector core', () => {
     expect(json<FailureState>(sdrPostureKeys.failures).failures).toEqual(open);
   });
 
-  it('ends a listing whose pages repeat (pageNumber ignored) and claims no recovery from it', async () => {
-    const { run, overrides, json, reportingRequests, published, warnings } = setup();
+  it('fails a pair whose pages repeat (pageNumber ignored), counts a paging error and claims nothing from it', async () => {
+    const { run, overrides, json, reportingRequests, published } = setup();
     await run();
     published.length = 0;
+    const open = json<FailureState>(sdrPostureKeys.failures).failures;
     // Page 1 now passes everything but is served for every page number.
     const page1 = [control('70116', [resource('QualysSSCMSDev.com', 'Pass')])];
     overrides.push((request) =>
@@ -192,19 +193,27 @@ describe('sdr-posture collector core', () => {
         : undefined,
     );
     const before = reportingRequests().length;
-    const summary = await run();
+    const failed = run();
 
-    expect(summary.pollComplete).toBe(true);
+    await expect(failed).rejects.toThrow(
+      /GET \/sdr\/api\/v1\/reporting \(connector 2245, .*\) at pageNumber=2: the page repeats the previous one/,
+    );
+    await expect(failed).rejects.toHaveProperty('summary.pagingErrors', 1);
     expect(reportingRequests().length - before).toBe(4); // O365 pages 1 and 2 (a repeat), Gsuite pages 1 and 2
-    expect(warnings.some((warning) => warning.includes('same controls for two page numbers'))).toBe(true);
-    // 70116 was seen passing: recovered. 70121 and 70101 were not listed, but the listing was cut short.
-    expect(published.map((message) => [message.attributes.kind, message.attributes.alertKey])).toEqual([
-      ['recovered', '2245:70116:QualysSSCMSDev.com'],
-    ]);
-    expect(Object.keys(json<FailureState>(sdrPostureKeys.failures).failures).sort()).toEqual([
-      '2245:70101:tenant',
-      `2245:70121:${SITE}`,
-    ]);
+    const pair = json<PostureCheckpoint>(sdrPostureKeys.checkpoint).poll?.pairs[0];
+    expect(pair).toMatchObject({ connectorId: 2245, status: 'pending', nextPage: 2, attempts: 1 });
+    // The pair was not read whole: no recovery is claimed, its failures stay open.
+    expect(published).toEqual([]);
+    expect(json<FailureState>(sdrPostureKeys.failures).failures).toEqual(open);
+
+    // The next run resumes at page 2 and sees the repeat again from the saved cids of page 1.
+    const again = reportingRequests().length;
+    await expect(run()).rejects.toHaveProperty('summary.pagingErrors', 1);
+    expect(
+      reportingRequests()
+        .slice(again)
+        .map((request) => request.url.searchParams.get('pageNumber')),
+    ).toEqual(['2']);
   });
 
   it('stops cleanly at SDR_MAX_CALLS_PER_RUN and resumes the same poll', async () => {

@@ -1,0 +1,237 @@
+/**
+ * Paging as async generators: the caller writes each page as it arrives and may stop at any page
+ * (deadline, budget) knowing exactly which cursor to resume from.
+ *
+ * Where a listing ends is what the API says, not what we infer (README, "Paging"):
+ * - `last: true` ends it; `last: false` goes on, even after a short page (a gateway may serve fewer
+ *   rows than asked for and say so only in its metadata);
+ * - without `last`: `totalElements` for offset paging (ends once offset + rows >= totalElements),
+ *   `totalPages` for page paging (ends at its last page);
+ * - only when the API says none of these does a short page (against the server's `size`, else
+ *   the size asked for) or an empty page end it.
+ * An offset moves by the rows received, never by the limit asked for. A page that contradicts
+ * what the API said stops the listing with a {@link PagingError}: the same items as the page
+ * before, an empty page while the API says there is more, another page number than the one asked
+ * for, or no end within `maxPages`.
+ */
+
+/** What a page says about the listing (Spring `Page` fields); absent means the API did not say. */
+export interface PageMeta {
+  last?: boolean;
+  totalElements?: number;
+  totalPages?: number;
+  /** The page size the server used, which may be smaller than the one asked for. */
+  size?: number;
+  /** The page the server says it served (Spring `number`, counted from 0). */
+  number?: number;
+}
+
+export interface PageInfo extends PageMeta {
+  /** Rows on this page. */
+  rows: number;
+  /** The page's items in order; the same on two pages in a row means the API served a page again. */
+  fingerprint: string;
+}
+
+export interface Listing {
+  /** What is listed, for errors: `GET /cdr-api/rest/v1/findings`, with its window or pair. */
+  endpoint: string;
+  /** How the cursor is sent, for errors: `offSet`, `page`, `pageNumber`. */
+  cursorName: string;
+  /** `offset`: moves by the rows received; `page`: a page number, moves by one. */
+  kind: 'offset' | 'page';
+  /** The first page's number (0 for Spring, 1 for /reporting); `totalPages` counts from it. */
+  firstPage?: number;
+  /** Rows asked for per page; without it only an empty page ends a listing the API does not mark. */
+  requestedSize?: number;
+}
+
+export interface PagingOptions<P> extends Listing {
+  /** First cursor (an offset, a page number). */
+  start: number;
+  fetchPage: (cursor: number) => Promise<P>;
+  info: (page: P) => PageInfo;
+  /** Fingerprint of the page read just before `start`, when a later run resumes the listing. */
+  previousFingerprint?: string;
+  maxPages?: number;
+}
+
+export interface PageResult<P> {
+  /** The cursor this page was fetched with. */
+  cursor: number;
+  /** The cursor of the page after it, or undefined after the last page. */
+  next: number | undefined;
+  page: P;
+  fingerprint: string;
+}
+
+/** The API's paging contradicts itself: the listing stops before it could lose or repeat rows. */
+export class PagingError extends Error {
+  override name = 'PagingError';
+  constructor(
+    readonly endpoint: string,
+    /** Where the listing stopped, e.g. `offSet=37`; the checkpoint stays there. */
+    readonly cursor: string,
+    readonly problem: string,
+    /** What the API said on the page that stopped it. */
+    readonly said: PageMeta & { rows?: number },
+  ) {
+    super(
+      `${endpoint} at ${cursor}: ${problem} (the API said ${describe(said)}). ` +
+        `The listing stopped: the pages before are saved and the next run starts again at ${cursor}`,
+    );
+  }
+}
+
+const DEFAULT_MAX_PAGES = 10_000;
+
+export async function* pages<P>(options: PagingOptions<P>): AsyncGenerator<PageResult<P>> {
+  const maxPages = options.maxPages ?? DEFAULT_MAX_PAGES;
+  let cursor = options.start;
+  let previous = options.previousFingerprint;
+  let said: PageInfo | undefined;
+  for (let fetched = 0; fetched < maxPages; fetched++) {
+    const page = await options.fetchPage(cursor);
+    said = options.info(page);
+    checkServed(options, cursor, said, previous);
+    const next = nextCursor(options, cursor, said);
+    yield { cursor, next, page, fingerprint: said.fingerprint };
+    if (next === undefined) return;
+    cursor = next;
+    previous = said.fingerprint;
+  }
+  throw new PagingError(
+    options.endpoint,
+    at(options, cursor),
+    `the listing did not end within ${maxPages} pages`,
+    metaOf(said),
+  );
+}
+
+/** The cursor after `page`, read at `cursor`, or undefined when it ends the listing. */
+export function nextCursor(listing: Listing, cursor: number, page: PageInfo): number | undefined {
+  const more = saysMore(listing, cursor, page);
+  if (page.rows === 0) {
+    if (more) {
+      throw new PagingError(
+        listing.endpoint,
+        at(listing, cursor),
+        'the page is empty although the API says there is more',
+        metaOf(page),
+      );
+    }
+    return undefined;
+  }
+  if (more !== undefined) return more ? advance(listing, cursor, page) : undefined;
+  const size = page.size ?? listing.requestedSize;
+  return size !== undefined && page.rows < size ? undefined : advance(listing, cursor, page);
+}
+
+/** Whether the API says more pages follow; undefined when it does not say. */
+function saysMore(listing: Listing, cursor: number, page: PageInfo): boolean | undefined {
+  if (page.last !== undefined) return !page.last;
+  if (listing.kind === 'offset') {
+    return page.totalElements === undefined ? undefined : cursor + page.rows < page.totalElements;
+  }
+  return page.totalPages === undefined ? undefined : pageIndex(listing, cursor) + 1 < page.totalPages;
+}
+
+const advance = (listing: Listing, cursor: number, page: PageInfo) =>
+  listing.kind === 'offset' ? cursor + page.rows : cursor + 1;
+
+const pageIndex = (listing: Listing, cursor: number) => cursor - (listing.firstPage ?? 0);
+
+/** Throws when the page is not the one asked for: the previous one again, or another page number. */
+function checkServed(listing: Listing, cursor: number, page: PageInfo, previous: string | undefined): void {
+  const stop = (problem: string) =>
+    new PagingError(listing.endpoint, at(listing, cursor), problem, metaOf(page));
+  if (page.rows > 0 && page.fingerprint === previous) {
+    throw stop(
+      `the page repeats the previous one (the same ${page.rows} item${page.rows === 1 ? '' : 's'}): ` +
+        `the API ignores ${listing.cursorName} or will not go past it`,
+    );
+  }
+  if (listing.kind === 'page' && page.number !== undefined && page.number !== pageIndex(listing, cursor)) {
+    throw stop(`the API served page number ${page.number} instead: it will not go past it`);
+  }
+}
+
+const at = (listing: Listing, cursor: number) => `${listing.cursorName}=${cursor}`;
+
+function metaOf(page: PageInfo | undefined): PageMeta & { rows?: number } {
+  if (!page) return {};
+  const { fingerprint: _, ...meta } = page;
+  return meta;
+}
+
+function describe(said: PageMeta & { rows?: number }): string {
+  const fields = Object.entries(said).filter(([, value]) => value !== undefined);
+  return fields.length ? fields.map(([name, value]) => `${name}=${String(value)}`).join(', ') : 'nothing';
+}
+
+/** Items in order, each by its id where it has one (`uuid`, `id`, `cid`, `fileUuid`), else as JSON. */
+export function fingerprintOf(items: readonly unknown[]): string {
+  return items.map(identity).join('\n');
+}
+
+const ID_FIELDS = ['uuid', 'id', 'cid', 'fileUuid'] as const;
+
+function identity(item: unknown): string {
+  if (item && typeof item === 'object') {
+    for (const field of ID_FIELDS) {
+      const value = (item as Record<string, unknown>)[field];
+      if (typeof value === 'string' || typeof value === 'number') return `${field}=${value}`;
+    }
+  }
+  return JSON.stringify(item) ?? String(item);
+}
+
+/** The Spring `Page` fields paging reads (the schemas make numeric strings numbers, nonsense absent). */
+export interface SpringPage {
+  content: readonly unknown[];
+  last?: boolean | null;
+  totalElements?: number | null;
+  totalPages?: number | null;
+  size?: number | null;
+  number?: number | null;
+}
+
+function springInfo(page: SpringPage): PageInfo {
+  return {
+    rows: page.content.length,
+    last: page.last ?? undefined,
+    totalElements: page.totalElements ?? undefined,
+    totalPages: page.totalPages ?? undefined,
+    size: page.size ?? undefined,
+    number: page.number ?? undefined,
+    fingerprint: fingerprintOf(page.content),
+  };
+}
+
+interface SpringPaging<P> {
+  endpoint: string;
+  fetchPage: (cursor: number) => Promise<P>;
+  start: number;
+  maxPages?: number;
+}
+
+/** CDR findings: `offSet`/`limit` paging; the offset moves by the rows received. */
+export const offsetPaging = <P extends SpringPage>(options: SpringPaging<P> & { limit: number }) =>
+  pages({
+    ...options,
+    cursorName: 'offSet',
+    kind: 'offset',
+    requestedSize: options.limit,
+    info: springInfo,
+  });
+
+/** SaaSDR lists: Spring `page` (from 0) and `size` paging. */
+export const pageNumberPaging = <P extends SpringPage>(options: SpringPaging<P> & { size: number }) =>
+  pages({
+    ...options,
+    cursorName: 'page',
+    kind: 'page',
+    firstPage: 0,
+    requestedSize: options.size,
+    info: springInfo,
+  });

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { PagingError } from '../../../functions/core/paging';
+import { Run, type RunCounts, RunError } from '../../../functions/core/run';
+import { MemoryStore } from '../../support/memory-store';
+
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+const newRun = () =>
+  new Run<RunCounts>(
+    { store: new MemoryStore(), logger: silent, qualys: { budget: { callsMade: 0, rateLimitReport: {} } } },
+    { objectsWritten: 0, apiCalls: 0, rateLimit: {} },
+  );
+const pagingError = () =>
+  new PagingError('GET /sdr/api/v1/users', 'page=3', 'the page repeats the previous one', { rows: 5 });
+
+describe('Run and paging errors', () => {
+  it('starts every summary with pagingErrors: 0', async () => {
+    const run = newRun();
+    await run.steps(async () => {}, 'stop');
+    await expect(run.finish()).resolves.toMatchObject({ pagingErrors: 0 });
+  });
+
+  it('fails the run with a RunError that carries the count and the listing named', async () => {
+    const run = newRun();
+    await run.steps(async () => {
+      throw pagingError();
+    }, 'stop');
+    const finished = run.finish();
+
+    await expect(finished).rejects.toBeInstanceOf(RunError);
+    await expect(finished).rejects.toThrow(/^GET \/sdr\/api\/v1\/users at page=3: the page repeats/);
+    await expect(finished).rejects.toHaveProperty('summary.pagingErrors', 1);
+    await expect(finished).rejects.toHaveProperty('cause.cursor', 'page=3');
+  });
+
+  it('counts paging errors a collector caught itself, and throws other failures as they are', async () => {
+    const run = newRun();
+    run.countPagingError(pagingError());
+    run.countPagingError(new Error('not paging'));
+    const other = new Error('answered 400');
+    await run.steps(async () => {
+      throw other;
+    }, 'stop');
+
+    await expect(run.finish()).rejects.toBe(other);
+    expect(run.summary.pagingErrors).toBe(1);
+  });
+});
