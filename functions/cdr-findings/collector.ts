@@ -175,6 +175,7 @@ async function readWindow(
     fetchPage,
     start: cursor,
     limit: deps.settings.pageSize,
+    concurrency: () => deps.qualys.budget.concurrencyLimit,
   })) {
     const newFindings = await writePage(context, window, offset, page);
     for (const counts of [report, run.summary]) {

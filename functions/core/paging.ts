@@ -54,6 +54,11 @@ export interface PagingOptions<P> extends Listing {
   /** Fingerprint of the page read just before `start`, when a later run resumes the listing. */
   previousFingerprint?: string;
   maxPages?: number;
+  /**
+   * Calls that may be in flight at once (the subscription's concurrency limit); above 1, the pages
+   * after the current one are fetched while it is written. @default 1
+   */
+  concurrency?: () => number;
 }
 
 export interface PageResult<P> {
@@ -87,18 +92,26 @@ const DEFAULT_MAX_PAGES = 10_000;
 
 export async function* pages<P>(options: PagingOptions<P>): AsyncGenerator<PageResult<P>> {
   const maxPages = options.maxPages ?? DEFAULT_MAX_PAGES;
+  const ahead = new ReadAhead(options);
   let cursor = options.start;
   let previous = options.previousFingerprint;
   let said: PageInfo | undefined;
-  for (let fetched = 0; fetched < maxPages; fetched++) {
-    const page = await options.fetchPage(cursor);
-    said = options.info(page);
-    checkServed(options, cursor, said, previous);
-    const next = nextCursor(options, cursor, said);
-    yield { cursor, next, page, fingerprint: said.fingerprint };
-    if (next === undefined) return;
-    cursor = next;
-    previous = said.fingerprint;
+  try {
+    for (let fetched = 0; fetched < maxPages; fetched++) {
+      const page = await ahead.take(cursor);
+      said = options.info(page);
+      checkServed(options, cursor, said, previous);
+      const next = nextCursor(options, cursor, said);
+      // The pages after this one are fetched while the caller writes it.
+      if (next !== undefined) ahead.plan(next, said, maxPages - fetched - 1);
+      yield { cursor, next, page, fingerprint: said.fingerprint };
+      if (next === undefined) return;
+      cursor = next;
+      previous = said.fingerprint;
+    }
+  } finally {
+    // Nothing keeps running once the listing ends or the caller stops reading it.
+    await ahead.settle();
   }
   throw new PagingError(
     options.endpoint,
@@ -106,6 +119,64 @@ export async function* pages<P>(options: PagingOptions<P>): AsyncGenerator<PageR
     `the listing did not end within ${maxPages} pages`,
     metaOf(said),
   );
+}
+
+/**
+ * Fetches the pages after the current one while it is written, up to `concurrency()` calls in
+ * flight, once the API has said how far the listing goes (`totalElements`, `totalPages`): those
+ * cursors are independent. An offset listing is predicted to go on in steps of the rows the page
+ * just held; when a page holds fewer, the predictions after it are dropped and made again, so a
+ * page is only ever used at the cursor the rules above give. Pages are handed over in order.
+ */
+class ReadAhead<P> {
+  private readonly inFlight = new Map<number, Promise<P>>();
+  private readonly dropped: Promise<unknown>[] = [];
+
+  constructor(private readonly options: PagingOptions<P>) {}
+
+  take(cursor: number): Promise<P> {
+    const page = this.inFlight.get(cursor) ?? this.options.fetchPage(cursor);
+    this.inFlight.delete(cursor);
+    return page;
+  }
+
+  /** Starts fetching from `next` on, as far as the API said the listing goes and `budget` pages allow. */
+  plan(next: number, page: PageInfo, budget: number): void {
+    const width = Math.min(this.options.concurrency?.() ?? 1, budget);
+    const wanted = width > 1 ? predictCursors(this.options, next, page, width) : [];
+    for (const [cursor, promise] of this.inFlight) {
+      if (wanted.includes(cursor)) continue;
+      this.inFlight.delete(cursor);
+      this.dropped.push(promise);
+    }
+    for (const cursor of wanted) {
+      if (this.inFlight.has(cursor)) continue;
+      const promise = this.options.fetchPage(cursor);
+      // Handled here so a failure is not "unhandled" before its turn; take() still sees it.
+      promise.catch(() => undefined);
+      this.inFlight.set(cursor, promise);
+    }
+  }
+
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.inFlight.values(), ...this.dropped]);
+    this.inFlight.clear();
+  }
+}
+
+/** Up to `width` cursors from `next` on that the API said exist. */
+function predictCursors(listing: Listing, next: number, page: PageInfo, width: number): number[] {
+  const cursors: number[] = [];
+  if (listing.kind === 'offset') {
+    if (page.totalElements === undefined || page.rows === 0) return cursors;
+    for (let cursor = next; cursor < page.totalElements && cursors.length < width; cursor += page.rows)
+      cursors.push(cursor);
+    return cursors;
+  }
+  if (page.totalPages === undefined) return cursors;
+  const end = (listing.firstPage ?? 0) + page.totalPages;
+  for (let cursor = next; cursor < end && cursors.length < width; cursor++) cursors.push(cursor);
+  return cursors;
 }
 
 /** The cursor after `page`, read at `cursor`, or undefined when it ends the listing. */
@@ -213,6 +284,7 @@ interface SpringPaging<P> {
   fetchPage: (cursor: number) => Promise<P>;
   start: number;
   maxPages?: number;
+  concurrency?: () => number;
 }
 
 /** CDR findings: `offSet`/`limit` paging; the offset moves by the rows received. */

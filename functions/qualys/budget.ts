@@ -89,6 +89,11 @@ export class CallBudget {
     return { limit, windowSec, remaining, toWaitSec, concurrencyLimit };
   }
 
+  /** Calls that may be in flight at once: announced by the gateway, else the default (2). */
+  get concurrencyLimit(): number {
+    return this.concurrency();
+  }
+
   private concurrency(): number {
     const announced = this.state.concurrencyLimit;
     return announced !== undefined && announced > 0 ? announced : this.defaultConcurrency;

@@ -24,7 +24,7 @@ import {
  */
 
 export interface SnapshotReader {
-  qualys: Pick<QualysClient, 'getJson'>;
+  qualys: Pick<QualysClient, 'getJson' | 'budget'>;
   call: CallOptions;
   run: Pick<Run<RunCounts>, 'store' | 'logger' | 'spendCall' | 'isoNow'>;
   snapshot: SnapshotState;
@@ -156,6 +156,7 @@ async function readPages(reader: SnapshotReader, source: PagedSource): Promise<v
       const { body, raw } = await source.fetch({ page, size });
       return { ...body, raw };
     },
+    concurrency: () => reader.qualys.budget.concurrencyLimit,
     size,
   });
   for await (const { cursor: page, next, page: fetched } of listing) {

@@ -195,18 +195,18 @@ describe('cdr-findings', () => {
     expectOnce(alertKeys(await lake.alerts()), severe(expected));
   });
 
-  describe('with 300 ms per call', () => {
-    test.override('simulatorOptions', { latencyMs: 300 });
+  describe('with 1 s per call', () => {
+    test.override('simulatorOptions', { latencyMs: 1000 });
 
     test('stops before the Lambda deadline mid-window and the next run resumes exactly where it stopped', async ({
       sim,
       lake,
       handlerWith,
     }) => {
-      const handler = await handlerWith({ QUALYS_REQUEST_TIMEOUT_MS: '1000' });
-      // 10 s are kept back for the checkpoint and alerts and a call may take 1 s: with 13 s left the
-      // run has about 2 s for 0.3 s calls, a few of the window's 15 pages.
-      const partial = await run(handler, {}, 13_000);
+      const handler = await handlerWith({ QUALYS_REQUEST_TIMEOUT_MS: '2000' });
+      // 10 s are kept back for the checkpoint and alerts and a call may take 2 s: with 16 s left the
+      // run has about 4 s to start 1 s calls, two at a time: some of the window's 15 pages, never all.
+      const partial = await run(handler, {}, 16_000);
       expect(partial.stoppedEarly).toMatch(/deadline/);
       expect(partial.pages).toBeGreaterThan(0);
       const saved = await checkpoint(lake);

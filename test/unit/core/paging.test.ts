@@ -325,3 +325,106 @@ describe('fingerprintOf', () => {
     expect(fingerprintOf([{ id: 1 }, { id: 2 }])).not.toBe(fingerprintOf([{ id: 2 }, { id: 1 }]));
   });
 });
+
+describe('reading ahead: pages after the current one are fetched while it is written', () => {
+  /** An offset listing whose fetches wait for `release()`; tracks how many are in flight at once. */
+  function slowOffsetApi(total: number, rowsAt: (offset: number) => number) {
+    const asked: number[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const fetchPage = async (offset: number): Promise<FakePage> => {
+      asked.push(offset);
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      inFlight--;
+      const content = items(offset, Math.max(0, Math.min(rowsAt(offset), total - offset)));
+      return { content, totalElements: total };
+    };
+    return {
+      asked,
+      fetchPage,
+      get maxInFlight() {
+        return maxInFlight;
+      },
+      get inFlight() {
+        return inFlight;
+      },
+    };
+  }
+  const ahead = (api: { fetchPage: (offset: number) => Promise<FakePage> }, concurrency: number, start = 0) =>
+    offsetPaging({
+      endpoint: ENDPOINT,
+      fetchPage: api.fetchPage,
+      start,
+      limit: LIMIT,
+      concurrency: () => concurrency,
+    });
+
+  it('keeps up to `concurrency` calls in flight once the total is known, and hands pages over in order', async () => {
+    const api = slowOffsetApi(95, () => LIMIT);
+    const results = await collect(ahead(api, 3));
+    expect(results.map((result) => result.cursor)).toEqual([0, 10, 20, 30, 40, 50, 60, 70, 80, 90]);
+    expect(ids(results)).toEqual(range(95));
+    expect(api.maxInFlight).toBe(3);
+    expect(new Set(api.asked).size).toBe(api.asked.length);
+  });
+
+  it('fetches one page at a time without concurrency, or before the API says how far it goes', async () => {
+    const api = slowOffsetApi(45, () => LIMIT);
+    await collect(ahead(api, 1));
+    expect(api.maxInFlight).toBe(1);
+    expect(api.asked).toEqual([0, 10, 20, 30, 40]);
+  });
+
+  it('drops predictions when a page holds fewer rows than the one before, and uses each page only at its own offset', async () => {
+    // A gateway that caps at 10 but serves 4 rows at offset 20 (not the last page).
+    const api = slowOffsetApi(50, (offset) => (offset === 20 ? 4 : LIMIT));
+    const results = await collect(ahead(api, 3));
+    expect(results.map((result) => result.cursor)).toEqual([0, 10, 20, 24, 34, 44]);
+    expect(ids(results)).toEqual(range(50));
+    // Offsets 30 and 40 were asked for on the first prediction and then dropped, never used.
+    expect(api.asked).toContain(30);
+  });
+
+  it('waits for calls still in flight when the caller stops reading', async () => {
+    const api = slowOffsetApi(200, () => LIMIT);
+    for await (const result of ahead(api, 4)) {
+      if (result.cursor === 20) break;
+    }
+    expect(api.inFlight).toBe(0);
+  });
+
+  it('a failed fetch ahead surfaces at its turn, after the pages before it', async () => {
+    const api = slowOffsetApi(60, () => LIMIT);
+    const failing = async (offset: number) => {
+      if (offset === 30) throw new Error('503 at offset 30');
+      return api.fetchPage(offset);
+    };
+    const seen: number[] = [];
+    await expect(async () => {
+      for await (const result of ahead({ fetchPage: failing }, 3)) seen.push(result.cursor);
+    }).rejects.toThrow('503 at offset 30');
+    expect(seen).toEqual([0, 10, 20]);
+  });
+
+  it('reads ahead by page number up to totalPages', async () => {
+    const asked: number[] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const fetchPage = async (page: number): Promise<FakePage> => {
+      asked.push(page);
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      inFlight--;
+      return { content: items(page * 5, page < 6 ? 5 : 2), totalPages: 7, number: page };
+    };
+    const results = await collect(
+      pageNumberPaging({ endpoint: ENDPOINT, fetchPage, start: 0, size: 5, concurrency: () => 2 }),
+    );
+    expect(results.map((result) => result.cursor)).toEqual(range(7));
+    expect(asked.sort((a, b) => a - b)).toEqual(range(7));
+    expect(maxInFlight).toBe(2);
+  });
+});
