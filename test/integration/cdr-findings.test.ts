@@ -177,12 +177,12 @@ describe('cdr-findings', () => {
     expect((await checkpoint()).pending).toBeUndefined();
   });
 
-  it('re-reads the lookback on later runs: late findings land and alert once, nothing else twice', async () => {
+  it('re-reads the lookback on later runs (legacy CDR_LOOKBACK_MINUTES): late findings land and alert once, nothing else twice', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const start = Date.now();
     vi.setSystemTime(start);
     const late = sim.control.addLateFindings(6, { timestamp: new Date(start - 2 * HOUR), delayMinutes: 150 });
-    const handler = await handlerWith();
+    const handler = await handlerWith({ CDR_LOOKBACK_MINUTES: '720', CDR_RECONCILE_DAYS: '0' });
     const first = await run(handler);
     const seenFirst = (await curated()).map((record) => record.uuid);
     for (const finding of late) expect(seenFirst).not.toContain(finding.uuid);
@@ -261,7 +261,7 @@ describe('cdr-findings', () => {
 
   it('never draws a 409/429 when limits are announced: it stops at the budget and resumes when the window reopens', async () => {
     await sim.close();
-    // No late data here: findings that become visible mid-window are the lookback's job (tested above).
+    // No late data here: findings that become visible mid-window are the settle reads' job (cdr-late-data).
     await setUp({ rateLimit: { limit: 6, windowSec: 3600, concurrency: 2 }, cdr: { lateFindings: 0 } });
     const summaries: Summary[] = [];
     for (let attempt = 0; attempt < 6; attempt++) {
