@@ -186,7 +186,7 @@ async function read(context: RunContext, progress: Progress, kind: WindowKind, w
   });
 }
 
-/** An explicit window, with its own checkpoint: the incremental one is left alone. */
+/** An explicit window, with its own checkpoint: the incremental one (and its held counts) is left alone. */
 async function replay(context: RunContext, window: Window): Promise<void> {
   const { run } = context;
   const checkpoints = new CheckpointStore<PendingWindow | { completedAt: string }>(
@@ -195,6 +195,8 @@ async function replay(context: RunContext, window: Window): Promise<void> {
   );
   const saved = await checkpoints.load();
   const cursor = saved && 'nextCursor' in saved ? saved.nextCursor : 0;
+  // Its bounds come from the request; saved as in progress before the first call, as every window.
+  if (cursor === 0) await checkpoints.save({ ...window, nextCursor: 0 });
   await readWindow(context, {
     window,
     kind: 'replay',
