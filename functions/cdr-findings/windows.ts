@@ -120,8 +120,8 @@ export function reconcileWindow(
 
 /**
  * How far event time is settled once `window`, planned at `plannedAt`, is read completely: up to
- * the whole hour before the earlier of its end and `plannedAt - lateMinutes`, provided it starts
- * at or before the current mark (settled time has no gaps). A first run's long window, a catch-up
+ * its end, or to the whole hour before `plannedAt - lateMinutes` if that is earlier, provided it
+ * starts at or before the current mark (settled time has no gaps). A first run's long window, a catch-up
  * after an outage or a sliding re-read settle what was old enough when they were read.
  */
 export function settledAfter(
@@ -132,8 +132,11 @@ export function settledAfter(
 ): string | undefined {
   const from = settledUntil === undefined ? Date.parse(window.startAt) : Date.parse(settledUntil);
   if (Date.parse(window.startAt) > from) return settledUntil;
-  const reach = floorHour(
-    Math.min(Date.parse(window.endAt) + 1, Date.parse(plannedAt) - lateMinutes * MINUTE),
+  // Up to its end when all of it was old enough (the next window of a catch-up starts there),
+  // else to a whole hour, where the settle reads take over.
+  const reach = Math.min(
+    Date.parse(window.endAt) + 1,
+    floorHour(Date.parse(plannedAt) - lateMinutes * MINUTE),
   );
   return iso(Math.max(from, reach));
 }

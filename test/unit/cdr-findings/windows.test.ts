@@ -141,6 +141,20 @@ describe('settledAfter', () => {
     expect(settledAfter(undefined, first, iso(NOW), 120)).toBe('2025-05-10T10:00:00.000Z');
   });
 
+  it('settles a catch-up after an outage window by window, then up to a whole hour', () => {
+    const planned = iso(NOW);
+    let settled: string | undefined = '2025-05-07T09:00:00.000Z';
+    let start = Date.parse('2025-05-07T09:17:00.000Z') - 30 * MINUTE;
+    for (const hours of [24, 24, 24]) {
+      const end = start + hours * HOUR;
+      settled = settledAfter(settled, window(iso(start), iso(end)), planned, 120);
+      expect(settled).toBe(iso(end + 1));
+      start = end;
+    }
+    const last = window(iso(start), iso(NOW - 5 * MINUTE));
+    expect(settledAfter(settled, last, planned, 120)).toBe('2025-05-10T10:00:00.000Z');
+  });
+
   it('moves to the end of a settle window', () => {
     const hour = window('2025-05-10T09:00:00.000Z', '2025-05-10T09:59:59.999Z');
     expect(settledAfter('2025-05-10T09:00:00.000Z', hour, iso(NOW), 120)).toBe('2025-05-10T10:00:00.000Z');
