@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { PROJECT_ROOT } from '../lib/bundle';
 import type { SimulatorOptions } from '../test/simulator/index';
 import { lambdaContext, loadHandler } from '../test/support/invoke';
+import { LATE_DATA_DESIGNS, LATE_DATA_SCENARIO, type LateDataRow, lateDataScenario } from './bench-late-data';
 
 /** Starts bin/bench-servers.ts in its own process; returns the Lambda environment it prints. */
 async function servers(
@@ -133,6 +134,11 @@ async function main() {
   }
   rows.push(await reportsScenario(64));
   console.error(`done: ${rows.at(-1)?.scenario}`);
+  const lateRows: LateDataRow[] = [];
+  for (const design of LATE_DATA_DESIGNS) {
+    lateRows.push(await lateDataScenario(design));
+    console.error(`done: late data, ${design.name}`);
+  }
 
   console.log(`\nnode ${process.version}, ${new Date().toISOString().slice(0, 10)}\n`);
   console.log('| scenario | volume | seconds | throughput | peak live heap growth | API calls |');
@@ -140,6 +146,14 @@ async function main() {
   for (const row of rows) {
     console.log(
       `| ${row.scenario} | ${row.volume} | ${row.seconds.toFixed(1)} | ${row.rate} | ${row.peakHeapMiB.toFixed(0)} MiB | ${row.apiCalls} |`,
+    );
+  }
+  console.log(`\n${LATE_DATA_SCENARIO}\n`);
+  console.log('| design | runs | findings | lost | API calls | minimum calls | calls / minimum | seconds |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const row of lateRows) {
+    console.log(
+      `| ${row.design} | ${row.runs} | ${row.findings.toLocaleString('en-US')} | ${row.lost} | ${row.apiCalls.toLocaleString('en-US')} | ${row.minimumCalls} | ${(row.apiCalls / row.minimumCalls).toFixed(2)} | ${row.seconds.toFixed(1)} |`,
     );
   }
 }

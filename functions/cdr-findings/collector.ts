@@ -6,57 +6,35 @@ import {
   type PendingWindow,
   type Window,
 } from '../core/checkpoint';
-import { offsetPaging } from '../core/paging';
-import { gzip, toNdjsonGzip, utcDate } from '../core/records';
-import { type AlertCounts, type AlertingDependencies, Run, type RunCounts } from '../core/run';
+import { Run } from '../core/run';
 import { SeenIndex } from '../core/seen-index';
-import { severityLevel } from '../core/severity';
-import { CDR_FINDINGS_PATH, listFindings } from '../qualys/cdr';
 import type { CallOptions } from '../qualys/client';
-import { type CdrFinding, CdrFindingSchema, type Page } from '../qualys/schemas';
-import { screen } from '../qualys/validation';
-import { CDR_FINDINGS_DIGEST, cdrAlertCandidate } from './alerts';
-import type { CdrFindingsSettings } from './config';
+import { CDR_FINDINGS_DIGEST } from './alerts';
 import { cdrFindingsKeys as keys } from './keys';
+import {
+  type CdrFindingsDependencies,
+  type CdrFindingsSummary,
+  type RunContext,
+  readWindow,
+} from './read-window';
 import type { CdrFindingsRequest } from './request';
+import {
+  addHeld,
+  type CdrCheckpoint,
+  heldMatches,
+  PENDING_SLOT,
+  type PlannedWindow,
+  progressed,
+  reconcileDue,
+  reconcileWindow,
+  settleWindow,
+  upgrade,
+  type WindowKind,
+} from './windows';
 
-export type CdrFindingsDependencies = AlertingDependencies<CdrFindingsSettings>;
+export type { CdrFindingsDependencies, CdrFindingsSummary, WindowReport } from './read-window';
 
-export interface WindowReport extends Window {
-  pages: number;
-  findings: number;
-  newFindings: number;
-  complete: boolean;
-}
-
-export interface CdrFindingsSummary extends RunCounts, AlertCounts {
-  collector: 'cdr-findings';
-  mode: CdrFindingsRequest['kind'];
-  windows: WindowReport[];
-  pages: number;
-  findings: number;
-  newFindings: number;
-  rejected: number;
-  checkpoint?: Checkpoint;
-}
-
-/** What the steps of one run share. */
-interface RunContext {
-  run: Run<CdrFindingsSummary>;
-  deps: CdrFindingsDependencies;
-  call: CallOptions;
-  index: SeenIndex;
-  outbox: AlertOutbox;
-  /** Whether new severe findings are queued as alerts (a replayed window may say no). */
-  alerts: boolean;
-}
-
-type FindingWithDay = { finding: CdrFinding; day: string };
-type RawPage = Page & { raw: Uint8Array };
-/** Saves progress after a page: the pending window from its next page, or undefined once done. */
-type SaveProgress = (pending: PendingWindow | undefined) => Promise<void>;
-
-/** Incremental runs stop after this many windows; the next run carries on from the watermark. */
+/** A scheduled run reads at most this many windows of each kind; the next run carries on. */
 const MAX_WINDOWS_PER_RUN = 50;
 
 /** Runs the CDR findings collector once. See README "CDR findings" for the guarantees. */
@@ -76,7 +54,7 @@ export async function runCdrFindings(
     alerts: request.kind === 'incremental' || request.alerts,
   };
   await run.steps(
-    () => (request.kind === 'incremental' ? catchUp(context) : replay(context, request.window)),
+    () => (request.kind === 'incremental' ? collect(context) : replay(context, request.window)),
     'Stopping early; the checkpoint resumes from the next page',
   );
   return run.finish({ outbox, sink: deps.alerts, format: CDR_FINDINGS_DIGEST, counts: run.summary });
@@ -90,6 +68,7 @@ function emptySummary(mode: CdrFindingsRequest['kind']): CdrFindingsSummary {
     pages: 0,
     findings: 0,
     newFindings: 0,
+    lateFindings: 0,
     rejected: 0,
     alertsPublished: 0,
     digestsPublished: 0,
@@ -99,43 +78,115 @@ function emptySummary(mode: CdrFindingsRequest['kind']): CdrFindingsSummary {
   };
 }
 
-/** The scheduled run: reads from the checkpoint on, window by window, moving it after each page. */
-async function catchUp(context: RunContext): Promise<void> {
-  const { run, deps } = context;
-  const checkpoints = new CheckpointStore<Checkpoint>(run.store, keys.checkpoint);
-  let checkpoint: Checkpoint = (await checkpoints.load()) ?? { version: 1 };
-  run.summary.checkpoint = checkpoint;
-  // Finish a pending window first, then open new ones until caught up with the time the run
-  // started: measuring against a moving "now" would re-read the lookback for every minute a
-  // slow window took.
-  const runStart = run.now();
-  for (let windows = 0; windows < MAX_WINDOWS_PER_RUN; windows++) {
-    const pending = checkpoint.pending;
-    const window = pending ?? nextWindow(checkpoint, runStart, deps.settings);
-    if (!window) break;
-    await readWindow(context, window, pending?.nextCursor ?? 0, async (next) => {
-      checkpoint = advance(checkpoint, window, next, run.isoNow());
-      await checkpoints.save(checkpoint);
-      run.summary.checkpoint = checkpoint;
-    });
-    if (Date.parse(window.endAt) >= runStart - deps.settings.lagMinutes * 60_000) break;
+/** The incremental checkpoint of one run: loaded once, saved after every change. */
+class Progress {
+  private constructor(
+    private readonly store: CheckpointStore<Checkpoint | CdrCheckpoint>,
+    private readonly context: RunContext,
+    public checkpoint: CdrCheckpoint,
+  ) {
+    context.run.summary.checkpoint = checkpoint;
+  }
+
+  static async load(context: RunContext, runStart: number): Promise<Progress> {
+    const store = new CheckpointStore<Checkpoint | CdrCheckpoint>(context.run.store, keys.checkpoint);
+    return new Progress(store, context, upgrade(await store.load(), runStart, context.deps.settings));
+  }
+
+  /** The run's clock, ISO-8601. */
+  now(): string {
+    return this.context.run.isoNow();
+  }
+
+  async save(checkpoint: CdrCheckpoint): Promise<void> {
+    this.checkpoint = { ...checkpoint, updatedAt: this.now() };
+    await this.store.save(this.checkpoint);
+    this.context.run.summary.checkpoint = this.checkpoint;
   }
 }
 
-/** The checkpoint after a page of `window`: still pending at `next`, or done up to its end. */
-function advance(
-  checkpoint: Checkpoint,
-  window: Window,
-  next: PendingWindow | undefined,
-  updatedAt: string,
-): Checkpoint {
-  const moved: Checkpoint = next
-    ? { ...checkpoint, pending: next }
-    : { version: 1, watermark: window.endAt, pending: undefined };
-  return { ...moved, updatedAt };
+/**
+ * The scheduled run. In order of priority, so a short budget or deadline goes to the newest data
+ * first: new time up to the time the run started (measuring against a moving "now" would open a
+ * window per minute a slow read took), then the hours that have settled, then the daily
+ * reconcile. Each kind finishes its pending window before planning another.
+ */
+async function collect(context: RunContext): Promise<void> {
+  const { run, deps } = context;
+  const settings = deps.settings;
+  const runStart = run.now();
+  const progress = await Progress.load(context, runStart);
+  const lagEnd = runStart - settings.lagMinutes * 60_000;
+  await readEach(
+    context,
+    progress,
+    'new',
+    () => nextWindow(progress.checkpoint, runStart, settings),
+    (window) => Date.parse(window.endAt) >= lagEnd,
+  );
+  await readEach(context, progress, 'settle', () => settleWindow(progress.checkpoint, runStart, settings));
+  const day = reconcileDue(progress.checkpoint, runStart, settings);
+  const reconcile = await pendingOrPlanned(progress, 'reconcile', () =>
+    day ? reconcileWindow(progress.checkpoint, day, settings) : undefined,
+  );
+  if (reconcile) await read(context, progress, 'reconcile', reconcile);
+  else if (day) await progress.save({ ...progress.checkpoint, reconciledOn: day });
 }
 
-/** An explicit window, with its own checkpoint: the incremental one is left alone. */
+/** Reads the kind's windows one after the other until none is due (or `last` says so), bounded. */
+async function readEach(
+  context: RunContext,
+  progress: Progress,
+  kind: WindowKind,
+  plan: () => Window | undefined,
+  last: (window: Window) => boolean = () => false,
+): Promise<void> {
+  for (let windows = 0; windows < MAX_WINDOWS_PER_RUN; windows++) {
+    const window = await pendingOrPlanned(progress, kind, plan);
+    if (!window) return;
+    await read(context, progress, kind, window);
+    if (last(window)) return;
+  }
+}
+
+/**
+ * The kind's window in progress, or the next one `plan` gives with its bounds fixed and saved
+ * (cursor 0) before its first call: a run that fails on that call retries the same window, and
+ * its pages overwrite what they wrote before instead of landing beside it under new keys.
+ */
+async function pendingOrPlanned(
+  progress: Progress,
+  kind: WindowKind,
+  plan: () => Window | undefined,
+): Promise<PlannedWindow | undefined> {
+  const pending = progress.checkpoint[PENDING_SLOT[kind]];
+  if (pending) return pending;
+  const planned = plan();
+  if (!planned) return undefined;
+  const window: PlannedWindow = { ...planned, nextCursor: 0, plannedAt: progress.now() };
+  await progress.save({ ...progress.checkpoint, [PENDING_SLOT[kind]]: window });
+  return window;
+}
+
+async function read(context: RunContext, progress: Progress, kind: WindowKind, window: PlannedWindow) {
+  const { settings } = context.deps;
+  await readWindow(context, {
+    window: { startAt: window.startAt, endAt: window.endAt },
+    kind,
+    cursor: window.nextCursor,
+    pageSize: kind === 'new' ? settings.pageSize : settings.settlePageSize,
+    enough:
+      kind === 'settle'
+        ? (page, offset, fresh) =>
+            offset === 0 &&
+            heldMatches(window, page.totalElements, addHeld(progress.checkpoint.held, fresh, undefined))
+        : undefined,
+    save: (next, fresh) =>
+      progress.save(progressed(progress.checkpoint, kind, window, next, fresh, settings.lateMinutes)),
+  });
+}
+
+/** An explicit window, with its own checkpoint: the incremental one (and its held counts) is left alone. */
 async function replay(context: RunContext, window: Window): Promise<void> {
   const { run } = context;
   const checkpoints = new CheckpointStore<PendingWindow | { completedAt: string }>(
@@ -144,135 +195,14 @@ async function replay(context: RunContext, window: Window): Promise<void> {
   );
   const saved = await checkpoints.load();
   const cursor = saved && 'nextCursor' in saved ? saved.nextCursor : 0;
-  await readWindow(context, window, cursor, (next) =>
-    checkpoints.save(next ?? { completedAt: run.isoNow() }),
-  );
-}
-
-/** Reads one window from `cursor` to its end or until a stop signal; saves progress per page. */
-async function readWindow(
-  context: RunContext,
-  window: Window,
-  cursor: number,
-  save: SaveProgress,
-): Promise<void> {
-  const { run, deps, call } = context;
-  const report: WindowReport = { ...window, pages: 0, findings: 0, newFindings: 0, complete: false };
-  run.summary.windows.push(report);
-  const fetchPage = async (offset: number): Promise<RawPage> => {
-    const query = {
-      query: deps.settings.query,
-      startAt: window.startAt,
-      endAt: window.endAt,
-      offSet: offset,
-      limit: deps.settings.pageSize,
-    };
-    const { body, raw } = await listFindings(deps.qualys, query, call);
-    return { ...body, raw };
-  };
-  for await (const { cursor: offset, next, page } of offsetPaging({
-    endpoint: `GET ${CDR_FINDINGS_PATH} (window ${window.startAt} to ${window.endAt})`,
-    fetchPage,
-    start: cursor,
-    limit: deps.settings.pageSize,
-    concurrency: () => deps.qualys.budget.concurrencyLimit,
-  })) {
-    const newFindings = await writePage(context, window, offset, page);
-    for (const counts of [report, run.summary]) {
-      counts.pages++;
-      counts.findings += page.content.length;
-      counts.newFindings += newFindings;
-    }
-    await save(next === undefined ? undefined : { ...window, nextCursor: next });
-    if (next === undefined) report.complete = true;
-  }
-}
-
-/**
- * Archives a page, sets its unusable findings aside, curates and alerts the findings not seen
- * before, then marks them seen. Returns how many were new.
- */
-async function writePage(
-  context: RunContext,
-  window: Window,
-  offset: number,
-  page: RawPage,
-): Promise<number> {
-  const { run, deps, index } = context;
-  const rawKey = keys.raw(window, offset);
-  await run.store.put(rawKey, gzip(page.raw), {
-    contentType: 'application/json',
-    contentEncoding: 'gzip',
-    metadata: {
-      'qualys-endpoint': CDR_FINDINGS_PATH,
-      'window-start': window.startAt,
-      'window-end': window.endAt,
-      offset: String(offset),
-    },
+  // Its bounds come from the request; saved as in progress before the first call, as every window.
+  if (cursor === 0) await checkpoints.save({ ...window, nextCursor: 0 });
+  await readWindow(context, {
+    window,
+    kind: 'replay',
+    cursor,
+    pageSize: context.deps.settings.pageSize,
+    save: (next) =>
+      checkpoints.save(next === undefined ? { completedAt: run.isoNow() } : { ...window, nextCursor: next }),
   });
-  const { valid, rejected } = screen(page.content, CdrFindingSchema);
-  // The raw page is archived already; keep the rejects beside the state for inspection.
-  run.summary.rejected += await run.setAside(
-    keys.rejected(window, offset),
-    { endpoint: CDR_FINDINGS_PATH, window, offset },
-    rejected,
-    'Findings without a usable uuid or timestamp were not curated',
-    { window, offset },
-  );
-
-  const items = valid.map((finding): FindingWithDay => ({ finding, day: utcDate(finding.timestamp) }));
-  const fresh = await index.unseen(items, uuidOf, dayOf);
-  const curatedKeys = await curate(run, window, offset, fresh, rawKey);
-  if (context.alerts) {
-    const severe = fresh.filter(
-      ({ finding }) => (severityLevel(finding.severity) ?? 0) >= deps.settings.minSeverity,
-    );
-    await context.outbox.add(
-      severe.map(({ finding, day }) =>
-        cdrAlertCandidate(finding, { bucket: deps.settings.bucket, curatedKey: curatedKeys.get(day) ?? '' }),
-      ),
-    );
-  }
-  await index.add(fresh, uuidOf, dayOf);
-  return fresh.length;
-}
-
-const uuidOf = (item: FindingWithDay) => item.finding.uuid;
-const dayOf = (item: FindingWithDay) => item.day;
-
-/** Writes new findings, one object per day of event time; returns each day's key. */
-async function curate(
-  run: Run<CdrFindingsSummary>,
-  window: Window,
-  offset: number,
-  fresh: readonly FindingWithDay[],
-  rawKey: string,
-): Promise<Map<string, string>> {
-  const ingestedAt = run.isoNow();
-  const keyOfDay = new Map<string, string>();
-  for (const [day, findings] of byDay(fresh)) {
-    const key = keys.curated(
-      day,
-      window,
-      offset,
-      findings.map((finding) => finding.uuid),
-    );
-    keyOfDay.set(day, key);
-    const records = findings.map((finding) => ({
-      ...finding,
-      lake_ingested_at: ingestedAt,
-      lake_raw_key: rawKey,
-    }));
-    await run.store.put(key, toNdjsonGzip(records), {
-      contentType: 'application/x-ndjson',
-      contentEncoding: 'gzip',
-    });
-  }
-  return keyOfDay;
-}
-
-function byDay(items: readonly FindingWithDay[]): Map<string, CdrFinding[]> {
-  const days = new Map<string, CdrFinding[]>();
-  for (const { finding, day } of items) days.set(day, [...(days.get(day) ?? []), finding]);
-  return days;
 }

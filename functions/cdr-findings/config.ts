@@ -1,7 +1,7 @@
-import type { WindowSettings } from '../core/checkpoint';
 import { ENV } from '../core/names';
 import { parseMinSeverity } from '../core/severity';
 import { type Env, integer, optionalString, parsed } from '../runtime/env';
+import type { LateDataSettings } from './windows';
 
 /**
  * Match-all default: QQL needs a term, and every CDR finding has one of the three providers the
@@ -10,7 +10,7 @@ import { type Env, integer, optionalString, parsed } from '../runtime/env';
 export const DEFAULT_CDR_QUERY =
   'tc.findings.cloudProvider: AWS or tc.findings.cloudProvider: AZURE or tc.findings.cloudProvider: GCP';
 
-export interface CdrFindingsSettings extends WindowSettings {
+export interface CdrFindingsSettings extends LateDataSettings {
   /** QQL filter of the findings to collect (CDR_QUERY). */
   query: string;
   pageSize: number;
@@ -25,7 +25,10 @@ export function readCdrFindingsSettings(env: Env): CdrFindingsSettings {
     query: optionalString(env, ENV.cdrQuery, DEFAULT_CDR_QUERY),
     pageSize: integer(env, ENV.cdrPageSize, 100, { min: 1, max: 1000 }),
     lagMinutes: integer(env, ENV.cdrLagMinutes, 5, { min: 0, max: 24 * 60 }),
-    lookbackMinutes: integer(env, ENV.cdrLookbackMinutes, 720, { min: 0, max: 7 * 24 * 60 }),
+    lookbackMinutes: integer(env, ENV.cdrLookbackMinutes, 0, { min: 0, max: 7 * 24 * 60 }),
+    lateMinutes: integer(env, ENV.cdrLateMinutes, 120, { min: 0, max: 7 * 24 * 60 }),
+    settlePageSize: integer(env, ENV.cdrSettlePageSize, 1000, { min: 1, max: 1000 }),
+    reconcileDays: integer(env, ENV.cdrReconcileDays, 2, { min: 0, max: 31 }),
     initialLookbackHours: integer(env, ENV.cdrInitialLookbackHours, 24, { min: 1, max: 24 * 365 }),
     maxWindowHours: integer(env, ENV.cdrMaxWindowHours, 24, { min: 1, max: 24 * 31 }),
     minSeverity: parsed(

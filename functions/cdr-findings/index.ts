@@ -12,6 +12,7 @@ export const handler = collectorHandler({
     Pages: summary.pages,
     Findings: summary.findings,
     NewFindings: summary.newFindings,
+    LateFindings: summary.lateFindings,
     RejectedFindings: summary.rejected,
     AlertsPublished: summary.alertsPublished,
     DigestsPublished: summary.digestsPublished,

@@ -2,12 +2,12 @@ import type { ObjectStore } from './ports';
 import { readJson, writeJson } from './records';
 
 /**
- * Incremental windows over event time. Qualys data can reach the API hours after the event it
- * describes, so each window starts `lookbackMinutes` before the end of the last completed one
- * and ends `lagMinutes` before now; the dedupe index makes the overlap free of duplicates.
- * A window that does not finish in one run is saved as `pending` with the cursor of the next
- * page, and the next run finishes it before opening a new one. The watermark only moves once
- * every page of a window is in S3.
+ * Incremental windows over event time (both bounds inclusive). A window starts at the end of the
+ * last completed one (the watermark), minus `lookbackMinutes` when a sliding re-read is configured,
+ * and ends `lagMinutes` before now. A window's bounds are fixed and saved as `pending` (cursor 0)
+ * before its first call; a window that does not finish in one run keeps the cursor of its next
+ * page there, and the next run finishes it, with the same bounds and so the same S3 keys, before
+ * opening a new one. The watermark only moves once every page of a window is in S3.
  */
 export interface Window {
   startAt: string;
@@ -20,7 +20,8 @@ export interface PendingWindow extends Window {
 }
 
 export interface Checkpoint {
-  version: 1;
+  /** 1: watermark and pending only; 2 (cdr-findings) adds what the settle and reconcile reads need. */
+  version: number;
   /** End of the last completed window. */
   watermark?: string;
   pending?: PendingWindow;
@@ -29,6 +30,7 @@ export interface Checkpoint {
 
 export interface WindowSettings {
   lagMinutes: number;
+  /** Legacy sliding re-read: each window also re-reads this much before the watermark (0: none). */
   lookbackMinutes: number;
   initialLookbackHours: number;
   /** Longest window opened at once; a long outage is caught up window by window. */

@@ -133,7 +133,7 @@ describe('cdr-findings', () => {
     expect((await checkpoint(lake)).pending).toBeUndefined();
   });
 
-  test('re-reads the lookback on later runs: late findings land and alert once, nothing else twice', async ({
+  test('re-reads the lookback on later runs (legacy CDR_LOOKBACK_MINUTES): late findings land and alert once, nothing else twice', async ({
     sim,
     lake,
     handlerWith,
@@ -142,7 +142,7 @@ describe('cdr-findings', () => {
     const start = Date.now();
     vi.setSystemTime(start);
     const late = sim.control.addLateFindings(6, { timestamp: new Date(start - 2 * HOUR), delayMinutes: 150 });
-    const handler = await handlerWith();
+    const handler = await handlerWith({ CDR_LOOKBACK_MINUTES: '720', CDR_RECONCILE_DAYS: '0' });
     const first = await run(handler);
     const seenFirst = (await curated(lake)).map((record) => record.uuid);
     for (const finding of late) expect(seenFirst).not.toContain(finding.uuid);
@@ -230,7 +230,7 @@ describe('cdr-findings', () => {
   });
 
   describe('with an announced rate limit of 6 calls an hour', () => {
-    // No late data here: findings that become visible mid-window are the lookback's job (tested above).
+    // No late data here: findings that become visible mid-window are the settle reads' job (cdr-late-data).
     test.override('simulatorOptions', {
       rateLimit: { limit: 6, windowSec: 3600, concurrency: 2 },
       cdr: { lateFindings: 0 },

@@ -105,15 +105,14 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
   // ----- data
   const cdr = options.cdr ?? {};
   const factory = new CdrFactory(seed);
-  const stored: StoredFinding[] = factory.generate(
-    anchorMs,
-    cdr.historyHours ?? 48,
-    cdr.findingsPerHour ?? 6,
-    {
-      count: cdr.lateFindings ?? 4,
-      delayMinutes: cdr.lateDelayMinutes ?? 120,
-    },
-  );
+  const stored: StoredFinding[] = factory.generate(anchorMs, {
+    historyHours: cdr.historyHours ?? 48,
+    futureHours: cdr.futureHours ?? 0,
+    findingsPerHour: cdr.findingsPerHour ?? 6,
+    lateFraction: cdr.lateFraction ?? 0,
+    lateMaxMinutes: cdr.lateMaxMinutes ?? 120,
+    late: { count: cdr.lateFindings ?? 4, delayMinutes: cdr.lateDelayMinutes ?? 120 },
+  });
   stored.sort(compareFindings);
   const sdrOpts = options.sdr ?? {};
   const sdr = buildSdrDataset(seed, anchorMs, {

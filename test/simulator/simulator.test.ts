@@ -246,6 +246,48 @@ describe('Qualys simulator', () => {
       }
     });
 
+    it('serves future findings as the clock reaches them and a seeded fraction up to lateMaxMinutes late', async () => {
+      const hour = 3_600_000;
+      const cdr = {
+        historyHours: 2,
+        futureHours: 4,
+        findingsPerHour: 100,
+        lateFraction: 0.15,
+        lateMaxMinutes: 120,
+      };
+      const other = await startSimulator({ anchor: ANCHOR, cdr: { ...cdr, lateFindings: 0 } });
+      const again = await startSimulator({ anchor: ANCHOR, cdr: { ...cdr, lateFindings: 0 } });
+      const plain = await startSimulator({
+        anchor: ANCHOR,
+        cdr: { historyHours: 2, findingsPerHour: 100, lateFindings: 0 },
+      });
+      try {
+        const all = other.data.findings(true);
+        expect(all).toHaveLength(600);
+        expect(again.data.findings(true)).toEqual(all);
+        // The history is the same with or without a future.
+        const history = all.filter((f) => Date.parse(f.timestamp) <= ANCHOR.getTime());
+        expect(history).toEqual(plain.data.findings(true));
+
+        const at = (ms: number) => all.filter((f) => Date.parse(f.timestamp) <= ms);
+        const visible = () => other.data.findings().map((f) => f.uuid);
+        // About 15 % of what is stamped before the clock has not arrived yet.
+        const missing = at(ANCHOR.getTime()).length - visible().length;
+        expect(missing).toBeGreaterThan(0.05 * 200);
+        expect(missing).toBeLessThan(0.25 * 200);
+        other.control.advanceClock(2 * hour);
+        const stamped = new Set(at(ANCHOR.getTime() + 2 * hour).map((f) => f.uuid));
+        const arrived = new Set(visible());
+        expect([...arrived].every((uuid) => stamped.has(uuid))).toBe(true);
+        // Everything stamped 2 h (lateMaxMinutes) before the clock has arrived.
+        expect(at(ANCHOR.getTime()).filter((f) => !arrived.has(f.uuid))).toEqual([]);
+        other.control.advanceClock(4 * hour);
+        expect(other.data.findings()).toHaveLength(600);
+      } finally {
+        await Promise.all([other.close(), again.close(), plain.close()]);
+      }
+    });
+
     it('adds findings visible immediately and is deterministic per seed and anchor', async () => {
       const a = await startSimulator({ anchor: ANCHOR, seed: 7, cdr: { historyHours: 2 } });
       const b = await startSimulator({ anchor: ANCHOR, seed: 7, cdr: { historyHours: 2 } });

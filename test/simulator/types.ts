@@ -53,6 +53,19 @@ export interface CdrOptions {
   historyHours?: number;
   /** Default 6. */
   findingsPerHour?: number;
+  /**
+   * Default 0: findings go on at `findingsPerHour` for this long after the anchor, each visible once
+   * the simulator clock reaches its timestamp (or later, see lateFraction): advance the clock to let
+   * a long series of scheduled runs see new data.
+   */
+  futureHours?: number;
+  /**
+   * Default 0: this fraction of the generated findings (history and future; seeded) reaches the API
+   * late, a delay drawn uniformly from (0, lateMaxMinutes] after its timestamp.
+   */
+  lateFraction?: number;
+  /** Default 120: the longest delay of a `lateFraction` finding. */
+  lateMaxMinutes?: number;
   /** Late findings in the last `lateDelayMinutes` before the anchor, default 4. */
   lateFindings?: number;
   /** Default 120: late findings become visible this long after their timestamp. */

@@ -10,8 +10,16 @@ export class MemoryStore implements ObjectStore {
   readonly objects = new Map<string, StoredObject>();
   /** Keys in the order they were written (a key written twice appears twice). */
   readonly writes: string[] = [];
+  private readonly failures: Array<{ match: (key: string) => boolean; error: Error }> = [];
+
+  /** The next put of a key `match` accepts throws `error`, once, as a failed S3 write would. */
+  failOnce(match: (key: string) => boolean, error = new Error('simulated S3 write failure')): void {
+    this.failures.push({ match, error });
+  }
 
   async put(key: string, body: Uint8Array | string, options: PutOptions): Promise<void> {
+    const failure = this.failures.findIndex(({ match }) => match(key));
+    if (failure >= 0) throw this.failures.splice(failure, 1)[0]?.error;
     const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : new Uint8Array(body);
     this.objects.set(key, { body: bytes, options });
     this.writes.push(key);

@@ -20,6 +20,7 @@ const FLUSH_GROUP = 10;
 export class AlertOutbox {
   private candidates: AlertCandidate[] = [];
   private loaded = false;
+  private readonly withheld = new Set<string>();
 
   constructor(
     private readonly store: ObjectStore,
@@ -52,6 +53,15 @@ export class AlertOutbox {
   }
 
   /**
+   * Keeps `keys` queued but out of this run's flush: their records could not be marked seen, so
+   * the retried page finds them new again and queues them once more (same keys, so once). Sending
+   * them now would send them twice.
+   */
+  withhold(keys: Iterable<string>): void {
+    for (const key of keys) this.withheld.add(key);
+  }
+
+  /**
    * Publishes what is queued (individually, or as digests above the limit) and clears it. Messages
    * go out ten at a time and the outbox is saved after each group, so a failure part-way leaves
    * only the unsent alerts queued.
@@ -61,18 +71,19 @@ export class AlertOutbox {
     format: DigestFormat,
   ): Promise<{ alerts: number; digests: number; keys: string[] }> {
     await this.load();
-    if (this.candidates.length === 0) return { alerts: 0, digests: 0, keys: [] };
-    const keys = this.candidates.map((candidate) => candidate.key);
-    const individual = this.candidates.length <= this.maxPerRun && this.candidates.every((c) => c.message);
+    const ready = this.candidates.filter((candidate) => !this.withheld.has(candidate.key));
+    if (ready.length === 0) return { alerts: 0, digests: 0, keys: [] };
+    const keys = ready.map((candidate) => candidate.key);
+    const individual = ready.length <= this.maxPerRun && ready.every((c) => c.message);
     // Each message and the candidates it covers: one each, or up to DIGEST_CHUNK per digest.
     const groups = individual
-      ? this.candidates.map((candidate) => ({
+      ? ready.map((candidate) => ({
           message: candidate.message as AlertMessage,
           covers: [candidate],
         }))
-      : digests(this.candidates, format).map((message, part) => ({
+      : digests(ready, format).map((message, part) => ({
           message,
-          covers: this.candidates.slice(part * DIGEST_CHUNK, (part + 1) * DIGEST_CHUNK),
+          covers: ready.slice(part * DIGEST_CHUNK, (part + 1) * DIGEST_CHUNK),
         }));
     let sent = 0;
     const forget = async (delivered: typeof groups) => {

@@ -632,18 +632,53 @@ export class CdrFactory {
     };
   }
 
-  /** The default dataset: findingsPerHour spread with jitter over [anchor - historyHours, anchor], plus late ones. */
-  generate(
-    anchor: number,
-    historyHours: number,
-    findingsPerHour: number,
-    late: { count: number; delayMinutes: number },
-  ): StoredFinding[] {
-    const rng = Rng.for(this.seed, `cdr-findings:${anchor}`);
-    const historyMs = historyHours * 3_600_000;
-    const total = Math.max(0, Math.round(historyHours * findingsPerHour));
-    const slot = total > 0 ? historyMs / total : 0;
-    const start = anchor - historyMs;
+  /**
+   * The default dataset: findingsPerHour spread with jitter over [anchor - historyHours, anchor] and,
+   * with `futureHours`, on over (anchor, anchor + futureHours] (each visible once the clock reaches
+   * it); a `lateFraction` of them reach the API a uniform delay of up to `lateMaxMinutes` after
+   * their timestamp; plus `late.count` findings in the last `late.delayMinutes` that all arrive that late.
+   */
+  generate(anchor: number, options: CdrDataOptions): StoredFinding[] {
+    const { historyHours, futureHours, findingsPerHour, late } = options;
+    const hour = 3_600_000;
+    const out = this.spread(
+      Rng.for(this.seed, `cdr-findings:${anchor}`),
+      anchor - historyHours * hour,
+      anchor,
+      historyHours * findingsPerHour,
+    );
+    if (futureHours > 0) {
+      // A stream of its own, so the history stays the same whatever the future holds.
+      const future = this.spread(
+        Rng.for(this.seed, `cdr-future:${anchor}`),
+        anchor,
+        anchor + futureHours * hour,
+        futureHours * findingsPerHour,
+      );
+      out.push(...future.filter((stored) => stored.ts > anchor));
+    }
+    if (options.lateFraction > 0) {
+      const lateness = Rng.for(this.seed, `cdr-lateness:${anchor}`);
+      const maxDelaySec = Math.max(1, Math.round(options.lateMaxMinutes * 60));
+      for (const stored of out) {
+        if (lateness.chance(options.lateFraction))
+          stored.visibleAt = stored.ts + lateness.int(1, maxDelaySec) * 1000;
+      }
+    }
+    const lateRng = Rng.for(this.seed, `cdr-late:${anchor}`);
+    const delayMs = late.delayMinutes * 60_000;
+    const historyMs = historyHours * hour;
+    for (let i = 0; i < late.count; i++) {
+      const ts = Math.floor((anchor - lateRng.next() * Math.min(delayMs, historyMs)) / 1000) * 1000;
+      out.push({ finding: this.make(lateRng, ts), ts, visibleAt: ts + delayMs });
+    }
+    return out;
+  }
+
+  /** `count` findings spread with jitter over [from, to], about 15 % in bursts sharing a timestamp. */
+  private spread(rng: Rng, from: number, to: number, count: number): StoredFinding[] {
+    const total = Math.max(0, Math.round(count));
+    const slot = total > 0 ? (to - from) / total : 0;
     const out: StoredFinding[] = [];
     let previous: CdrFinding | undefined;
     let previousTs = 0;
@@ -652,7 +687,7 @@ export class CdrFactory {
       const burst = previous !== undefined && rng.chance(0.15);
       const ts = burst
         ? previousTs
-        : Math.min(anchor, Math.floor((start + (i + rng.next()) * slot) / 1000) * 1000);
+        : Math.min(to, Math.floor((from + (i + rng.next()) * slot) / 1000) * 1000);
       const finding = this.make(rng, ts, burst ? previous : undefined);
       if (burst && previous) {
         previous.correlationId ??= rng.uuid4();
@@ -662,14 +697,18 @@ export class CdrFactory {
       previous = finding;
       previousTs = ts;
     }
-    const lateRng = Rng.for(this.seed, `cdr-late:${anchor}`);
-    const delayMs = late.delayMinutes * 60_000;
-    for (let i = 0; i < late.count; i++) {
-      const ts = Math.floor((anchor - lateRng.next() * Math.min(delayMs, historyMs)) / 1000) * 1000;
-      out.push({ finding: this.make(lateRng, ts), ts, visibleAt: ts + delayMs });
-    }
     return out;
   }
+}
+
+/** What {@link CdrFactory.generate} spreads over time; SimulatorOptions.cdr with its defaults applied. */
+export interface CdrDataOptions {
+  historyHours: number;
+  futureHours: number;
+  findingsPerHour: number;
+  lateFraction: number;
+  lateMaxMinutes: number;
+  late: { count: number; delayMinutes: number };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import type { CdrFindingsSettings } from '../../../functions/cdr-findings/config
 import type { AlertMessage, AlertSink } from '../../../functions/core/ports';
 import { fromNdjsonGzip } from '../../../functions/core/records';
 import { CallBudget } from '../../../functions/qualys/budget';
+import { BudgetExhaustedError } from '../../../functions/qualys/errors';
 import { MemoryStore } from '../../support/memory-store';
 
 const MINUTE = 60_000;
@@ -17,6 +18,9 @@ const settings: CdrFindingsSettings & { bucket: string } = {
   bucket: 'archive',
   lagMinutes: 0,
   lookbackMinutes: 720,
+  lateMinutes: 120,
+  settlePageSize: 1000,
+  reconcileDays: 2,
   initialLookbackHours: 24,
   maxWindowHours: 24,
 };
@@ -29,29 +33,47 @@ const finding = (uuid: string, at: number, severity = 3) => ({
   cspAccount: '123456789012',
 });
 
-/**
- * A CDR API over `findings` (newest first, offSet/limit) whose every call takes `callMinutes` of
- * the shared clock, as a slow gateway would.
- */
-function fakeApi(findings: Array<ReturnType<typeof finding>>, clock: { now: number }, callMinutes = 0) {
+interface ApiOptions {
+  /** Every call takes this much of the shared clock, as a slow gateway would. */
+  callMinutes?: number;
+  /** When late findings reach the API (clock ms, by uuid); the others are there from the start. */
+  arrivals?: ReadonlyMap<string, number>;
+  /** Calls the budget allows: the next one stops the run as a spent budget does. */
+  callLimit?: number;
+}
+
+/** A CDR API over `findings` (newest first, offSet/limit, both bounds inclusive, a Spring Page). */
+function fakeApi(
+  findings: Array<ReturnType<typeof finding>>,
+  clock: { now: number },
+  options: ApiOptions = {},
+) {
   const budget = new CallBudget({ now: () => clock.now });
-  const requests: Array<{ startAt: string; endAt: string; offSet: number }> = [];
+  const requests: Array<{ startAt: string; endAt: string; offSet: number; limit: number }> = [];
   return {
     requests,
     qualys: {
       budget,
       async getJson(_path: string, query: Record<string, string | number | undefined>) {
+        if (budget.callsMade >= (options.callLimit ?? Number.POSITIVE_INFINITY))
+          throw new BudgetExhaustedError(60_000, 'the rate-limit window is spent');
         budget.callsMade++;
-        clock.now += callMinutes * MINUTE;
+        clock.now += (options.callMinutes ?? 0) * MINUTE;
         const startAt = String(query.startAt);
         const endAt = String(query.endAt);
         const offSet = Number(query.offSet);
-        requests.push({ startAt, endAt, offSet });
+        const limit = Number(query.limit);
+        requests.push({ startAt, endAt, offSet, limit });
         const inWindow = findings
+          .filter((f) => (options.arrivals?.get(f.uuid) ?? Number.NEGATIVE_INFINITY) <= clock.now)
           .filter((f) => f.timestamp >= startAt && f.timestamp <= endAt)
           .sort((a, b) => b.timestamp.localeCompare(a.timestamp));
-        const content = inWindow.slice(offSet, offSet + Number(query.limit));
-        const body = { content, last: offSet + content.length >= inWindow.length };
+        const content = inWindow.slice(offSet, offSet + limit);
+        const body = {
+          content,
+          totalElements: inWindow.length,
+          last: offSet + content.length >= inWindow.length,
+        };
         return { body, raw: new TextEncoder().encode(JSON.stringify(body)), status: 200, url: '' };
       },
     },
@@ -92,7 +114,7 @@ describe('runCdrFindings', () => {
 
     // The next run, 15 minutes later, against a gateway that takes 2 minutes per call.
     clock.now += 15 * MINUTE;
-    const slow = fakeApi(findings, clock, 2);
+    const slow = fakeApi(findings, clock, { callMinutes: 2 });
     const summary = await runCdrFindings(
       { ...slow, store, alerts: sink(), logger, settings, now: () => clock.now },
       { kind: 'incremental' },
@@ -126,4 +148,222 @@ describe('runCdrFindings', () => {
     await replay();
     expect(curatedUuids(store).sort()).toEqual(['a', 'b', 'c']);
   });
+});
+
+/** Without the legacy sliding re-read: new time, settle reads and the daily reconcile. */
+const lateSettings = { ...settings, lookbackMinutes: 0, initialLookbackHours: 3 };
+
+type Api = ReturnType<typeof fakeApi>;
+
+/** One scheduled run at the clock's time; returns its summary and the alerts it published. */
+async function scheduled(store: MemoryStore, api: Api, clock: { now: number }, config = lateSettings) {
+  const alerts = sink();
+  const summary = await runCdrFindings(
+    { ...api, store, alerts, logger, settings: config, now: () => clock.now },
+    { kind: 'incremental' },
+    { deadline: Number.POSITIVE_INFINITY },
+  );
+  return { summary, alerts: alerts.sent };
+}
+
+/** Scheduled runs every `stepMinutes` from the clock's time until `until`; every alert key sent. */
+async function schedule(
+  store: MemoryStore,
+  api: Api,
+  clock: { now: number },
+  until: number,
+  stepMinutes = 5,
+  config = lateSettings,
+) {
+  const alertKeys: string[] = [];
+  const summaries = [];
+  for (let runs = 0; clock.now <= until && runs < 1000; runs++) {
+    const { summary, alerts } = await scheduled(store, api, clock, config);
+    summaries.push(summary);
+    alertKeys.push(...alerts.map((alert) => alert.attributes.alertKey ?? ''));
+    clock.now += stepMinutes * MINUTE;
+  }
+  return { alertKeys, summaries };
+}
+
+const severeUuids = (findings: Array<ReturnType<typeof finding>>) =>
+  findings.filter((f) => f.severity >= 3).map((f) => f.uuid);
+
+describe('late data', () => {
+  /** Every 10 minutes from 3 h before START to 3 h after, severity 3 every other one. */
+  const steady = Array.from({ length: 36 }, (_, i) =>
+    finding(`f${i}`, START + (i - 18) * 10 * MINUTE, i % 2 ? 3 : 1),
+  );
+  /** Findings that reach the API 60, 100 and 120 (= CDR_LATE_MINUTES) minutes after their timestamp. */
+  const late = [
+    finding('late-60', START + 70 * MINUTE),
+    finding('late-100', START + 20 * MINUTE),
+    finding('late-120', START + 30 * MINUTE),
+  ];
+  const arrivals = new Map([
+    ['late-60', START + 130 * MINUTE],
+    ['late-100', START + 120 * MINUTE],
+    ['late-120', START + 150 * MINUTE],
+  ]);
+
+  it('catches findings up to CDR_LATE_MINUTES late with one settle read per hour, curated and alerted once', async () => {
+    const clock = { now: START };
+    const store = new MemoryStore();
+    const all = [...steady, ...late];
+    const api = fakeApi(all, clock, { arrivals });
+    const { alertKeys, summaries } = await schedule(store, api, clock, START + 4 * 60 * MINUTE);
+
+    // The new windows passed the late findings before they arrived; the settle reads found them.
+    const read = summaries.flatMap((summary) => summary.windows);
+    expect(summaries.reduce((sum, summary) => sum + summary.lateFindings, 0)).toBe(late.length);
+    expect(curatedUuids(store).sort()).toEqual(all.map((f) => f.uuid).sort());
+    expect(alertKeys.sort()).toEqual(severeUuids(all).sort());
+
+    // The first run's read settled the hour that was 2 h old already; each later hour is settled
+    // once, at CDR_SETTLE_PAGE_SIZE, when 2 h old.
+    const settles = read.filter((window) => window.kind === 'settle');
+    expect(settles.map((window) => window.startAt)).toEqual(
+      [-2, -1, 0, 1].map((hours) => new Date(START + hours * 60 * MINUTE).toISOString()),
+    );
+    expect(api.requests.filter((request) => request.limit === 1000)).toHaveLength(settles.length);
+    // New time is read once: consecutive new windows meet, none re-reads the past.
+    const news = read.filter((window) => window.kind === 'new');
+    for (const [i, window] of news.entries()) if (i > 0) expect(window.startAt).toBe(news[i - 1]?.endAt);
+  });
+
+  it('skips the rest of a settle read when its first page total equals what the lake holds', async () => {
+    const clock = { now: START };
+    const store = new MemoryStore();
+    const api = fakeApi([...steady, ...late], clock, { arrivals });
+    // 2 findings a settle page: an hour of 6 to 8 findings takes 3 or 4 calls when read in full.
+    await schedule(store, api, clock, START + 4 * 60 * MINUTE, 5, { ...lateSettings, settlePageSize: 2 });
+    const settleOffsets = (hour: number) =>
+      api.requests
+        .filter(
+          (request) =>
+            request.startAt === new Date(START + hour * 60 * MINUTE).toISOString() &&
+            request.endAt.endsWith(':59:59.999Z'),
+        )
+        .map((request) => request.offSet);
+    // Hours whose findings all came on time: the first page's total matches, one call each.
+    expect(settleOffsets(-2)).toEqual([0]);
+    expect(settleOffsets(-1)).toEqual([0]);
+    // Hours that gained late findings (2 and 1): the totals differ, so the whole hour is read.
+    expect(settleOffsets(0)).toEqual([0, 2, 4, 6]);
+    expect(settleOffsets(1)).toEqual([0, 2, 4, 6]);
+    expect(curatedUuids(store).sort()).toEqual([...steady, ...late].map((f) => f.uuid).sort());
+  });
+
+  it('leaves findings later than CDR_LATE_MINUTES to the next UTC day’s reconcile, which catches them', async () => {
+    const evening = Date.parse('2025-05-10T20:00:00Z');
+    const veryLate = finding('late-270', evening - 60 * MINUTE);
+    const findings = [
+      ...steady.map((f, i) => finding(f.uuid, evening + (i - 18) * 10 * MINUTE, f.severity)),
+      veryLate,
+    ];
+    const clock = { now: evening };
+    const store = new MemoryStore();
+    const api = fakeApi(findings, clock, { arrivals: new Map([['late-270', evening + 210 * MINUTE]]) });
+
+    const beforeMidnight = await schedule(store, api, clock, evening + 235 * MINUTE, 30);
+    expect(curatedUuids(store)).not.toContain(veryLate.uuid);
+    expect(beforeMidnight.summaries.flatMap((s) => s.windows).some((w) => w.kind === 'reconcile')).toBe(
+      false,
+    );
+
+    const afterMidnight = await schedule(store, api, clock, evening + 270 * MINUTE, 30);
+    const reconciles = afterMidnight.summaries
+      .flatMap((s) => s.windows)
+      .filter((w) => w.kind === 'reconcile');
+    expect(reconciles).toEqual([
+      expect.objectContaining({ startAt: '2025-05-09T00:00:00.000Z', newFindings: 1, complete: true }),
+    ]);
+    expect(api.requests.filter((request) => request.startAt === '2025-05-09T00:00:00.000Z')).toHaveLength(1);
+    expect(curatedUuids(store).sort()).toEqual(findings.map((f) => f.uuid).sort());
+    expect([...beforeMidnight.alertKeys, ...afterMidnight.alertKeys].sort()).toEqual(
+      severeUuids(findings).sort(),
+    );
+  });
+
+  it('gives a short budget to new time first, then resumes the settle read it stopped before', async () => {
+    const clock = { now: START };
+    const store = new MemoryStore();
+    await scheduled(store, fakeApi(steady, clock), clock);
+    // Three hours later, with calls for the new window only (18 findings, 9 pages of 2).
+    clock.now += 3 * 60 * MINUTE;
+    const short = fakeApi(steady, clock, { callLimit: 9 });
+    const stopped = await scheduled(store, short, clock);
+    expect(stopped.summary.stoppedEarly).toMatch(/spent/);
+    expect(stopped.summary.windows.map((window) => window.kind)).toEqual(['new', 'settle']);
+    expect(stopped.summary.windows[0]?.complete).toBe(true);
+    const saved = stopped.summary.checkpoint as { settling?: { startAt: string; nextCursor: number } };
+    expect(saved.settling).toMatchObject({
+      startAt: new Date(START - 2 * 60 * MINUTE).toISOString(),
+      nextCursor: 0,
+    });
+
+    clock.now += 5 * MINUTE;
+    const next = await scheduled(store, fakeApi(steady, clock), clock);
+    expect(next.summary.windows.map((window) => window.kind)).toEqual(['new', 'settle', 'settle', 'settle']);
+    expect(next.summary.windows[1]?.startAt).toBe(saved.settling?.startAt);
+    expect(curatedUuids(store).sort()).toEqual(steady.map((f) => f.uuid).sort());
+  });
+});
+
+describe('stable windows', () => {
+  const checkpointKey = 'state/cdr-findings/checkpoint.json';
+  /** Fails the second checkpoint write: the one after page 0 (the first saves the planned window). */
+  const secondCheckpoint = () => {
+    let writes = 0;
+    return (key: string) => key === checkpointKey && ++writes === 2;
+  };
+  const failures: Array<[string, () => (key: string) => boolean]> = [
+    ['the raw page', () => (key) => key.startsWith('raw/')],
+    ['the curated object', () => (key) => key.startsWith('curated/')],
+    ['the alert outbox', () => (key) => key === 'state/cdr-findings/alert-outbox.json'],
+    ['the seen index', () => (key) => key.startsWith('state/cdr-findings/seen/')],
+    ['the checkpoint after it', secondCheckpoint],
+  ];
+
+  it.each(failures)(
+    'a failed write of %s on page 0 of a new window, then the next run: no duplicate row, no duplicate alert',
+    async (_what, failing) => {
+      const clock = { now: START };
+      const store = new MemoryStore();
+      const alerts = sink();
+      const findings = Array.from({ length: 5 }, (_, i) => finding(`f${i}`, START - (i + 1) * 10 * MINUTE));
+      const run = () =>
+        runCdrFindings(
+          {
+            ...fakeApi(findings, clock),
+            store,
+            alerts,
+            logger,
+            settings: lateSettings,
+            now: () => clock.now,
+          },
+          { kind: 'incremental' },
+          { deadline: Number.POSITIVE_INFINITY },
+        );
+      store.failOnce(failing());
+      await expect(run()).rejects.toThrow(/simulated S3 write failure/);
+      const planned = JSON.parse(store.text(checkpointKey) ?? '{}') as {
+        pending: { startAt: string; endAt: string };
+      };
+
+      clock.now += 5 * MINUTE;
+      const retried = await run();
+      // The retried window has the bounds saved before its first call, so its pages keep their keys.
+      expect(retried.windows[0]).toMatchObject({
+        kind: 'new',
+        startAt: planned.pending.startAt,
+        endAt: planned.pending.endAt,
+        complete: true,
+      });
+      expect(curatedUuids(store).sort()).toEqual(findings.map((f) => f.uuid).sort());
+      expect(alerts.sent.map((alert) => alert.attributes.alertKey).sort()).toEqual(
+        severeUuids(findings).sort(),
+      );
+    },
+  );
 });

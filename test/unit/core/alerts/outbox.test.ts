@@ -125,6 +125,26 @@ describe('AlertOutbox', () => {
     expect(alerts.batches).toEqual([queued.map((c) => c.message)]);
   });
 
+  it('keeps withheld alerts queued for the next run, which sends them once', async () => {
+    const store = new MemoryStore();
+    const outbox = new AlertOutbox(store, OUTBOX, 5);
+    const [kept, held] = range(2);
+    if (!kept || !held) throw new Error('no candidates');
+    await outbox.add([kept, held]);
+    outbox.withhold([held.key]);
+    const alerts = sink();
+    expect((await outbox.flush(alerts, FORMAT)).keys).toEqual([kept.key]);
+    expect(alerts.batches).toEqual([[kept.message]]);
+
+    // The retried page queues it again: one entry, sent once.
+    const nextRun = new AlertOutbox(store, OUTBOX, 5);
+    await nextRun.add([held]);
+    const later = sink();
+    await nextRun.flush(later, FORMAT);
+    expect(later.batches).toEqual([[held.message]]);
+    expect(nextRun.size).toBe(0);
+  });
+
   it('keeps only the alerts SNS did not accept when a batch fails part-way', async () => {
     const store = new MemoryStore();
     const outbox = new AlertOutbox(store, OUTBOX, 5);

@@ -1,0 +1,233 @@
+import type { AlertOutbox } from '../core/alerts/outbox';
+import type { Checkpoint, Window } from '../core/checkpoint';
+import { offsetPaging } from '../core/paging';
+import { gzip, toNdjsonGzip, utcDate } from '../core/records';
+import type { AlertCounts, AlertingDependencies, Run, RunCounts } from '../core/run';
+import type { SeenIndex } from '../core/seen-index';
+import { severityLevel } from '../core/severity';
+import { CDR_FINDINGS_PATH, listFindings } from '../qualys/cdr';
+import type { CallOptions } from '../qualys/client';
+import { type CdrFinding, CdrFindingSchema, type Page } from '../qualys/schemas';
+import { screen } from '../qualys/validation';
+import { cdrAlertCandidate } from './alerts';
+import type { CdrFindingsSettings } from './config';
+import { cdrFindingsKeys as keys } from './keys';
+import type { CdrFindingsRequest } from './request';
+import { hourOf, type WindowKind } from './windows';
+
+/**
+ * The one reader of a CDR window, whatever its kind (new, settle, reconcile, explicit replay):
+ * pages are archived, screened, curated and alerted as they arrive, and progress is handed to the
+ * caller after each page to save.
+ */
+
+export type CdrFindingsDependencies = AlertingDependencies<CdrFindingsSettings>;
+
+export interface WindowReport extends Window {
+  kind: WindowKind | 'replay';
+  pages: number;
+  findings: number;
+  newFindings: number;
+  complete: boolean;
+  /** Done after its first page: the API's total equalled what the lake held for those hours. */
+  countMatched?: boolean;
+}
+
+export interface CdrFindingsSummary extends RunCounts, AlertCounts {
+  collector: 'cdr-findings';
+  mode: CdrFindingsRequest['kind'];
+  windows: WindowReport[];
+  pages: number;
+  findings: number;
+  newFindings: number;
+  /** New findings found by settle and reconcile reads: those that reached the API late. */
+  lateFindings: number;
+  rejected: number;
+  checkpoint?: Checkpoint;
+}
+
+/** What the steps of one run share. */
+export interface RunContext {
+  run: Run<CdrFindingsSummary>;
+  deps: CdrFindingsDependencies;
+  call: CallOptions;
+  index: SeenIndex;
+  outbox: AlertOutbox;
+  /** Whether new severe findings are queued as alerts (a replayed window may say no). */
+  alerts: boolean;
+}
+
+/** New findings of a page, per hour of event time (hour start → count). */
+export type FreshByHour = Map<string, number>;
+
+export interface WindowRead {
+  window: Window;
+  kind: WindowReport['kind'];
+  /** Cursor (offset) of the first page to read. */
+  cursor: number;
+  /** `limit` of each call. */
+  pageSize: number;
+  /** After a page is written: true when the rest of the window can be skipped. */
+  enough?: (page: Page, offset: number, fresh: FreshByHour) => boolean;
+  /** Saves progress after a page: the next cursor, or undefined once the window is done. */
+  save: (next: number | undefined, fresh: FreshByHour) => Promise<void>;
+}
+
+type FindingWithDay = { finding: CdrFinding; day: string };
+type RawPage = Page & { raw: Uint8Array };
+
+/** Reads one window from `read.cursor` to its end, or until a stop signal; saves after each page. */
+export async function readWindow(context: RunContext, read: WindowRead): Promise<WindowReport> {
+  const { run, deps, call } = context;
+  const { window } = read;
+  const report: WindowReport = {
+    ...window,
+    kind: read.kind,
+    pages: 0,
+    findings: 0,
+    newFindings: 0,
+    complete: false,
+  };
+  run.summary.windows.push(report);
+  const fetchPage = async (offset: number): Promise<RawPage> => {
+    const query = {
+      query: deps.settings.query,
+      startAt: window.startAt,
+      endAt: window.endAt,
+      offSet: offset,
+      limit: read.pageSize,
+    };
+    const { body, raw } = await listFindings(deps.qualys, query, call);
+    return { ...body, raw };
+  };
+  // A settle read may stop after its first page (the count matched): read ahead only once it did not.
+  let readAhead = read.enough === undefined;
+  for await (const { cursor: offset, next, page } of offsetPaging({
+    endpoint: `GET ${CDR_FINDINGS_PATH} (window ${window.startAt} to ${window.endAt})`,
+    fetchPage,
+    start: read.cursor,
+    limit: read.pageSize,
+    concurrency: () => (readAhead ? deps.qualys.budget.concurrencyLimit : 1),
+  })) {
+    const fresh = await writePage(context, window, offset, page);
+    for (const counts of [report, run.summary]) {
+      counts.pages++;
+      counts.findings += page.content.length;
+      counts.newFindings += fresh.length;
+    }
+    if (read.kind === 'settle' || read.kind === 'reconcile') run.summary.lateFindings += fresh.length;
+    const freshByHour = countByHour(fresh);
+    const matched = next !== undefined && (read.enough?.(page, offset, freshByHour) ?? false);
+    readAhead = !matched;
+    await read.save(matched ? undefined : next, freshByHour);
+    if (matched) report.countMatched = true;
+    if (matched || next === undefined) {
+      report.complete = true;
+      break;
+    }
+  }
+  return report;
+}
+
+function countByHour(fresh: readonly FindingWithDay[]): FreshByHour {
+  const hours: FreshByHour = new Map();
+  for (const { finding } of fresh) {
+    const hour = hourOf(finding.timestamp);
+    hours.set(hour, (hours.get(hour) ?? 0) + 1);
+  }
+  return hours;
+}
+
+/**
+ * Archives a page, sets its unusable findings aside, curates and alerts the findings not seen
+ * before, then marks them seen. Returns the new ones.
+ */
+async function writePage(
+  context: RunContext,
+  window: Window,
+  offset: number,
+  page: RawPage,
+): Promise<FindingWithDay[]> {
+  const { run, deps, index } = context;
+  const rawKey = keys.raw(window, offset);
+  await run.store.put(rawKey, gzip(page.raw), {
+    contentType: 'application/json',
+    contentEncoding: 'gzip',
+    metadata: {
+      'qualys-endpoint': CDR_FINDINGS_PATH,
+      'window-start': window.startAt,
+      'window-end': window.endAt,
+      offset: String(offset),
+    },
+  });
+  const { valid, rejected } = screen(page.content, CdrFindingSchema);
+  // The raw page is archived already; keep the rejects beside the state for inspection.
+  run.summary.rejected += await run.setAside(
+    keys.rejected(window, offset),
+    { endpoint: CDR_FINDINGS_PATH, window, offset },
+    rejected,
+    'Findings without a usable uuid or timestamp were not curated',
+    { window, offset },
+  );
+
+  const items = valid.map((finding): FindingWithDay => ({ finding, day: utcDate(finding.timestamp) }));
+  const fresh = await index.unseen(items, uuidOf, dayOf);
+  const curatedKeys = await curate(run, window, offset, fresh, rawKey);
+  const severe = context.alerts
+    ? fresh.filter(({ finding }) => (severityLevel(finding.severity) ?? 0) >= deps.settings.minSeverity)
+    : [];
+  try {
+    await context.outbox.add(
+      severe.map(({ finding, day }) =>
+        cdrAlertCandidate(finding, { bucket: deps.settings.bucket, curatedKey: curatedKeys.get(day) ?? '' }),
+      ),
+    );
+    await index.add(fresh, uuidOf, dayOf);
+  } catch (error) {
+    // Not marked seen: the retried page (same window, same keys) finds these new again and
+    // queues their alerts then; sending them with this run's flush would send them twice.
+    context.outbox.withhold(severe.map(uuidOf));
+    throw error;
+  }
+  return fresh;
+}
+
+const uuidOf = (item: FindingWithDay) => item.finding.uuid;
+const dayOf = (item: FindingWithDay) => item.day;
+
+/** Writes new findings, one object per day of event time; returns each day's key. */
+async function curate(
+  run: Run<CdrFindingsSummary>,
+  window: Window,
+  offset: number,
+  fresh: readonly FindingWithDay[],
+  rawKey: string,
+): Promise<Map<string, string>> {
+  const ingestedAt = run.isoNow();
+  const keyOfDay = new Map<string, string>();
+  for (const [day, findings] of byDay(fresh)) {
+    const key = keys.curated(
+      day,
+      window,
+      offset,
+      findings.map((finding) => finding.uuid),
+    );
+    keyOfDay.set(day, key);
+    const records = findings.map((finding) => ({
+      ...finding,
+      lake_ingested_at: ingestedAt,
+      lake_raw_key: rawKey,
+    }));
+    await run.store.put(key, toNdjsonGzip(records), {
+      contentType: 'application/x-ndjson',
+      contentEncoding: 'gzip',
+    });
+  }
+  return keyOfDay;
+}
+
+function byDay(items: readonly FindingWithDay[]): Map<string, CdrFinding[]> {
+  const days = new Map<string, CdrFinding[]>();
+  for (const { finding, day } of items) days.set(day, [...(days.get(day) ?? []), finding]);
+  return days;
+}

@@ -1,0 +1,53 @@
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * An S3 endpoint on 127.0.0.1 in front of fauxqs that answers 500 to chosen PUTs while told to:
+ * a failed S3 write as a Lambda sees it once the SDK has spent its retries. Everything else is
+ * passed through unchanged. Point a Lambda at it with AWS_ENDPOINT_URL_S3.
+ */
+export async function failingS3(target: string) {
+  let refuse: ((path: string) => boolean) | undefined;
+  let refused = 0;
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
+    if (req.method === 'PUT' && refuse?.(path)) {
+      refused++;
+      req.resume();
+      res.writeHead(500, { 'Content-Type': 'application/xml' });
+      res.end('<Error><Code>InternalError</Code><Message>simulated S3 write failure</Message></Error>');
+      return;
+    }
+    const upstream = request(
+      new URL(req.url ?? '/', target),
+      { method: req.method, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    /** Refuses every PUT whose path (`/<bucket>/<key>`) `match` accepts, until {@link allow}. */
+    refusePuts(match: (path: string) => boolean) {
+      refuse = match;
+    },
+    allow() {
+      refuse = undefined;
+    },
+    /** PUTs refused so far. */
+    get refused() {
+      return refused;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
