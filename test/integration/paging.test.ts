@@ -133,9 +133,13 @@ describe('paging that trusts what the API says', () => {
     const uuids = await curatedUuids();
     expect(uuids).toHaveLength(WINDOW_FINDINGS);
     expect(new Set(uuids)).toEqual(new Set(sim.data.findings().map((finding) => finding.uuid)));
-    // ceil(2345 / 37) = 64 pages, offSet moving by the 37 rows received; 370 was asked twice (refused once).
+    // ceil(2345 / 37) = 64 pages, offSet moving by the 37 rows received. Pages are read ahead (two
+    // calls in flight), so the failed run had also asked for the page after the refused one: 370 and
+    // 407 were asked twice, and nothing else.
     expect(Math.ceil(WINDOW_FINDINGS / CAP)).toBe(64);
-    expect(offsetsAsked(window)).toEqual([...multiples(0, 11), ...multiples(10, 64)]);
+    const asked = offsetsAsked(window).sort((a, b) => a - b);
+    expect([...new Set(asked)]).toEqual(multiples(0, 64));
+    expect(asked).toEqual([...multiples(0, 64), 10 * CAP, 11 * CAP].sort((a, b) => a - b));
   });
 
   it.each<[string, PagingBehaviour]>([
