@@ -13,6 +13,7 @@ import { PROJECT_ROOT } from '../lib/bundle';
 import type { SimulatorOptions } from '../test/simulator/index';
 import { lambdaContext, loadHandler } from '../test/support/invoke';
 import { LATE_DATA_DESIGNS, LATE_DATA_SCENARIO, type LateDataRow, lateDataScenario } from './bench-late-data';
+import { LATENCY_SCENARIO, type LatencyRow, latencyScenario } from './bench-latency';
 
 /** Starts bin/bench-servers.ts in its own process; returns the Lambda environment it prints. */
 async function servers(
@@ -134,6 +135,11 @@ async function main() {
   }
   rows.push(await reportsScenario(64));
   console.error(`done: ${rows.at(-1)?.scenario}`);
+  const latencyRows: LatencyRow[] = [];
+  for (const concurrency of [1, 2, 4]) {
+    latencyRows.push(await latencyScenario(concurrency));
+    console.error(`done: latency, concurrency ${concurrency}`);
+  }
   const lateRows: LateDataRow[] = [];
   for (const design of LATE_DATA_DESIGNS) {
     lateRows.push(await lateDataScenario(design));
@@ -146,6 +152,14 @@ async function main() {
   for (const row of rows) {
     console.log(
       `| ${row.scenario} | ${row.volume} | ${row.seconds.toFixed(1)} | ${row.rate} | ${row.peakHeapMiB.toFixed(0)} MiB | ${row.apiCalls} |`,
+    );
+  }
+  console.log(`\n${LATENCY_SCENARIO}\n`);
+  console.log('| concurrency C | pages N | seconds | N·L/C | seconds / (N·L/C) | calls refused (409/429) |');
+  console.log('|---:|---:|---:|---:|---:|---:|');
+  for (const row of latencyRows) {
+    console.log(
+      `| ${row.concurrency} | ${row.pages} | ${row.seconds.toFixed(1)} | ${row.floorSeconds.toFixed(1)} | ${(row.seconds / row.floorSeconds).toFixed(2)} | ${row.refused} |`,
     );
   }
   console.log(`\n${LATE_DATA_SCENARIO}\n`);

@@ -1,0 +1,64 @@
+/**
+ * The latency scenario of `npm run bench`: one CDR window of about 40 pages from a gateway that
+ * takes 300 ms a call and allows C concurrent calls, read by the built cdr-findings bundle. The
+ * floor is N·L/C (N pages, L latency, C concurrency); the row reports wall time over it, and the
+ * calls the simulator refused (409/429), which must be 0.
+ */
+import { startSimulator } from '../test/simulator/index';
+import { lambdaContext, loadHandler } from '../test/support/invoke';
+import { lambdaEnv, startLocalAws } from '../test/support/local-aws';
+
+export interface LatencyRow {
+  concurrency: number;
+  pages: number;
+  latencyMs: number;
+  seconds: number;
+  floorSeconds: number;
+  refused: number;
+}
+
+const LATENCY_MS = 300;
+const PAGE_SIZE = 100;
+/** 24 h × 167 findings: about 4,000 findings, 40 pages of 100, in the first run's window. */
+const FINDINGS_PER_HOUR = 167;
+
+export const LATENCY_SCENARIO = `cdr-findings, one 24 h window of ~${(24 * FINDINGS_PER_HOUR).toLocaleString('en-US')} findings (page size ${PAGE_SIZE}), ${LATENCY_MS} ms a call`;
+
+export async function latencyScenario(concurrency: number): Promise<LatencyRow> {
+  const sim = await startSimulator({
+    latencyMs: LATENCY_MS,
+    rateLimit: { limit: 10_000, windowSec: 3600, concurrency },
+    cdr: { historyHours: 24, findingsPerHour: FINDINGS_PER_HOUR, lateFindings: 0 },
+  });
+  const aws = await startLocalAws();
+  try {
+    const lake = await aws.createLake('bench-latency');
+    const secretId = aws.secrets.put(
+      'bench-latency',
+      JSON.stringify({ baseUrl: sim.url, username: 'qualys-lake-demo', password: 'demo-password' }),
+    );
+    const handler = await loadHandler(
+      'cdr-findings',
+      lambdaEnv(aws, lake, secretId, {
+        POWERTOOLS_LOG_LEVEL: 'ERROR',
+        CDR_PAGE_SIZE: String(PAGE_SIZE),
+        CDR_LAG_MINUTES: '0',
+        ALERT_MIN_SEVERITY: 'CRITICAL',
+      }),
+    );
+    const started = performance.now();
+    const summary = (await handler({}, lambdaContext(15 * 60_000))) as { pages: number };
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      concurrency,
+      pages: summary.pages,
+      latencyMs: LATENCY_MS,
+      seconds,
+      floorSeconds: (summary.pages * LATENCY_MS) / 1000 / concurrency,
+      refused: sim.stats.rateLimited,
+    };
+  } finally {
+    await aws.close();
+    await sim.close();
+  }
+}
