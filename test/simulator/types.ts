@@ -97,6 +97,12 @@ export interface SimulatorControl {
   /** Every JWT issued so far becomes invalid (401 `{"error":"token expired"}`). */
   expireTokens(): void;
   setRateLimit(opts: RateLimitOptions | undefined): void;
+  /**
+   * Another consumer of the subscription (another tool) starts `count` calls that run for `forMs`
+   * of real time: each spends a call of the window (while any is left) and holds a concurrency slot
+   * until then, so our calls meet the limits as they would. Resolves when the slots are free again.
+   */
+  holdSlots(count: number, forMs: number): Promise<void>;
   /** Moves the simulator clock (token expiry, rate-limit windows, late-data visibility) forward. */
   advanceClock(ms: number): void;
   /** The simulator clock. */
@@ -120,10 +126,12 @@ export interface SimulatorStats {
   authCalls: number;
   /** Every request by pathname (/auth and rate-limited ones included). */
   byPath: Record<string, number>;
-  /** 409/429 over-limit answers. */
+  /** 409/429 over-limit answers, live: every client's calls (several collectors and runs) count. */
   rateLimited: number;
-  /** Most counted requests in flight at once. */
+  /** Most requests in flight at once, across all clients and the other consumer's held slots. */
   maxConcurrent: number;
+  /** Calls made by the other consumer of {@link SimulatorControl.holdSlots}. */
+  otherConsumerCalls: number;
   issuedTokens: number;
   reset(): void;
 }
