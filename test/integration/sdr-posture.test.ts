@@ -8,6 +8,7 @@ import {
   type SimulatorOptions,
   startSimulator,
 } from '../simulator/index';
+import { ageLedger } from '../support/call-budget-ledger';
 import { type Handler, lambdaContext, loadHandler } from '../support/invoke';
 import {
   connectLocalAws,
@@ -341,6 +342,8 @@ describe('sdr-posture Lambda', () => {
       summaries.push(await run(handler));
       alerts.push(...(await drainAlerts(aws, lake.queueUrl)));
       sim.control.advanceClock(3_600_000);
+      // The collectors read the call-budget ledger by their own clock: an hour passes there too.
+      await ageLedger(aws, lake.bucket, 3_600_000);
     }
     expect(summaries[0]?.stoppedEarly).toMatch(/call budget spent.*4 reserved for other collectors/);
     expect(summaries.at(-1)?.pollComplete).toBe(true);
