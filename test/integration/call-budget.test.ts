@@ -148,6 +148,7 @@ describe('one call budget for every run and collector', () => {
     const inventory = await handlerFor('sdr-inventory', inventoryEnv);
     const posture = await handlerFor('sdr-posture', postureEnv);
     const cdr = await handlerFor('cdr-findings');
+    const conditionalPutsBefore = proxy.stats.conditionalPuts;
 
     const [first, poll, findings] = await Promise.all([
       invoke<SdrInventorySummary>(inventory),
@@ -166,7 +167,10 @@ describe('one call budget for every run and collector', () => {
     const ledger = await readLedger(aws, lake.bucket);
     expect(ledger.gateway?.remaining).toBe(40 - target.stats.requests);
     expect(ledger.inFlight).toEqual([]);
-    expect(proxy.stats.conditionalPuts).toBeGreaterThan(2 * target.stats.requests);
+    // Each call took its slot and gave it back with a conditional write (more when runs collided).
+    expect(proxy.stats.conditionalPuts - conditionalPutsBefore).toBeGreaterThanOrEqual(
+      2 * target.stats.requests,
+    );
 
     // Later windows: the two bulk collectors, again at the same moment, until both are done.
     let inventoryDone = first.completedSnapshot;
