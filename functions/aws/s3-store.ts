@@ -8,15 +8,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { ObjectStore, PutOptions } from '../core/ports';
-
-const isMissing = (error: unknown) => {
-  const name = (error as { name?: string }).name;
-  return (
-    name === 'NoSuchKey' ||
-    name === 'NotFound' ||
-    (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404
-  );
-};
+import { isAbsent } from './s3-absent';
 
 /** {@link ObjectStore} on one S3 bucket. Objects are encrypted by the bucket's default encryption. */
 export class S3Store implements ObjectStore {
@@ -45,7 +37,7 @@ export class S3Store implements ObjectStore {
       const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       return response.Body ? await response.Body.transformToByteArray() : new Uint8Array();
     } catch (error) {
-      if (await this.absent(error, key)) return undefined;
+      if (await isAbsent(this.client, this.bucket, key, error)) return undefined;
       throw error;
     }
   }
@@ -55,28 +47,8 @@ export class S3Store implements ObjectStore {
       await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
       return true;
     } catch (error) {
-      if (await this.absent(error, key)) return false;
+      if (await isAbsent(this.client, this.bucket, key, error)) return false;
       throw error;
-    }
-  }
-
-  /**
-   * Whether a failed read means "no such object". S3 answers 403 instead of 404 for a missing key
-   * unless the caller may list the bucket, and the collectors may list only their own prefixes
-   * (an `s3:prefix` condition that the read itself does not carry). So a 403 is checked with a
-   * listing of exactly that key, which the prefix grant allows; a real permission error stays one.
-   */
-  private async absent(error: unknown, key: string): Promise<boolean> {
-    if (isMissing(error)) return true;
-    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 403)
-      return false;
-    try {
-      const listing = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: key, MaxKeys: 1 }),
-      );
-      return !(listing.Contents ?? []).some((item) => item.Key === key);
-    } catch {
-      return false;
     }
   }
 

@@ -1,4 +1,4 @@
-import { type CuratedDataset, type FunctionName, PREFIX } from './names';
+import { type CuratedDataset, type FunctionName, PREFIX, QUALYS_STATE_PREFIX } from './names';
 
 /**
  * What a collector tells the rest of qualys-lake about itself: its name, the S3 prefixes it reads
@@ -27,7 +27,8 @@ export const curatedPrefix = (dataset: CuratedDataset): string => `${PREFIX.cura
 
 /**
  * The standard manifest: a collector writes its raw pages, its curated datasets and its state, and
- * reads its state back; with `files`, it also reads and writes `reports/<name>/`.
+ * reads its state back; with `files`, it also reads and writes `reports/<name>/`. Every collector
+ * also reads and writes `state/qualys/`, the call-budget ledger all of them share.
  */
 export function defineCollector(options: {
   name: FunctionName;
@@ -44,7 +45,7 @@ export function defineCollector(options: {
     datasets,
     publishesAlerts,
     prefixes: files ? { raw, state, files } : { raw, state },
-    reads: files ? [state, files] : [state],
-    writes: [raw, ...datasets.map(curatedPrefix), state, ...(files ? [files] : [])],
+    reads: [state, QUALYS_STATE_PREFIX, ...(files ? [files] : [])],
+    writes: [raw, ...datasets.map(curatedPrefix), state, QUALYS_STATE_PREFIX, ...(files ? [files] : [])],
   };
 }

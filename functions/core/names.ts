@@ -18,6 +18,14 @@ export const PREFIX = {
   athenaResults: 'athena-results/',
 } as const;
 
+/**
+ * State every collector shares: the Qualys call-budget ledger of the subscription. Not under any
+ * collector's own `state/<name>/`, so every manifest reads and writes it.
+ */
+export const QUALYS_STATE_PREFIX = `${PREFIX.state}qualys/`;
+/** The call-budget ledger: what the gateway last announced and the calls in flight (README, "The Qualys call budget"). */
+export const CALL_BUDGET_LEDGER_KEY = `${QUALYS_STATE_PREFIX}call-budget.json`;
+
 /** Curated datasets (Glue table names) and the prefix under `curated/` each one lives in. */
 export const CURATED_DATASETS = {
   cdrFindings: 'cdr_findings',
@@ -60,6 +68,7 @@ export const ENV = {
   requestTimeoutMs: 'QUALYS_REQUEST_TIMEOUT_MS',
   maxRetries: 'QUALYS_MAX_RETRIES',
   callReserve: 'QUALYS_CALL_RESERVE',
+  maxLimitWaitSeconds: 'QUALYS_MAX_LIMIT_WAIT_SECONDS',
   cdrQuery: 'CDR_QUERY',
   cdrInitialLookbackHours: 'CDR_INITIAL_LOOKBACK_HOURS',
   cdrPageSize: 'CDR_PAGE_SIZE',

@@ -1,32 +1,60 @@
+import { randomUUID } from 'node:crypto';
 import { BudgetExhaustedError, DeadlineError } from './errors';
+import {
+  concurrencyOf,
+  current,
+  DEFAULT_CONCURRENCY,
+  type Decision,
+  decide,
+  type LedgerState,
+  settle,
+} from './ledger';
+import { type LedgerStore, MemoryLedgerStore } from './ledger-store';
+import { readRateLimitHeaders } from './limits';
+import { type ClientLogger, silentLogger } from './retry';
 
 /**
- * Qualys limits are per subscription: calls per window (default 300 per 3,600 s) and concurrent
- * calls (default 2), announced on every counted response in X-RateLimit-* and
- * X-Concurrency-Limit-* headers (Qualys API limits documentation). The budget paces calls from
- * those headers so that a run whose limits are announced never draws a 409/429: it holds back
- * `reserve` calls of each window for the other collectors of the subscription, counts the calls
- * it has in flight against what the last response said remained, and waits out the window (or
- * stops the run) instead of spending the last call.
+ * Paces the calls of one process through the subscription's call-budget ledger (./ledger.ts),
+ * shared by every run of every collector: before each call it takes a call of the window and a
+ * concurrency slot in the ledger, and on each answer it records what the gateway announced and
+ * frees the slot. So a run knows before its first call whether the window is spent (for it: a
+ * collector leaves `reserve` calls of each window to the others) and when it reopens, and then
+ * waits (within `maxWaitMs` and the deadline) or stops the run cleanly with a
+ * {@link BudgetExhaustedError}. One ledger read-modify-write per acquire and per release; the
+ * ledger's version from this process's last write saves the read when nobody else wrote since.
  */
-export interface RateLimitSnapshot {
-  limit?: number;
-  windowSec?: number;
-  remaining?: number;
-  toWaitSec?: number;
-  concurrencyLimit?: number;
-  concurrencyRunning?: number;
-}
-
 export interface BudgetOptions {
   /** Calls of each window left for other collectors of the same subscription. @default 0 */
   reserve?: number;
-  /** Concurrency used until the API announces its own. @default 2 */
-  defaultConcurrency?: number;
-  /** Longest a run waits for the window to reopen before it checkpoints and stops. @default 60 s */
+  /**
+   * Longest a run waits for the gateway's limits (a spent window to reopen, a 409/429 from another
+   * consumer) before it checkpoints and stops. @default 180 s
+   */
   maxWaitMs?: number;
+  /** The subscription's ledger. @default one kept in this process only */
+  ledger?: LedgerStore;
+  /** Whose calls these are, as the ledger's in-flight entries name them. @default 'qualys-lake' */
+  collector?: string;
+  /** How long a slot stays taken if its call is never recorded (the run crashed). @default 35 s */
+  slotTtlMs?: number;
   now?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Jitter source, 0..1. */
+  random?: () => number;
+  logger?: ClientLogger;
+}
+
+/** A call the ledger let start; hand it back to {@link CallBudget.release}. */
+export interface CallTicket {
+  readonly id: string;
+  readonly startedAt: number;
+}
+
+/** How a call ended: the answer's headers (none when no answer came), and a refusal's wait. */
+export interface CallResult {
+  headers?: Headers;
+  /** The gateway refused the call (409/429): nobody calls for this long. */
+  refusedForMs?: number;
 }
 
 export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
@@ -43,139 +71,235 @@ export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 
-function headerNumber(headers: Headers, name: string): number | undefined {
-  const text = headers.get(name);
-  if (text === null || text.trim() === '') return undefined;
-  const value = Number(text);
-  return Number.isFinite(value) ? value : undefined;
-}
+/** Attempts at one ledger update when other runs keep writing first (S3 412/409). */
+const LEDGER_ATTEMPTS = 10;
+/** Bound on the decisions one acquire makes (each waits or polls in between). */
+const MAX_ACQUIRE_STEPS = 10_000;
 
-export function readRateLimitHeaders(headers: Headers): RateLimitSnapshot {
-  return {
-    limit: headerNumber(headers, 'x-ratelimit-limit'),
-    windowSec: headerNumber(headers, 'x-ratelimit-window-sec'),
-    remaining: headerNumber(headers, 'x-ratelimit-remaining'),
-    toWaitSec: headerNumber(headers, 'x-ratelimit-towait-sec'),
-    concurrencyLimit: headerNumber(headers, 'x-concurrency-limit-limit'),
-    concurrencyRunning: headerNumber(headers, 'x-concurrency-limit-running'),
-  };
-}
+type Step<T> = { save?: LedgerState; result: T } | 'reload';
 
 export class CallBudget {
   /** Calls this process has sent (successful or not), for run summaries. */
   callsMade = 0;
-  private state: RateLimitSnapshot = {};
-  private observedAt = 0;
-  private inFlight = 0;
-  private readonly waiters: Array<() => void> = [];
-  private readonly reserve: number;
-  private readonly defaultConcurrency: number;
-  /** Longest wait for the window to reopen before the run stops instead. */
+  /** Longest wait for the gateway's limits before the run stops instead. */
   readonly maxWaitMs: number;
+  private readonly reserve: number;
+  private readonly ledger: LedgerStore;
+  private readonly collector: string;
+  private readonly slotTtlMs: number;
   private readonly now: () => number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  private readonly random: () => number;
+  private readonly logger: ClientLogger;
+  /** The ledger as this process last read or wrote it, with its version. */
+  private known?: { state: LedgerState; version?: string };
+  /** Ids of this process's calls in flight. */
+  private readonly mine = new Set<string>();
+  private readonly waiters: Array<() => void> = [];
+  /** Ledger updates of this process run one at a time, so they never conflict with each other. */
+  private updates: Promise<unknown> = Promise.resolve();
 
   constructor(options: BudgetOptions = {}) {
     this.reserve = options.reserve ?? 0;
-    this.defaultConcurrency = options.defaultConcurrency ?? 2;
-    this.maxWaitMs = options.maxWaitMs ?? 60_000;
+    this.maxWaitMs = options.maxWaitMs ?? 180_000;
+    this.ledger = options.ledger ?? new MemoryLedgerStore();
+    this.collector = options.collector ?? 'qualys-lake';
+    this.slotTtlMs = options.slotTtlMs ?? 35_000;
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? sleep;
+    this.random = options.random ?? Math.random;
+    this.logger = options.logger ?? silentLogger;
   }
 
-  /** The announced limits as a run summary reports them. */
+  /** The announced limits as the ledger last told this process, for run summaries. */
   get rateLimitReport(): Record<string, number | undefined> {
-    const { limit, windowSec, remaining, toWaitSec, concurrencyLimit } = this.state;
+    const now = this.now();
+    const gateway = this.known && current(this.known.state, now).gateway;
+    if (!gateway) return {};
+    const { limit, windowSec, remaining, concurrencyLimit, reopensAt } = gateway;
+    const toWaitSec = remaining === 0 ? Math.ceil(Math.max(0, reopensAt - now) / 1000) : 0;
     return { limit, windowSec, remaining, toWaitSec, concurrencyLimit };
   }
 
-  /** Calls that may be in flight at once: announced by the gateway, else the default (2). */
-  get concurrencyLimit(): number {
-    return this.concurrency();
-  }
-
-  private concurrency(): number {
-    const announced = this.state.concurrencyLimit;
-    return announced !== undefined && announced > 0 ? announced : this.defaultConcurrency;
-  }
-
-  /** Calls this collector may still start in the current window, or undefined when not announced. */
-  private available(): number | undefined {
-    if (this.state.remaining === undefined) return undefined;
-    return this.state.remaining - this.inFlight - this.reserve;
-  }
-
-  /** Milliseconds until the current window reopens, as far as the headers tell. */
-  private windowWaitMs(): number {
-    const elapsed = this.now() - this.observedAt;
-    if (this.state.toWaitSec !== undefined && this.state.toWaitSec > 0) {
-      return Math.max(0, this.state.toWaitSec * 1000 - elapsed);
-    }
-    // Remaining is spent but no ToWait was given: assume the worst case, a full window.
-    return Math.max(0, (this.state.windowSec ?? 60) * 1000 - elapsed);
-  }
-
   /**
-   * Waits for a concurrency slot and a call of the window, then counts the call as in flight.
-   * Throws BudgetExhaustedError when the window is spent and reopening would pass `deadline`
-   * (or the wait limit), DeadlineError when the deadline has already passed.
+   * Takes a call of the window and a concurrency slot in the ledger, waiting while every slot is in
+   * flight. Throws BudgetExhaustedError when the window is spent (or a 409/429 asked to wait) and
+   * the wait would pass `deadline` or `maxWaitMs`, DeadlineError once the deadline has passed.
    */
-  async acquire(deadline: number, signal?: AbortSignal): Promise<void> {
-    for (let attempt = 0; attempt < 1000; attempt++) {
+  async acquire(deadline: number, signal?: AbortSignal): Promise<CallTicket> {
+    const id = randomUUID();
+    for (let step = 0, polls = 0; step < MAX_ACQUIRE_STEPS; step++) {
       if (this.now() >= deadline) throw new DeadlineError('the run deadline has passed');
-      const available = this.available();
-      if (available !== undefined && available <= 0) {
-        if (this.inFlight > 0) {
-          await this.waitForSlot();
-          continue;
-        }
-        const waitMs = this.windowWaitMs();
-        if (waitMs > this.maxWaitMs || this.now() + waitMs >= deadline) {
-          throw new BudgetExhaustedError(
-            waitMs,
-            `call budget spent: ${this.state.remaining} of ${this.state.limit ?? '?'} calls left in the window` +
-              (this.reserve > 0 ? ` (${this.reserve} reserved for other collectors)` : '') +
+      if (this.mine.size >= this.knownConcurrency()) {
+        await this.nextRelease();
+        continue;
+      }
+      const decision = await this.update<
+        Exclude<Decision, { kind: 'start' }> | { kind: 'start'; now: number }
+      >((state, fresh) => {
+        const now = this.now();
+        const verdict = decide(state, {
+          id,
+          collector: this.collector,
+          reserve: this.reserve,
+          now,
+          expiresAt: now + this.slotTtlMs,
+        });
+        if (verdict.kind === 'start') return { save: verdict.state, result: { kind: 'start', now } };
+        // Not calling must rest on what the ledger says now, not on what this process last saw.
+        return fresh ? { result: verdict } : 'reload';
+      });
+      switch (decision.kind) {
+        case 'start':
+          this.mine.add(id);
+          this.callsMade++;
+          return { id, startedAt: decision.now };
+        case 'spent':
+          await this.waitUntil(decision.reopensAt, deadline, signal, (waitMs) =>
+            [
+              `call budget spent: ${decision.remaining} of ${decision.limit ?? '?'} calls left in the window`,
+              this.reserve > 0 ? ` (${this.reserve} reserved for other collectors)` : '',
               `; the window reopens in ${Math.ceil(waitMs / 1000)} s`,
+            ].join(''),
           );
-        }
-        await this.sleep(waitMs, signal);
-        // The window has reopened; the next response will announce the new remaining.
-        this.state = { ...this.state, remaining: undefined, toWaitSec: undefined };
-        continue;
+          break;
+        case 'refused':
+          await this.waitUntil(
+            decision.until,
+            deadline,
+            signal,
+            (waitMs) =>
+              `the Qualys gateway refused calls (409/429) for ${Math.ceil(waitMs / 1000)} s more: ` +
+              'another consumer of the subscription is using its limits',
+          );
+          break;
+        case 'busy':
+          // Only this process's own calls hold the slots: the next of them to end wakes it. Else
+          // the ledger is polled, since other runs' calls end without telling this process.
+          if (this.mine.size > 0 && decision.holders.every((holder) => this.mine.has(holder))) {
+            await this.nextRelease();
+          } else {
+            await this.pause(Math.min(this.pollMs(polls++), decision.recheckAt - this.now()), signal);
+          }
+          break;
       }
-      if (this.inFlight >= this.concurrency()) {
-        await this.waitForSlot();
-        continue;
-      }
-      this.inFlight++;
-      this.callsMade++;
-      return;
     }
     throw new BudgetExhaustedError(0, 'gave up waiting for a call slot');
   }
 
-  /** Marks a call done and records what its response announced. */
-  release(headers?: Headers): void {
-    this.inFlight = Math.max(0, this.inFlight - 1);
-    if (headers) this.observe(headers);
-    // Wake every waiter: each re-checks the budget, and one that gives up must not strand the rest.
-    for (const wake of this.waiters.splice(0)) wake();
-  }
-
-  observe(headers: Headers): void {
-    const announced = readRateLimitHeaders(headers);
-    if (
-      announced.limit === undefined &&
-      announced.remaining === undefined &&
-      announced.concurrencyLimit === undefined
-    ) {
-      return;
+  /**
+   * Frees the call's slot and records what its answer announced. Never throws: if the ledger
+   * cannot be written, the slot frees itself when it expires.
+   */
+  async release(ticket: CallTicket, result: CallResult = {}): Promise<void> {
+    const outcome = {
+      id: ticket.id,
+      startedAt: ticket.startedAt,
+      announced: result.headers ? readRateLimitHeaders(result.headers) : undefined,
+      refusedForMs: result.refusedForMs,
+    };
+    try {
+      await this.update((state) => ({ save: settle(state, outcome, this.now()), result: undefined }));
+    } catch (error) {
+      this.known = undefined;
+      this.logger.warn('Could not record a Qualys call in the call-budget ledger; its slot frees itself', {
+        error: (error as Error).message,
+        expiresInMs: this.slotTtlMs,
+      });
+    } finally {
+      this.mine.delete(ticket.id);
+      // Wake every waiter: each decides again, and one that gives up must not strand the rest.
+      for (const wake of this.waiters.splice(0)) wake();
     }
-    this.state = { ...this.state, ...announced };
-    this.observedAt = this.now();
   }
 
-  private waitForSlot(): Promise<void> {
+  /** Calls that may be in flight at once across the subscription: announced by the gateway, else 2. */
+  get concurrencyLimit(): number {
+    return this.knownConcurrency();
+  }
+
+  private knownConcurrency(): number {
+    return this.known ? concurrencyOf(this.known.state) : DEFAULT_CONCURRENCY;
+  }
+
+  /**
+   * One read-modify-write of the ledger: `step` decides from the state (`fresh` when just read)
+   * and returns the state to save, if any. When another run wrote first, reads again and decides
+   * again after a jittered pause; gives up (a stop signal) after {@link LEDGER_ATTEMPTS}.
+   */
+  private update<T>(step: (state: LedgerState, fresh: boolean) => Step<T>): Promise<T> {
+    const work = this.updates.then(async () => {
+      for (let attempt = 0; attempt < LEDGER_ATTEMPTS; attempt++) {
+        const fresh = this.known === undefined;
+        const known = this.known ?? (await this.load());
+        this.known = known;
+        const next = step(known.state, fresh);
+        if (next === 'reload') {
+          this.known = undefined;
+          continue;
+        }
+        if (!next.save) return next.result;
+        const saved = await this.ledger.save(next.save, known.version);
+        if (saved.ok) {
+          this.known = saved.version === undefined ? undefined : { state: next.save, version: saved.version };
+          return next.result;
+        }
+        this.known = undefined;
+        await this.sleep(Math.round(5 + this.random() * Math.min(500, 20 * 2 ** attempt)));
+      }
+      throw new BudgetExhaustedError(
+        0,
+        `the call-budget ledger changed before each of ${LEDGER_ATTEMPTS} attempts to update it ` +
+          '(other runs were updating it too); the next run carries on',
+      );
+    });
+    this.updates = work.catch(() => undefined);
+    return work;
+  }
+
+  private async load(): Promise<{ state: LedgerState; version?: string }> {
+    const loaded = await this.ledger.load();
+    if (loaded.problem) {
+      this.logger.warn('The call-budget ledger could not be read; starting it afresh', {
+        problem: loaded.problem,
+      });
+    }
+    return { state: loaded.state, version: loaded.version };
+  }
+
+  /** Waits until `until` when that fits the bound and the deadline, else stops the run cleanly. */
+  private async waitUntil(
+    until: number,
+    deadline: number,
+    signal: AbortSignal | undefined,
+    describe: (waitMs: number) => string,
+  ): Promise<void> {
+    const waitMs = Math.max(0, until - this.now());
+    if (waitMs > this.maxWaitMs || this.now() + waitMs >= deadline) {
+      throw new BudgetExhaustedError(waitMs, describe(waitMs));
+    }
+    this.logger.info('Waiting for the Qualys limits', { reason: describe(waitMs), waitMs });
+    await this.sleep(waitMs, signal);
+  }
+
+  /** Polling interval while other runs hold the slots: 100 ms growing to 1 s, jittered. */
+  private pollMs(polls: number): number {
+    return Math.round(Math.min(1_000, 100 * 1.5 ** polls) * (0.5 + this.random() / 2));
+  }
+
+  /** Pauses `ms`, or less when a call of this process ends first. */
+  private async pause(ms: number, signal?: AbortSignal): Promise<void> {
+    const done = new AbortController();
+    const timer = this.sleep(
+      Math.max(0, ms),
+      signal ? AbortSignal.any([signal, done.signal]) : done.signal,
+    ).catch(() => undefined);
+    await (this.mine.size > 0 ? Promise.race([timer, this.nextRelease()]) : timer);
+    done.abort();
+    if (signal?.aborted) throw new DeadlineError('the run deadline cut off the wait for a Qualys call slot');
+  }
+
+  private nextRelease(): Promise<void> {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 }

@@ -14,9 +14,10 @@ export interface QualysClientOptions {
   loadCredentials: (fresh: boolean) => Promise<unknown>;
   /** Per-request timeout. @default 30000 */
   requestTimeoutMs?: number;
-  /** Retries of one call on 5xx, resets, timeouts and 409/429. @default 4 */
+  /** Retries of one call on 5xx, resets and timeouts (409/429 are waited out instead). @default 4 */
   maxRetries?: number;
-  budget?: BudgetOptions;
+  /** Reserve, wait bound and the shared ledger; the clock, sleep, jitter and logger come from here. */
+  budget?: Pick<BudgetOptions, 'reserve' | 'maxWaitMs' | 'ledger' | 'collector'>;
   logger?: ClientLogger;
   fetch?: typeof fetch;
   now?: () => number;
@@ -50,14 +51,24 @@ export class QualysClient {
     const logger = options.logger ?? silentLogger;
     const fetchImpl = options.fetch ?? globalThis.fetch;
     const sleepImpl = options.sleep ?? sleep;
-    this.budget = new CallBudget({ now: this.now, sleep: sleepImpl, ...options.budget });
+    const random = options.random ?? Math.random;
+    this.budget = new CallBudget({
+      ...options.budget,
+      // A slot is released when the answer's headers arrive; one left by a crashed run frees itself
+      // shortly after the request would have timed out.
+      slotTtlMs: this.requestTimeoutMs + 5_000,
+      now: this.now,
+      sleep: sleepImpl,
+      random,
+      logger,
+    });
     const retry = new RetryPolicy({
       maxRetries: options.maxRetries ?? 4,
       requestTimeoutMs: this.requestTimeoutMs,
       logger,
       now: this.now,
       sleep: sleepImpl,
-      random: options.random ?? Math.random,
+      random,
     });
     const session = new QualysSession({
       loadCredentials: options.loadCredentials,
@@ -84,47 +95,60 @@ export class QualysClient {
     schema: S,
     call: CallOptions,
   ): Promise<JsonResponse<v.InferOutput<S>>> {
-    const response = await this.transport.get(path, query, call, { accept: 'application/json' });
     const endpoint = `GET ${path}`;
-    let raw: Uint8Array;
-    try {
-      raw = new Uint8Array(await response.arrayBuffer());
-    } catch (error) {
-      throw new QualysApiError(
-        endpoint,
-        response.status,
-        `the body could not be read (${(error as Error).message})`,
-      );
-    }
+    const { raw, status, url } = await this.transport.get(
+      path,
+      query,
+      call,
+      { accept: 'application/json' },
+      async (response) => {
+        try {
+          return {
+            raw: new Uint8Array(await response.arrayBuffer()),
+            status: response.status,
+            url: response.url,
+          };
+        } catch (error) {
+          throw new QualysApiError(
+            endpoint,
+            response.status,
+            `the body could not be read (${(error as Error).message})`,
+          );
+        }
+      },
+    );
     let json: unknown;
     try {
       json = JSON.parse(new TextDecoder().decode(raw));
     } catch {
-      throw new QualysApiError(endpoint, response.status, `the body is not JSON (${raw.byteLength} bytes)`);
+      throw new QualysApiError(endpoint, status, `the body is not JSON (${raw.byteLength} bytes)`);
     }
     const result = v.safeParse(schema, json);
     if (!result.success) {
-      throw new QualysApiError(
-        endpoint,
-        response.status,
-        `unexpected response: ${describeIssues(result.issues)}`,
-      );
+      throw new QualysApiError(endpoint, status, `unexpected response: ${describeIssues(result.issues)}`);
     }
-    return { body: result.output, raw, status: response.status, url: response.url };
+    return { body: result.output, raw, status, url };
   }
 
   /**
    * GET an endpoint whose body the caller streams (report downloads). The caller must consume
-   * or cancel `response.body`; the call slot is released when the headers arrive.
+   * or cancel `response.body`; the call's slot is freed when the headers arrive (a download may
+   * stream until the deadline, and a slot held that long would stall every other collector).
    */
   async getStream(path: string, call: CallOptions): Promise<Response> {
     // The request timeout would also cut the body off mid-stream; a download may take until the
     // deadline. `identity`: fetch would otherwise ask for gzip and unzip the body, so the bytes
     // read would no longer match Content-Length, which is how a cut download is recognised.
-    return this.transport.get(path, {}, call, {
-      accept: '*/*',
-      timeoutMs: Math.max(this.requestTimeoutMs, call.deadline - this.now()),
-      headers: { 'Accept-Encoding': 'identity' },
-    });
+    return this.transport.get(
+      path,
+      {},
+      call,
+      {
+        accept: '*/*',
+        timeoutMs: Math.max(this.requestTimeoutMs, call.deadline - this.now()),
+        headers: { 'Accept-Encoding': 'identity' },
+      },
+      async (response) => response,
+    );
   }
 }

@@ -15,7 +15,7 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-/** Errors worth another attempt: network resets, timeouts, 5xx and 409/429. */
+/** Errors worth another attempt: network resets, timeouts, 5xx (and 409/429 at login). */
 export class RetryableError extends Error {
   constructor(
     message: string,

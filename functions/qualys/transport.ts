@@ -20,31 +20,43 @@ export interface RequestOptions {
   headers?: Record<string, string>;
 }
 
+/** Bound on the 409/429 answers one call waits out (the time bound is the budget's `maxWaitMs`). */
+const MAX_REFUSALS = 1_000;
+
 /**
- * One authenticated GET: paced by the call budget, retried on resets, timeouts, 5xx and 409/429
- * (waiting what the gateway says), logged in again once on a 401. Returns the response once its
- * status is 2xx; anything else becomes a {@link QualysApiError} naming the endpoint and status.
+ * One authenticated GET: paced by the call budget, retried on resets, timeouts and 5xx (at most
+ * `maxRetries` times), logged in again once on a 401. A 409/429 means another consumer of the
+ * subscription is using its limits (the ledger let this call start): it is waited out as the
+ * gateway says, without using up the retries, for at most the budget's `maxWaitMs` in all; past
+ * that the run stops cleanly. Anything but a 2xx becomes a
+ * {@link QualysApiError} naming the endpoint and status. A 2xx response is handed to `read`
+ * before the call's slot is freed, so a call counts as in flight until its body is read (or, for a
+ * download the caller streams, until its headers arrive).
  */
 export class Transport {
   constructor(private readonly options: TransportOptions) {}
 
-  async get(
+  async get<T>(
     path: string,
     query: Record<string, string | number | undefined>,
     call: CallOptions,
     request: RequestOptions,
-  ): Promise<Response> {
-    const { session, budget, retry, logger, requestTimeoutMs } = this.options;
+    /** Reads a 2xx response; the call holds its slot until this is done. */
+    read: (response: Response) => Promise<T>,
+  ): Promise<T> {
+    const { session, budget, retry, logger, requestTimeoutMs, now } = this.options;
     const endpoint = `GET ${path}`;
     let reauthenticated = false;
-    for (let attempt = 0; ; attempt++) {
+    let faults = 0;
+    let refusedSince: number | undefined;
+    for (let refusals = 0; refusals <= MAX_REFUSALS; ) {
       const token = await session.validToken(call);
       const url = new URL(path.replace(/^\//, ''), session.baseUrl);
       for (const [key, value] of Object.entries(query)) {
         if (value !== undefined) url.searchParams.set(key, String(value));
       }
       retry.ensureTime(call, endpoint);
-      await budget.acquire(call.deadline - requestTimeoutMs, call.signal);
+      const ticket = await budget.acquire(call.deadline - requestTimeoutMs, call.signal);
       let response: Response | undefined;
       try {
         response = await this.options.fetch(url, {
@@ -52,48 +64,63 @@ export class Transport {
           signal: retry.timeoutSignal(call, request.timeoutMs),
         });
       } catch (error) {
-        budget.release();
+        await budget.release(ticket);
         if (call.signal?.aborted) throw new DeadlineError(`${endpoint} was cut off by the run deadline`);
         await retry.backoffOrThrow(
           new RetryableError(`request failed (${(error as Error).name}: ${(error as Error).message})`),
-          attempt,
+          faults++,
           endpoint,
           call,
         );
         continue;
       }
-      budget.release(response.headers);
-
-      if (response.ok) return response;
+      if (response.ok) {
+        try {
+          return await read(response);
+        } finally {
+          await budget.release(ticket, { headers: response.headers });
+        }
+      }
+      const refused = response.status === 409 || response.status === 429;
+      const waitMs = refused ? this.limitWaitMs(response.headers, refusals) : undefined;
       await response.body?.cancel().catch(() => undefined);
+      await budget.release(ticket, { headers: response.headers, refusedForMs: waitMs });
       if (response.status === 401 && !reauthenticated) {
         // The JWT expired or was revoked before our own clock said so: log in again once.
         logger.info('Qualys answered 401; logging in again', { endpoint });
         session.invalidate();
         reauthenticated = true;
-        attempt--;
         continue;
       }
-      if (response.status === 409 || response.status === 429) {
-        const waitMs = this.limitWaitMs(response.headers, attempt);
-        if (waitMs > budget.maxWaitMs || this.options.now() + waitMs >= call.deadline - requestTimeoutMs) {
+      if (refused && waitMs !== undefined) {
+        refusals++;
+        refusedSince ??= now();
+        const waited = now() - refusedSince;
+        if (
+          waited + waitMs > budget.maxWaitMs ||
+          refusals > MAX_REFUSALS ||
+          now() + waitMs >= call.deadline - requestTimeoutMs
+        ) {
           throw new BudgetExhaustedError(
             waitMs,
-            `${endpoint} answered ${response.status}: rate limited for ${Math.ceil(waitMs / 1000)} s`,
+            `${endpoint} answered ${response.status}: rate limited for ${Math.ceil(waitMs / 1000)} s more ` +
+              `after ${Math.round(waited / 1000)} s of waiting (another consumer of the subscription is ` +
+              `using its limits; a run waits at most ${Math.round(budget.maxWaitMs / 1000)} s)`,
           );
         }
-        await retry.backoffOrThrow(
-          new RetryableError('rate limited', response.status, waitMs),
-          attempt,
+        // The ledger now holds the wait: the next acquire sits it out, and so do the other runs.
+        logger.info('Qualys refused the call (rate limit); waiting it out', {
           endpoint,
-          call,
-        );
+          status: response.status,
+          waitMs,
+          refusals,
+        });
         continue;
       }
       if (response.status >= 500) {
         await retry.backoffOrThrow(
           new RetryableError('server error', response.status),
-          attempt,
+          faults++,
           endpoint,
           call,
         );
@@ -101,6 +128,7 @@ export class Transport {
       }
       throw new QualysApiError(endpoint, response.status, 'the request was refused');
     }
+    throw new BudgetExhaustedError(0, `${endpoint}: refused ${MAX_REFUSALS} times by the rate limit`);
   }
 
   /** What the gateway says to wait (X-RateLimit-ToWait-Sec, Retry-After), else the backoff. */

@@ -3,11 +3,12 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { s3, sns } from '../aws/clients';
+import { S3LedgerStore } from '../aws/s3-ledger';
 import { S3Store } from '../aws/s3-store';
 import { secretLoader } from '../aws/secret';
 import { SnsAlerts } from '../aws/sns-alerts';
 import type { CollectorManifest } from '../core/manifest';
-import { ENV } from '../core/names';
+import { ENV, type FunctionName } from '../core/names';
 import type { AlertSink, ObjectStore, RunLogger } from '../core/ports';
 import { type RunCounts, RunError } from '../core/run';
 import { type CallOptions, QualysClient } from '../qualys/client';
@@ -25,6 +26,8 @@ export interface CommonConfig {
   requestTimeoutMs: number;
   maxRetries: number;
   callReserve: number;
+  /** Longest wait for the gateway's limits (spent window, another consumer's 409/429). */
+  maxLimitWaitSeconds: number;
 }
 
 export function readCommonConfig(env: Env): CommonConfig {
@@ -34,15 +37,22 @@ export function readCommonConfig(env: Env): CommonConfig {
     requestTimeoutMs: integer(env, ENV.requestTimeoutMs, 30_000, { min: 1_000, max: 300_000 }),
     maxRetries: integer(env, ENV.maxRetries, 4, { min: 0, max: 10 }),
     callReserve: integer(env, ENV.callReserve, 0, { min: 0, max: 100_000 }),
+    maxLimitWaitSeconds: integer(env, ENV.maxLimitWaitSeconds, 180, { min: 0, max: 900 }),
   };
 }
 
-export function qualysClientFor(config: CommonConfig): QualysClient {
+/** The Qualys client of one collector, paced by the subscription's call-budget ledger in the bucket. */
+export function qualysClientFor(config: CommonConfig, collector: FunctionName): QualysClient {
   return new QualysClient({
     loadCredentials: secretLoader(config.secretId),
     requestTimeoutMs: config.requestTimeoutMs,
     maxRetries: config.maxRetries,
-    budget: { reserve: config.callReserve },
+    budget: {
+      reserve: config.callReserve,
+      maxWaitMs: config.maxLimitWaitSeconds * 1000,
+      ledger: new S3LedgerStore(s3, config.bucket),
+      collector,
+    },
     logger: runLogger,
   });
 }
@@ -114,7 +124,7 @@ export function collectorHandler<Settings, Summary extends RunCounts>(
 ) {
   const common = readCommonConfig(env);
   const runtime: CollectorRuntime<Settings> = {
-    qualys: qualysClientFor(common),
+    qualys: qualysClientFor(common, definition.manifest.name),
     store: new S3Store(s3, common.bucket),
     alerts: definition.manifest.publishesAlerts
       ? new SnsAlerts(sns, requiredString(env, ENV.alertTopicArn))

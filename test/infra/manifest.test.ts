@@ -1,7 +1,7 @@
 import type { CfnElement } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
-import { ENV } from '../../functions/core/names';
+import { CALL_BUDGET_LEDGER_KEY, ENV, QUALYS_STATE_PREFIX } from '../../functions/core/names';
 import { COLLECTOR_MANIFESTS } from '../../functions/manifests';
 import {
   actionsOf,
@@ -66,6 +66,16 @@ describe('the stack grants each collector its manifest', () => {
     it('may put, and abort uploads of, exactly the objects under its writes', () => {
       expect(granted('s3:PutObject')).toEqual(objects(manifest.writes));
       expect(granted('s3:AbortMultipartUpload')).toEqual(objects(manifest.writes));
+    });
+
+    it('reads and writes the call-budget ledger every collector shares, and may list it', () => {
+      expect(CALL_BUDGET_LEDGER_KEY.startsWith(QUALYS_STATE_PREFIX)).toBe(true);
+      expect(manifest.reads).toContain('state/qualys/');
+      expect(manifest.writes).toContain('state/qualys/');
+      expect(granted('s3:GetObject')).toContain('/state/qualys/*');
+      expect(granted('s3:PutObject')).toContain('/state/qualys/*');
+      const list = s3Statements.find((s) => actionsOf(s).includes('s3:ListBucket'));
+      expect(JSON.stringify(list?.Condition)).toContain('"state/qualys/*"');
     });
 
     it('has no other S3 action', () => {

@@ -241,12 +241,15 @@ describe('QualysLakeStack with email and Slack', () => {
     expect(objectGrants.sort()).toEqual(
       [
         's3:GetObject /state/cdr-findings/*',
+        's3:GetObject /state/qualys/*',
         's3:PutObject /raw/cdr-findings/*',
         's3:PutObject /curated/cdr_findings/*',
         's3:PutObject /state/cdr-findings/*',
+        's3:PutObject /state/qualys/*',
         's3:AbortMultipartUpload /raw/cdr-findings/*',
         's3:AbortMultipartUpload /curated/cdr_findings/*',
         's3:AbortMultipartUpload /state/cdr-findings/*',
+        's3:AbortMultipartUpload /state/qualys/*',
       ].sort(),
     );
     for (const statement of s3Statements) {
@@ -254,7 +257,9 @@ describe('QualysLakeStack with email and Slack', () => {
       expect(JSON.stringify(statement.Resource)).not.toMatch(/"\/\*"/);
     }
     const list = s3Statements.find((s) => actionsOf(s).includes('s3:ListBucket'));
-    expect(list?.Condition).toEqual({ StringLike: { 's3:prefix': ['state/cdr-findings/*'] } });
+    expect(list?.Condition).toEqual({
+      StringLike: { 's3:prefix': ['state/cdr-findings/*', 'state/qualys/*'] },
+    });
   });
 
   it.each([
@@ -269,7 +274,7 @@ describe('QualysLakeStack with email and Slack', () => {
       'sdr-reports',
       /^\/(raw|state|reports)\/sdr-reports\/\*$|^\/curated\/sdr_reports\/\*$/,
     ],
-  ])('confines %s to its own prefixes', (idPrefix, name, allowed) => {
+  ])('confines %s to its own prefixes and the shared call-budget ledger', (idPrefix, name, allowed) => {
     const statements = allowStatements(template, ref(template, 'AWS::Lambda::Function', idPrefix));
     const suffixes = statements.flatMap((s) =>
       resourcesOf(s)
@@ -277,7 +282,7 @@ describe('QualysLakeStack with email and Slack', () => {
         .filter((suffix) => suffix !== undefined),
     );
     expect(suffixes.length).toBeGreaterThan(0);
-    for (const suffix of suffixes) expect(suffix).toMatch(allowed);
+    for (const suffix of suffixes) if (suffix !== '/state/qualys/*') expect(suffix).toMatch(allowed);
     expect(suffixes).toContain(`/state/${name}/*`);
   });
 

@@ -3,6 +3,7 @@ import { CONNECTOR_TYPES } from '../../functions/qualys/sdr';
 import { sdrPostureKeys as postureKeys } from '../../functions/sdr-posture/keys';
 import type { FailureState, PostureCheckpoint } from '../../functions/sdr-posture/model';
 import { DEFAULT_CREDENTIALS, type ReportingResponse, type Simulator } from '../simulator/index';
+import { ageLedger } from '../support/call-budget-ledger';
 import { collectorTest, type TestLake } from '../support/fixtures';
 import { type Handler, lambdaContext } from '../support/invoke';
 import type { ReceivedAlert } from '../support/local-aws';
@@ -300,6 +301,7 @@ describe('sdr-posture Lambda', () => {
   });
 
   test('leaves QUALYS_CALL_RESERVE calls of the window to others, and resumes when the window reopens', async ({
+    aws,
     sim,
     lake,
     handlerWith,
@@ -316,6 +318,8 @@ describe('sdr-posture Lambda', () => {
       summaries.push(await run(handler));
       alerts.push(...(await lake.alerts()));
       sim.control.advanceClock(3_600_000);
+      // The collectors read the call-budget ledger by their own clock: an hour passes there too.
+      await ageLedger(aws, lake.bucket, 3_600_000);
     }
     expect(summaries[0]?.stoppedEarly).toMatch(/call budget spent.*4 reserved for other collectors/);
     expect(summaries.at(-1)?.pollComplete).toBe(true);

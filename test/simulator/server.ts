@@ -30,13 +30,26 @@ class RateLimiter {
 
   constructor(readonly opts: RateLimitOptions) {}
 
-  /** Decides on one counted call; `running` includes this call. */
-  check(now: number, running: number): { allowed: boolean; headers: Record<string, string> } {
-    const windowMs = this.opts.windowSec * 1000;
-    if (now >= this.windowStart + windowMs) {
+  /** Opens a new window when the last one has passed (a window starts at its first call). */
+  private roll(now: number): void {
+    if (now >= this.windowStart + this.opts.windowSec * 1000) {
       this.windowStart = now;
       this.used = 0;
     }
+  }
+
+  /** Another consumer's call: spends one call of the window if any is left. */
+  spend(now: number): boolean {
+    this.roll(now);
+    if (this.used >= this.opts.limit) return false;
+    this.used++;
+    return true;
+  }
+
+  /** Decides on one counted call; `running` includes this call (and calls of other consumers). */
+  check(now: number, running: number): { allowed: boolean; headers: Record<string, string> } {
+    const windowMs = this.opts.windowSec * 1000;
+    this.roll(now);
     const resetInSec = Math.max(1, Math.ceil((this.windowStart + windowMs - now) / 1000));
     const concurrency = this.opts.concurrency ?? 2;
     const headers = (remaining: number, toWait: number): Record<string, string> => ({
@@ -184,6 +197,7 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
     byPath: {},
     rateLimited: 0,
     maxConcurrent: 0,
+    otherConsumerCalls: 0,
     issuedTokens: 0,
     calls: [],
     reset() {
@@ -192,6 +206,7 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
       this.byPath = {};
       this.rateLimited = 0;
       this.maxConcurrent = 0;
+      this.otherConsumerCalls = 0;
       this.issuedTokens = 0;
       this.calls = [];
     },
@@ -427,6 +442,20 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
     },
     setPaging: (behaviour) => {
       world.paging = behaviour ?? {};
+    },
+    holdSlots: (count, forMs) => {
+      let held = 0;
+      for (let i = 0; i < positive(count); i++) {
+        // Its calls count against the window like ours; a call the window refuses holds nothing.
+        if (rateLimiter && !rateLimiter.spend(now())) break;
+        held++;
+      }
+      inflight += held;
+      stats.otherConsumerCalls += held;
+      stats.maxConcurrent = Math.max(stats.maxConcurrent, inflight);
+      return sleep(forMs).then(() => {
+        inflight -= held;
+      });
     },
     advanceClock: (ms) => {
       if (ms < 0) throw new Error('the simulator clock only moves forward');

@@ -361,6 +361,49 @@ describe('Qualys simulator', () => {
         await other.close();
       }
     });
+
+    it('lets another consumer hold slots and spend calls: ours are refused until it lets go', async () => {
+      const other = await startSimulator({
+        anchor: ANCHOR,
+        rateLimit: { limit: 10, windowSec: 60, concurrency: 2 },
+        cdr: { historyHours: 1 },
+      });
+      try {
+        const jwt = await login(other);
+        const released = other.control.holdSlots(2, 300);
+        expect(other.stats.otherConsumerCalls).toBe(2);
+        const refused = await get(other, '/sdr/api/v1/users', jwt);
+        expect(refused.status).toBe(429);
+        expect(refused.headers.get('retry-after')).toBe('1');
+        expect(other.stats.rateLimited).toBe(1);
+        expect(other.stats.maxConcurrent).toBe(3);
+
+        await released;
+        const served = await get(other, '/sdr/api/v1/users', jwt);
+        expect(served.status).toBe(200);
+        // The other consumer's two calls count against the window like ours.
+        expect(served.headers.get('x-ratelimit-remaining')).toBe('7');
+        expect(other.stats.requests).toBe(1);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('holds no slot for another consumer whose calls the spent window refuses', async () => {
+      const other = await startSimulator({
+        anchor: ANCHOR,
+        rateLimit: { limit: 1, windowSec: 60, concurrency: 2 },
+        cdr: { historyHours: 1 },
+      });
+      try {
+        const jwt = await login(other);
+        await other.control.holdSlots(2, 10);
+        expect(other.stats.otherConsumerCalls).toBe(1);
+        expect((await get(other, '/sdr/api/v1/users', jwt)).status).toBe(429);
+      } finally {
+        await other.close();
+      }
+    });
   });
 
   describe('paging behaviour', () => {

@@ -141,6 +141,12 @@ export interface SimulatorControl {
   setRateLimit(opts: RateLimitOptions | undefined): void;
   /** Replaces the paging behaviour (undefined: honest pages again), e.g. mid-run from afterRequests. */
   setPaging(behaviour: PagingBehaviour | undefined): void;
+  /**
+   * Another consumer of the subscription (another tool) starts `count` calls that run for `forMs`
+   * of real time: each spends a call of the window (while any is left) and holds a concurrency slot
+   * until then, so our calls meet the limits as they would. Resolves when the slots are free again.
+   */
+  holdSlots(count: number, forMs: number): Promise<void>;
   /** Moves the simulator clock (token expiry, rate-limit windows, late-data visibility) forward. */
   advanceClock(ms: number): void;
   /** The simulator clock. */
@@ -164,12 +170,14 @@ export interface SimulatorStats {
   authCalls: number;
   /** Every request by pathname (/auth and rate-limited ones included). */
   byPath: Record<string, number>;
-  /** 409/429 over-limit answers. */
+  /** 409/429 over-limit answers, live: every client's calls (several collectors and runs) count. */
   rateLimited: number;
-  /** Most counted requests in flight at once. */
+  /** Most requests in flight at once, across all clients and the other consumer's held slots. */
   maxConcurrent: number;
   /** Counted requests that passed auth and the rate limit, in order: path and query parameters. */
   calls: Array<{ path: string; query: Record<string, string> }>;
+  /** Calls made by the other consumer of {@link SimulatorControl.holdSlots}. */
+  otherConsumerCalls: number;
   issuedTokens: number;
   reset(): void;
 }

@@ -333,6 +333,33 @@ describe('QualysClient rate limits and deadline', () => {
     expect(api.waits.every((ms) => ms < HOUR)).toBe(true);
   });
 
+  it('waits out a run of 429s from another consumer without using up the retries meant for faults', async () => {
+    const { api, get } = setup({ maxRetries: 1 });
+    // Another tool holds both concurrency slots for 20 s: every call meets a 429 with Retry-After 1.
+    for (let i = 0; i < 16; i++) api.script.push(status(429, { 'Retry-After': '1' }));
+    api.script.push(status(503));
+
+    await expect(get()).resolves.toMatchObject({ status: 200 });
+    expect(api.apiRequests).toHaveLength(18);
+    const waited = api.waits.reduce((sum, ms) => sum + ms, 0);
+    expect(waited).toBeGreaterThanOrEqual(16 * 1000);
+    expect(waited).toBeLessThan(30_000);
+  });
+
+  it('stops the run cleanly, never as a failure, once the 409/429s outlast the wait bound', async () => {
+    const { api, get } = setup({ maxRetries: 0, budget: { maxWaitMs: 5_000 } });
+    for (let i = 0; i < 40; i++) api.script.push(status(409, { 'X-RateLimit-ToWait-Sec': '1' }));
+    const start = api.time;
+
+    const error = await failure(get());
+    expect(error).toBeInstanceOf(BudgetExhaustedError);
+    expect(isStopSignal(error)).toBe(true);
+    expect(error.message).toMatch(/answered 409: rate limited .* a run waits at most 5 s/);
+    expect(api.time - start).toBeLessThanOrEqual(5_000);
+    expect(api.apiRequests.length).toBeGreaterThan(2);
+    expect(api.apiRequests.length).toBeLessThan(10);
+  });
+
   it('throws DeadlineError and sends nothing when too little time is left for one request', async () => {
     const { api, client } = setup({ requestTimeoutMs: 30_000 });
 
