@@ -93,6 +93,8 @@ export class Run<S extends RunCounts> {
   readonly logger: RunLogger;
   readonly now: () => number;
   private readonly callsBefore: number;
+  /** Calls this run announced through {@link spendCall}. */
+  private callsStarted = 0;
   private firstFailure: unknown;
 
   constructor(
@@ -124,7 +126,11 @@ export class Run<S extends RunCounts> {
    */
   spendCall(next?: string): void {
     const cap = this.options.callLimit;
-    if (cap && this.callsMade >= cap.limit) throw new CallLimitReached(cap.limit, cap.setting, next);
+    // Calls read ahead are started before the budget counts them, and retries are counted without
+    // a new spendCall: the larger of the two is what this run has spent.
+    if (cap && Math.max(this.callsMade, this.callsStarted) >= cap.limit)
+      throw new CallLimitReached(cap.limit, cap.setting, next);
+    this.callsStarted++;
   }
 
   /** Counts `error` in the summary's `pagingErrors` when it is a {@link PagingError}. */

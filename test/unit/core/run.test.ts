@@ -45,3 +45,34 @@ describe('Run and paging errors', () => {
     expect(run.summary.pagingErrors).toBe(1);
   });
 });
+
+describe('Run.spendCall: the per-run call cap', () => {
+  const capped = (budget: { callsMade: number; rateLimitReport: Record<string, number | undefined> }) =>
+    new Run<RunCounts>(
+      {
+        store: new MemoryStore(),
+        logger: silent,
+        qualys: { budget },
+        callLimit: { limit: 3, setting: 'SDR_MAX_CALLS_PER_RUN' },
+      },
+      { objectsWritten: 0, apiCalls: 0, rateLimit: {} },
+    );
+
+  it('counts calls started ahead of the budget (pages read ahead), so the cap is never overshot', () => {
+    const run = capped({ callsMade: 0, rateLimitReport: {} });
+    run.spendCall('page 0');
+    run.spendCall('page 1');
+    run.spendCall('page 2');
+    expect(() => run.spendCall('page 3')).toThrow(
+      'call limit of 3 per run (SDR_MAX_CALLS_PER_RUN) reached before page 3; the next run resumes here',
+    );
+  });
+
+  it('counts retries the budget saw without a new spendCall', () => {
+    const budget = { callsMade: 0, rateLimitReport: {} };
+    const run = capped(budget);
+    run.spendCall('page 0');
+    budget.callsMade = 3; // the first call was retried twice
+    expect(() => run.spendCall('page 1')).toThrow(/call limit of 3 per run/);
+  });
+});
