@@ -1,7 +1,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { parseMinSeverity, SEVERITY_LEVELS } from '../functions/core/severity';
-import { ConfigError } from '../functions/runtime/env';
+import { ConfigError, parseHostList } from '../functions/runtime/env';
 
 /**
  * Deployment settings, read once from CDK context (`cdk.json` or `-c key=value`) and validated here, so
@@ -10,6 +10,8 @@ import { ConfigError } from '../functions/runtime/env';
 export interface QualysLakeConfig {
   /** Name of an existing Secrets Manager secret holding `{"baseUrl","username","password"}`. */
   readonly qualysSecretName: string;
+  /** Hosts the secret's baseUrl may name besides the Qualys API gateways (QUALYS_ALLOWED_HOSTS). */
+  readonly qualysAllowedHosts: readonly string[];
   /** Addresses subscribed to the alert topic (each confirms by mail). */
   readonly alertEmails: readonly string[];
   /** Slack channel that AWS Chatbot posts alerts and alarms to. */
@@ -87,6 +89,7 @@ export function parseConfig(context: (key: string) => unknown): QualysLakeConfig
 
   return {
     qualysSecretName,
+    qualysAllowedHosts: hosts(context, 'qualysAllowedHosts'),
     alertEmails: emails(context, 'alertEmails'),
     ...(slackWorkspaceId !== undefined && slackChannelId !== undefined
       ? { slack: { workspaceId: slackWorkspaceId, channelId: slackChannelId } }
@@ -175,6 +178,22 @@ function emails(context: (key: string) => unknown, key: string): string[] {
   const invalid = addresses.find((address) => !EMAIL.test(address));
   if (invalid !== undefined) throw contextError(key, `contains an invalid email address: "${invalid}"`);
   return [...new Set(addresses)];
+}
+
+/** A list (or comma string) of bare host names, checked as the collectors check QUALYS_ALLOWED_HOSTS. */
+function hosts(context: (key: string) => unknown, key: string): string[] {
+  const value = context(key);
+  if (value === undefined || value === null || value === '') return [];
+  const text =
+    Array.isArray(value) && value.every((item) => typeof item === 'string') ? value.join(',') : value;
+  const parsed = typeof text === 'string' ? parseHostList(text) : undefined;
+  if (parsed === undefined) {
+    throw contextError(
+      key,
+      `must be a list of host names (no scheme, port or path), got ${JSON.stringify(value)}`,
+    );
+  }
+  return parsed;
 }
 
 function parseJson(key: string, text: string): unknown {

@@ -118,10 +118,15 @@ export class QualysLakeStack extends Stack {
     const { name } = manifest;
     if (this.collectors.has(name)) throw new Error(`Collector ${name} is already in the stack`);
     const id = pascalCase(name);
+    const { qualysAllowedHosts } = this.config;
     const collector = new Collector(this, id, {
       logRetention: this.config.logRetention,
       scheduleOffsetMinutes: SCHEDULE_OFFSET[name],
       ...options,
+      environment: {
+        ...(qualysAllowedHosts.length > 0 ? { [ENV.allowedHosts]: qualysAllowedHosts.join(',') } : {}),
+        ...options.environment,
+      },
       name,
       secret: this.qualysSecret,
       archive: this.archive,

@@ -52,6 +52,7 @@ export async function runCdrFindings(
     index: new SeenIndex(run.store, keys.seenPrefix),
     outbox,
     alerts: request.kind === 'incremental' || request.alerts,
+    releaseHeld: request.kind === 'incremental',
   };
   await run.steps(
     () => (request.kind === 'incremental' ? collect(context) : replay(context, request.window)),
@@ -70,6 +71,8 @@ function emptySummary(mode: CdrFindingsRequest['kind']): CdrFindingsSummary {
     newFindings: 0,
     lateFindings: 0,
     rejected: 0,
+    held: 0,
+    heldAlerted: 0,
     alertsPublished: 0,
     digestsPublished: 0,
     objectsWritten: 0,

@@ -43,6 +43,10 @@ export interface CdrFindingsSummary extends RunCounts, AlertCounts {
   /** New findings found by settle and reconcile reads: those that reached the API late. */
   lateFindings: number;
   rejected: number;
+  /** Findings that would have alerted, curated by a window run without alerts: held in the seen index. */
+  held: number;
+  /** Held findings a scheduled read found and alerted. */
+  heldAlerted: number;
   checkpoint?: Checkpoint;
 }
 
@@ -55,6 +59,8 @@ export interface RunContext {
   outbox: AlertOutbox;
   /** Whether new severe findings are queued as alerts (a replayed window may say no). */
   alerts: boolean;
+  /** Whether findings held by a backfill without alerts are alerted when read (scheduled runs). */
+  releaseHeld: boolean;
 }
 
 /** New findings of a page, per hour of event time (hour start → count). */
@@ -140,7 +146,7 @@ function countByHour(fresh: readonly FindingWithDay[]): FreshByHour {
 
 /**
  * Archives a page, sets its unusable findings aside, curates and alerts the findings not seen
- * before, then marks them seen. Returns the new ones.
+ * before (and, on a scheduled read, the held ones), then marks them seen. Returns the new ones.
  */
 async function writePage(
   context: RunContext,
@@ -162,7 +168,7 @@ async function writePage(
   });
   const { valid, rejected } = screen(page.content, CdrFindingSchema);
   // The raw page is archived already; keep the rejects beside the state for inspection.
-  run.summary.rejected += await run.setAside(
+  await run.setAside(
     keys.rejected(window, offset),
     { endpoint: CDR_FINDINGS_PATH, window, offset },
     rejected,
@@ -172,25 +178,39 @@ async function writePage(
 
   const items = valid.map((finding): FindingWithDay => ({ finding, day: utcDate(finding.timestamp) }));
   const fresh = await index.unseen(items, uuidOf, dayOf);
+  // Curated by a backfill without alerts, and never alerted: a scheduled read alerts them now.
+  const held = context.releaseHeld ? await index.held(items, uuidOf, dayOf) : [];
   const curatedKeys = await curate(run, window, offset, fresh, rawKey);
-  const severe = context.alerts
-    ? fresh.filter(({ finding }) => (severityLevel(finding.severity) ?? 0) >= deps.settings.minSeverity)
+  const where = (curatedKey: string) => ({ bucket: deps.settings.bucket, curatedKey });
+  const severe = fresh.filter(({ finding }) => alertWorthy(finding, deps.settings.minSeverity));
+  const released = held.filter(({ record }) => alertWorthy(record.finding, deps.settings.minSeverity));
+  const candidates = context.alerts
+    ? [
+        ...severe.map(({ finding, day }) => cdrAlertCandidate(finding, where(curatedKeys.get(day) ?? ''))),
+        ...released.map(({ record, curatedKey }) => cdrAlertCandidate(record.finding, where(curatedKey))),
+      ]
     : [];
+  // Without alerts, what would have alerted is held, with where it is curated, for a later read.
+  const hold = context.alerts
+    ? undefined
+    : new Map(severe.map((item) => [item, curatedKeys.get(item.day) ?? '']));
   try {
-    await context.outbox.add(
-      severe.map(({ finding, day }) =>
-        cdrAlertCandidate(finding, { bucket: deps.settings.bucket, curatedKey: curatedKeys.get(day) ?? '' }),
-      ),
-    );
-    await index.add(fresh, uuidOf, dayOf);
+    await context.outbox.add(candidates);
+    await index.add(fresh, uuidOf, dayOf, { hold, release: held.map(({ record }) => record) });
   } catch (error) {
-    // Not marked seen: the retried page (same window, same keys) finds these new again and
-    // queues their alerts then; sending them with this run's flush would send them twice.
-    context.outbox.withhold(severe.map(uuidOf));
+    // Not marked seen (or still held): the retried page finds these again and queues their alerts
+    // then; sending them with this run's flush would send them twice.
+    context.outbox.withhold(candidates.map((candidate) => candidate.key));
     throw error;
   }
+  run.summary.held += hold?.size ?? 0;
+  run.summary.heldAlerted += released.length;
   return fresh;
 }
+
+/** Whether a finding alerts at the configured severity. */
+const alertWorthy = (finding: CdrFinding, minSeverity: number) =>
+  (severityLevel(finding.severity) ?? 0) >= minSeverity;
 
 const uuidOf = (item: FindingWithDay) => item.finding.uuid;
 const dayOf = (item: FindingWithDay) => item.day;

@@ -69,6 +69,8 @@ export const ENV = {
   maxRetries: 'QUALYS_MAX_RETRIES',
   callReserve: 'QUALYS_CALL_RESERVE',
   maxLimitWaitSeconds: 'QUALYS_MAX_LIMIT_WAIT_SECONDS',
+  allowedHosts: 'QUALYS_ALLOWED_HOSTS',
+  allowHttpLoopback: 'QUALYS_ALLOW_HTTP_LOOPBACK',
   cdrQuery: 'CDR_QUERY',
   cdrInitialLookbackHours: 'CDR_INITIAL_LOOKBACK_HOURS',
   cdrPageSize: 'CDR_PAGE_SIZE',

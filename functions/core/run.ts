@@ -38,6 +38,8 @@ export interface RunCounts {
   stoppedEarly?: string;
   /** Listings stopped because the API's paging contradicted itself ({@link PagingError}); 0 set by {@link Run}. */
   pagingErrors?: number;
+  /** Items set aside under `state/<collector>/rejected/` ({@link Run.setAside}); 0 set by {@link Run}. */
+  rejected?: number;
 }
 
 export interface AlertCounts {
@@ -105,6 +107,7 @@ export class Run<S extends RunCounts> {
     this.now = options.now ?? Date.now;
     this.callsBefore = options.qualys.budget.callsMade;
     this.summary.pagingErrors ??= 0;
+    this.summary.rejected ??= 0;
     this.store = countingStore(options.store, () => {
       this.summary.objectsWritten++;
     });
@@ -144,9 +147,9 @@ export class Run<S extends RunCounts> {
   }
 
   /**
-   * Keeps items a schema refused under `key` (with `detail` saying where they came from) and warns
-   * once with the first reason. The raw page is archived already; nothing is written when none
-   * were refused. Returns how many were set aside.
+   * Keeps items a schema refused under `key` (with `detail` saying where they came from), counts
+   * them in the summary's `rejected` and warns once with the first reason. The raw page is archived
+   * already; nothing is written when none were refused. Returns how many were set aside.
    */
   async setAside(
     key: string,
@@ -160,6 +163,7 @@ export class Run<S extends RunCounts> {
     await this.store.put(key, `${JSON.stringify({ ...detail, rejected }, null, 2)}\n`, {
       contentType: 'application/json',
     });
+    this.summary.rejected = (this.summary.rejected ?? 0) + rejected.length;
     return rejected.length;
   }
 

@@ -1,17 +1,21 @@
 import * as v from 'valibot';
 import { type BudgetOptions, CallBudget, sleep } from './budget';
 import { QualysApiError } from './errors';
+import type { GatewayPolicy } from './gateway';
 import { type CallOptions, type ClientLogger, RetryPolicy, silentLogger } from './retry';
 import { QualysSession } from './session';
 import { Transport } from './transport';
 import { describeIssues } from './validation';
 
+export type { GatewayPolicy } from './gateway';
 export type { CallOptions, ClientLogger } from './retry';
 export type { QualysCredentials } from './session';
 
 export interface QualysClientOptions {
   /** Reads the secret; `fresh` asks to bypass any cache (after a failed login: rotation). */
   loadCredentials: (fresh: boolean) => Promise<unknown>;
+  /** Hosts besides the Qualys gateways, and plain http to loopback. @default Qualys gateways, https only */
+  gateway?: GatewayPolicy;
   /** Per-request timeout. @default 30000 */
   requestTimeoutMs?: number;
   /** Retries of one call on 5xx, resets and timeouts (409/429 are waited out instead). @default 4 */
@@ -72,6 +76,7 @@ export class QualysClient {
     });
     const session = new QualysSession({
       loadCredentials: options.loadCredentials,
+      gatewayPolicy: options.gateway ?? {},
       retry,
       logger,
       fetch: fetchImpl,

@@ -11,6 +11,36 @@ export class QualysApiError extends Error {
   }
 }
 
+/**
+ * The gateway answered a redirect (3xx). None is ever followed: the password or the token would go
+ * with it to wherever it points. The message names the status and the target's scheme and host,
+ * never its path, query or user part.
+ */
+export class QualysRedirectError extends QualysApiError {
+  override name = 'QualysRedirectError';
+  constructor(
+    endpoint: string,
+    status: number,
+    /** `https://host:port` of the Location, or undefined when it has none that parses. */
+    readonly target: string | undefined,
+  ) {
+    super(
+      endpoint,
+      status,
+      `redirect to ${target === undefined ? 'an unreadable location' : `host ${target}`} refused: ` +
+        'qualys-lake follows no redirect (check baseUrl in the Qualys secret)',
+    );
+  }
+}
+
+/**
+ * A path segment built from API data (a connector id, a policy id, a report's fileUuid) is empty or
+ * a dot segment, also once percent-decoded: `/report/download/..` would resolve to another path.
+ */
+export class UnsafePathSegmentError extends Error {
+  override name = 'UnsafePathSegmentError';
+}
+
 /** Authentication failed even after re-reading the secret: the credentials are wrong or locked. */
 export class QualysAuthError extends QualysApiError {
   override name = 'QualysAuthError';

@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { isoInstant } from './timestamps';
 
 /**
  * Response schemas. They check what the collectors rely on and let every other field through
@@ -43,21 +44,28 @@ const pageFields = {
   empty: looseFlag,
 };
 
-/** A Page whose items are kept as plain objects; items are checked one by one later. */
+/**
+ * A Page as paging needs it: `content` an array (of anything) and the paging fields. Nothing about
+ * an item can reject its page: each is checked on its own once the page is archived, and a bad one
+ * is set aside (validation.ts `screen`).
+ */
 export const PageSchema = v.looseObject({
-  content: v.array(v.looseObject({})),
+  content: v.array(v.unknown()),
   ...pageFields,
 });
 export type Page = v.InferOutput<typeof PageSchema>;
 export type ApiRecord = Record<string, unknown>;
 
+/** A list item curated as the API sent it: any JSON object (not null, a string, a number or an array). */
+export const ApiRecordSchema = v.custom<ApiRecord>(
+  (item) => typeof item === 'object' && item !== null && !Array.isArray(item),
+  (issue) => `Invalid type: Expected Object but received ${issue.received}`,
+);
+
 /** What a CDR finding must have to be curated, deduplicated and alerted on. */
 export const CdrFindingSchema = v.looseObject({
   uuid: v.pipe(v.string(), v.nonEmpty('uuid must not be empty')),
-  timestamp: v.pipe(
-    v.string(),
-    v.check((text) => !Number.isNaN(Date.parse(text)), 'timestamp must be an ISO-8601 date-time'),
-  ),
+  timestamp: v.pipe(v.string(), isoInstant()),
   severity: v.optional(v.nullable(v.union([v.number(), v.string()]))),
   cloudType: v.optional(v.nullable(v.string())),
   cspAccount: v.optional(v.nullable(v.union([v.string(), v.number()]))),

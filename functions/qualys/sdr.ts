@@ -1,18 +1,20 @@
 import * as v from 'valibot';
 import type { CallOptions, JsonResponse, QualysClient } from './client';
+import { pathSegment } from './path-segment';
 import { looseCount, type Page, PageSchema } from './schemas';
 
 /**
  * SaaSDR endpoints and the response shapes the collectors rely on (see the SaaSDR API guide).
  * List endpoints answer Spring Pages (`PageSchema` in ./schemas); `page` counts from 0 and `size`
- * is at most 200.
+ * is at most 200. Ids from API data go into paths only through `pathSegment`, which refuses empty and
+ * dot segments (UnsafePathSegmentError).
  */
 export const SDR_MAX_PAGE_SIZE = 200;
 
 export const SDR_PATHS = {
   connectors: '/sdr/api/v1/connectors',
   scanners: (connectorId: string | number) =>
-    `/sdr/api/v1/connectors/${encodeURIComponent(String(connectorId))}/scanners`,
+    `/sdr/api/v1/connectors/${pathSegment(connectorId, 'connectorId')}/scanners`,
   users: '/sdr/api/v1/users',
   groups: '/sdr/api/v1/groups',
   documents: '/sdr/api/v1/documents',
@@ -20,9 +22,11 @@ export const SDR_PATHS = {
   meetings: '/sdr/api/v1/meetings',
   reports: '/sdr/api/v1/reports',
   policies: '/sdr/api/v1/policy',
-  policy: (policyId: string | number) => `/sdr/api/v1/policy/${encodeURIComponent(String(policyId))}`,
+  policy: (policyId: string | number) => `/sdr/api/v1/policy/${pathSegment(policyId, 'policyId')}`,
   reporting: '/sdr/api/v1/reporting',
-  reportDownload: (fileUuid: string) => `/sdr/api/v1/report/download/${encodeURIComponent(fileUuid)}`,
+  /** Where every report download starts: the endpoint, without a file. */
+  reportDownloads: '/sdr/api/v1/report/download/',
+  reportDownload: (fileUuid: string) => `/sdr/api/v1/report/download/${pathSegment(fileUuid, 'fileUuid')}`,
 } as const;
 
 /**
@@ -90,7 +94,8 @@ export const ReportingSchema = v.looseObject({
   policyName: v.nullish(v.string()),
   connectorId: v.nullish(v.union([v.number(), v.string()])),
   connectorType: v.nullish(v.string()),
-  controlDetailsSummaryDto: v.nullish(v.array(v.looseObject({}))),
+  // Controls are checked one by one (ControlSchema) once the page is archived.
+  controlDetailsSummaryDto: v.nullish(v.array(v.unknown())),
   totalBatch: looseCount,
 });
 export type Reporting = v.InferOutput<typeof ReportingSchema>;

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { DeadlineError, QualysApiError, QualysAuthError } from './errors';
+import { checkGateway, type GatewayPolicy, refusedRedirect } from './gateway';
 import { type CallOptions, type ClientLogger, RetryableError, type RetryPolicy } from './retry';
 import { describeIssues } from './validation';
 
@@ -27,7 +28,6 @@ export const CredentialsSchema = v.object(
 /** A JWT from /auth lasts 4 hours (Qualys Gateway API documentation); refresh 10 minutes early. */
 const TOKEN_TTL_MS = 4 * 60 * 60 * 1000;
 const TOKEN_REFRESH_MARGIN_MS = 10 * 60 * 1000;
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
 /** Reads `exp` from a JWT without verifying it (the gateway verifies; we only schedule refresh). */
 export function jwtExpiry(token: string): number | undefined {
@@ -41,21 +41,11 @@ export function jwtExpiry(token: string): number | undefined {
   }
 }
 
-/** Checks the secret's baseUrl: https, or plain http only for a loopback host (the simulator). */
-export function checkBaseUrl(baseUrl: string): URL {
-  const url = new URL(baseUrl);
-  if (url.protocol === 'https:') return url;
-  if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return url;
-  throw new QualysApiError(
-    'secret',
-    undefined,
-    `baseUrl must use https (plain http is allowed only for a loopback host), got ${url.protocol}//${url.host}`,
-  );
-}
-
 export interface SessionOptions {
   /** Reads the secret (any JSON value); `fresh` asks to bypass any cache (after a failed login: rotation). */
   loadCredentials: (fresh: boolean) => Promise<unknown>;
+  /** The hosts the secret's baseUrl may name. */
+  gatewayPolicy: GatewayPolicy;
   retry: RetryPolicy;
   logger: ClientLogger;
   fetch: typeof fetch;
@@ -108,7 +98,7 @@ export class QualysSession {
         `the Qualys secret is not valid: ${describeIssues(parsed.issues)}`,
       );
     }
-    const url = checkBaseUrl(parsed.output.baseUrl);
+    const url = checkGateway(parsed.output.baseUrl, this.options.gatewayPolicy);
     this.gateway = new URL(url.href.replace(/\/?$/, '/'));
     this.credentials = parsed.output;
   }
@@ -120,10 +110,13 @@ export class QualysSession {
     const { retry, now } = this.options;
     for (let attempt = 0; ; attempt++) {
       retry.ensureTime(call, endpoint);
+      const url = new URL('auth', this.gateway);
       let response: Response;
       try {
-        response = await this.options.fetch(new URL('auth', this.gateway), {
+        response = await this.options.fetch(url, {
           method: 'POST',
+          // A redirect would carry the form (the password) to wherever it points.
+          redirect: 'manual',
           headers: {
             'Content-Type': 'application/x-www-form-urlencoded',
             Accept: 'text/plain, application/json',
@@ -144,6 +137,11 @@ export class QualysSession {
           call,
         );
         continue;
+      }
+      const redirect = refusedRedirect(endpoint, response, url);
+      if (redirect) {
+        await response.body?.cancel().catch(() => undefined);
+        throw redirect;
       }
       const text = (await response.text()).trim();
       if (response.status === 401 || response.status === 403) {

@@ -1,5 +1,6 @@
 import type { CallBudget } from './budget';
 import { BudgetExhaustedError, DeadlineError, QualysApiError } from './errors';
+import { refusedRedirect } from './gateway';
 import { type CallOptions, type ClientLogger, RetryableError, type RetryPolicy } from './retry';
 import type { QualysSession } from './session';
 
@@ -25,7 +26,8 @@ const MAX_REFUSALS = 1_000;
 
 /**
  * One authenticated GET: paced by the call budget, retried on resets, timeouts and 5xx (at most
- * `maxRetries` times), logged in again once on a 401. A 409/429 means another consumer of the
+ * `maxRetries` times), logged in again once on a 401. A redirect is never followed: it fails the
+ * call with a QualysRedirectError naming the status and target host. A 409/429 means another consumer of the
  * subscription is using its limits (the ledger let this call start): it is waited out as the
  * gateway says, without using up the retries, for at most the budget's `maxWaitMs` in all; past
  * that the run stops cleanly. Anything but a 2xx becomes a
@@ -61,6 +63,8 @@ export class Transport {
       try {
         response = await this.options.fetch(url, {
           headers: { ...request.headers, Authorization: `Bearer ${token}`, Accept: request.accept },
+          // A redirect is refused below: followed, it could hand the token or our trust to another host.
+          redirect: 'manual',
           signal: retry.timeoutSignal(call, request.timeoutMs),
         });
       } catch (error) {
@@ -80,6 +84,12 @@ export class Transport {
         } finally {
           await budget.release(ticket, { headers: response.headers });
         }
+      }
+      const redirect = refusedRedirect(endpoint, response, url);
+      if (redirect) {
+        await response.body?.cancel().catch(() => undefined);
+        await budget.release(ticket, { headers: response.headers });
+        throw redirect;
       }
       const refused = response.status === 409 || response.status === 429;
       const waitMs = refused ? this.limitWaitMs(response.headers, refusals) : undefined;

@@ -58,3 +58,22 @@ export function parsed<T>(
   if (value === undefined) throw new ConfigError(`${name} must be ${expected}, got "${text}"`, name);
   return value;
 }
+
+export function parseBoolean(textValue: string): boolean | undefined {
+  const word = textValue.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(word)) return true;
+  if (['false', '0', 'no', 'off'].includes(word)) return false;
+  return undefined;
+}
+
+/** A host name or IPv4 address: no scheme, port, path or wildcard. */
+const HOST_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/** A comma list of host names, lower-cased (empty for ""); undefined when an entry is not a bare host name. */
+export function parseHostList(text: string): string[] | undefined {
+  const hosts = text
+    .split(',')
+    .map((entry) => entry.trim().toLowerCase())
+    .filter((entry) => entry !== '');
+  return hosts.every((host) => HOST_NAME.test(host)) ? [...new Set(hosts)] : undefined;
+}

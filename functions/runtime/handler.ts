@@ -12,7 +12,7 @@ import { ENV, type FunctionName } from '../core/names';
 import type { AlertSink, ObjectStore, RunLogger } from '../core/ports';
 import { type RunCounts, RunError } from '../core/run';
 import { type CallOptions, QualysClient } from '../qualys/client';
-import { type Env, integer, requiredString } from './env';
+import { type Env, integer, parseBoolean, parsed, parseHostList, requiredString } from './env';
 import { logger, metrics, runLogger } from './powertools';
 
 /**
@@ -28,6 +28,8 @@ export interface CommonConfig {
   callReserve: number;
   /** Longest wait for the gateway's limits (spent window, another consumer's 409/429). */
   maxLimitWaitSeconds: number;
+  /** Hosts the secret's baseUrl may name besides the Qualys gateways, and plain http to loopback. */
+  gateway: { allowedHosts: string[]; allowHttpLoopback: boolean };
 }
 
 export function readCommonConfig(env: Env): CommonConfig {
@@ -38,6 +40,16 @@ export function readCommonConfig(env: Env): CommonConfig {
     maxRetries: integer(env, ENV.maxRetries, 4, { min: 0, max: 10 }),
     callReserve: integer(env, ENV.callReserve, 0, { min: 0, max: 100_000 }),
     maxLimitWaitSeconds: integer(env, ENV.maxLimitWaitSeconds, 180, { min: 0, max: 900 }),
+    gateway: {
+      allowedHosts: parsed(
+        env,
+        ENV.allowedHosts,
+        '',
+        parseHostList,
+        'a comma list of host names (no scheme, port or path)',
+      ),
+      allowHttpLoopback: parsed(env, ENV.allowHttpLoopback, 'false', parseBoolean, 'true or false'),
+    },
   };
 }
 
@@ -45,6 +57,7 @@ export function readCommonConfig(env: Env): CommonConfig {
 export function qualysClientFor(config: CommonConfig, collector: FunctionName): QualysClient {
   return new QualysClient({
     loadCredentials: secretLoader(config.secretId),
+    gateway: config.gateway,
     requestTimeoutMs: config.requestTimeoutMs,
     maxRetries: config.maxRetries,
     budget: {
@@ -101,7 +114,7 @@ export interface CollectorDefinition<Settings, Summary> {
   settings: (env: Env) => Settings;
   /** One run for one event. */
   run: (runtime: CollectorRuntime<Settings>, event: unknown, call: CallOptions) => Promise<Summary>;
-  /** The collector's own counts from its run summary, published as metrics (ApiCalls, StoppedEarly and PagingErrors are added). */
+  /** The collector's own counts from its run summary, published as metrics (ApiCalls, StoppedEarly, PagingErrors and RejectedItems are added). */
   metrics: (summary: Summary) => Record<string, number | undefined>;
   /** Log message once a run ended, e.g. "CDR run finished". */
   finished: string;
@@ -138,6 +151,7 @@ export function collectorHandler<Settings, Summary extends RunCounts>(
       ApiCalls: summary.apiCalls,
       StoppedEarly: summary.stoppedEarly ? 1 : 0,
       PagingErrors: summary.pagingErrors ?? 0,
+      RejectedItems: summary.rejected ?? 0,
     });
     logger.info(definition.finished, { summary: { ...summary, checkpoint: undefined } });
   };

@@ -25,6 +25,14 @@ export const sdrInventoryKeys = {
     `${curatedOn(CURATED_DATASETS.sdrScanners, dt)}snapshot=${snapshotId}-connector=${safeKeySegment(connectorId)}-${pageNumber(page)}.json.gz`,
   curatedPolicy: (dt: string, snapshotId: string, policyId: Id) =>
     `${curatedOn(CURATED_DATASETS.sdrPolicies, dt)}snapshot=${snapshotId}-policy=${safeKeySegment(policyId)}.json.gz`,
+  /** List items set aside (not objects): the raw page keeps them too. */
+  rejected: (snapshotId: string, dataset: ListDataset, page: number) =>
+    `${STATE}rejected/snapshot=${snapshotId}/${dataset}/${pageNumber(page)}.json`,
+  rejectedScanners: (snapshotId: string, connectorId: Id, page: number) =>
+    `${STATE}rejected/snapshot=${snapshotId}/scanners/connector=${safeKeySegment(connectorId)}/${pageNumber(page)}.json`,
+  /** A connector whose scanners, or a policy whose detail, could not be read: an id that is no path segment, a detail that is no object. */
+  rejectedItem: (snapshotId: string, dataset: 'scanners' | 'policy-details', id: Id) =>
+    `${STATE}rejected/snapshot=${snapshotId}/${dataset}/${dataset === 'scanners' ? 'connector' : 'policy'}=${safeKeySegment(id)}.json`,
   snapshotRecord: (dt: string, snapshotId: string) =>
     `${curatedOn(CURATED_DATASETS.sdrSnapshots, dt)}${snapshotId}.json.gz`,
 };

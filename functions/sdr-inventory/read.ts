@@ -4,10 +4,13 @@ import { gzip, toNdjsonGzip } from '../core/records';
 import type { Run, RunCounts } from '../core/run';
 import type { CallOptions, JsonResponse, QualysClient } from '../qualys/client';
 import { QualysApiError } from '../qualys/errors';
-import type { ApiRecord, Page } from '../qualys/schemas';
+import { pathSegmentProblem } from '../qualys/path-segment';
+import { type ApiRecord, ApiRecordSchema, type Page } from '../qualys/schemas';
 import { getPolicyDetail, listScanners, listSdrPage, SDR_PATHS } from '../qualys/sdr';
+import { type Rejected, screen } from '../qualys/validation';
 import { sdrInventoryKeys } from './keys';
 import {
+  type Id,
   type InventoryTable,
   LIST_TABLES,
   type ListDataset,
@@ -26,7 +29,7 @@ import {
 export interface SnapshotReader {
   qualys: Pick<QualysClient, 'getJson' | 'budget'>;
   call: CallOptions;
-  run: Pick<Run<RunCounts>, 'store' | 'logger' | 'spendCall' | 'isoNow'>;
+  run: Pick<Run<RunCounts>, 'store' | 'logger' | 'spendCall' | 'isoNow' | 'setAside'>;
   snapshot: SnapshotState;
   /** Saves the snapshot state; called after each page. */
   save(): Promise<void>;
@@ -43,6 +46,8 @@ interface PagedSource {
   table: InventoryTable;
   fetch(query: PageQuery): Promise<JsonResponse<Page>>;
   rawKey(page: number): string;
+  /** Where a page's items that are not objects are set aside. */
+  rejectedKey(page: number): string;
   /** Where a page's records are curated; absent when they are not (the policy list). */
   curatedKey?(page: number): string;
   /** Fields added to every curated record. */
@@ -64,6 +69,7 @@ export async function readList(
     table,
     fetch: (query) => listSdrPage(qualys, name, query, call),
     rawKey: (page) => sdrInventoryKeys.raw(snapshot.snapshotId, name, page),
+    rejectedKey: (page) => sdrInventoryKeys.rejected(snapshot.snapshotId, name, page),
     // Policies are curated from their detail endpoint; the list only says which to read.
     curatedKey:
       name === 'policies'
@@ -73,10 +79,43 @@ export async function readList(
   });
 }
 
+/**
+ * Sets aside the per-item read of a listed item (a connector's scanners, a policy's detail) with
+ * why it cannot be made, so the snapshot goes on without it.
+ */
+async function setAsideItem(
+  reader: SnapshotReader,
+  dataset: 'scanners' | 'policy-details',
+  id: Id,
+  reason: string,
+  record: unknown = id,
+): Promise<void> {
+  const { snapshotId } = reader.snapshot;
+  const rejected: Rejected[] = [{ index: 0, reason, record }];
+  await reader.run.setAside(
+    sdrInventoryKeys.rejectedItem(snapshotId, dataset, id),
+    { dataset, id, snapshotId },
+    rejected,
+    dataset === 'scanners'
+      ? 'The scanners of a listed connector were set aside'
+      : 'The detail of a listed policy was set aside',
+    { snapshotId, id: JSON.stringify(id), reason },
+  );
+}
+
 /** Reads one connector's scanners; a connector deleted since it was listed has none. */
 export async function readScanners(reader: SnapshotReader, scanner: ScannerProgress): Promise<void> {
   const { snapshot, qualys, call } = reader;
   const { connectorId } = scanner;
+  const problem = pathSegmentProblem(connectorId);
+  if (problem !== undefined) {
+    // Never asked for: /connectors/../scanners would be another endpoint.
+    await setAsideItem(reader, 'scanners', connectorId, `connectorId cannot be a path segment: ${problem}`);
+    scanner.missing = true;
+    scanner.complete = true;
+    await reader.save();
+    return;
+  }
   try {
     await readPages(reader, {
       progress: scanner,
@@ -84,6 +123,7 @@ export async function readScanners(reader: SnapshotReader, scanner: ScannerProgr
       table: CURATED_DATASETS.sdrScanners,
       fetch: (query) => listScanners(qualys, connectorId, query, call),
       rawKey: (page) => sdrInventoryKeys.rawScanners(snapshot.snapshotId, connectorId, page),
+      rejectedKey: (page) => sdrInventoryKeys.rejectedScanners(snapshot.snapshotId, connectorId, page),
       curatedKey: (page) =>
         sdrInventoryKeys.curatedScanners(snapshot.dt, snapshot.snapshotId, connectorId, page),
       extra: { lake_connector_id: connectorId },
@@ -107,6 +147,15 @@ export async function readPolicyDetail(reader: SnapshotReader, policy: PolicyDet
   const { snapshot, run } = reader;
   const { snapshotId } = snapshot;
   const { policyId } = policy;
+  const problem = pathSegmentProblem(policyId);
+  if (problem !== undefined) {
+    await setAsideItem(reader, 'policy-details', policyId, `policyId cannot be a path segment: ${problem}`);
+    policy.done = true;
+    policy.missing = 'refused';
+    await reader.save();
+    reader.counted(CURATED_DATASETS.sdrPolicies, 0, 0);
+    return;
+  }
   let fetched: JsonResponse<Page> | undefined;
   try {
     run.spendCall(`reading policy ${String(policyId)}`);
@@ -120,7 +169,8 @@ export async function readPolicyDetail(reader: SnapshotReader, policy: PolicyDet
     });
   }
   // The detail body is a Page like the list, holding the one policy (API guide, "Policy APIs").
-  const detail = fetched?.body.content[0];
+  const item = fetched?.body.content[0];
+  const detail = screen(item === undefined ? [] : [item], ApiRecordSchema).valid[0];
   if (fetched) {
     const rawKey = sdrInventoryKeys.rawPolicy(snapshotId, policyId);
     await archive(reader, rawKey, SDR_PATHS.policy(policyId), fetched.raw, {
@@ -133,12 +183,14 @@ export async function readPolicyDetail(reader: SnapshotReader, policy: PolicyDet
         [detail],
         rawKey,
       );
+    } else if (item !== undefined) {
+      await setAsideItem(reader, 'policy-details', policyId, 'the detail page holds no object', item);
     } else {
       run.logger.warn('A policy detail came back without the policy', { snapshotId, policyId });
     }
   }
   policy.done = true;
-  if (!detail) policy.missing = fetched ? 'empty' : 'not-found';
+  if (!detail) policy.missing = item !== undefined ? 'rejected' : fetched ? 'empty' : 'not-found';
   await reader.save();
   reader.counted(CURATED_DATASETS.sdrPolicies, fetched ? 1 : 0, detail ? 1 : 0);
 }
@@ -162,7 +214,15 @@ async function readPages(reader: SnapshotReader, source: PagedSource): Promise<v
   for await (const { cursor: page, next, page: fetched } of listing) {
     const rawKey = source.rawKey(page);
     await archive(reader, rawKey, source.path, fetched.raw, { page: String(page), size: String(size) });
-    const records = fetched.content;
+    // Archived as served; an item that is not an object is set aside instead of curated.
+    const { valid: records, rejected } = screen(fetched.content, ApiRecordSchema);
+    await run.setAside(
+      source.rejectedKey(page),
+      { endpoint: `GET ${source.path}`, snapshotId: snapshot.snapshotId, page },
+      rejected,
+      'List items that are not objects were set aside',
+      { snapshotId: snapshot.snapshotId, endpoint: source.path, page },
+    );
     const curatedKey = source.curatedKey?.(page);
     if (curatedKey) await curate(reader, curatedKey, records, rawKey, source.extra);
     source.onPage?.(records);

@@ -54,8 +54,11 @@ export interface ScannerProgress extends PagedProgress {
 export interface PolicyDetailProgress {
   policyId: Id;
   done: boolean;
-  /** Why the policy is not in the snapshot: its detail answered 404, or a page without it. */
-  missing?: 'not-found' | 'empty';
+  /**
+   * Why the policy is not in the snapshot: its detail answered 404, or a page without it, or one
+   * whose item is no object (`rejected`), or it was never asked for: its id is no path segment (`refused`).
+   */
+  missing?: 'not-found' | 'empty' | 'rejected' | 'refused';
 }
 
 export interface SnapshotState {
@@ -205,9 +208,10 @@ export function snapshotCounts(
     sdr_meetings: list('meetings'),
     sdr_policies: {
       records: details.filter((policy) => !policy.missing).length,
-      // List pages plus the detail responses archived (a 404 archives nothing).
+      // List pages plus the detail responses archived (a 404 or a refused id archives nothing).
       pages:
-        snapshot.lists.policies.pages + details.filter((policy) => policy.missing !== 'not-found').length,
+        snapshot.lists.policies.pages +
+        details.filter((policy) => policy.missing !== 'not-found' && policy.missing !== 'refused').length,
       missing: details.filter((policy) => policy.missing).length,
       complete: snapshot.lists.policies.complete && snapshot.policyDetails.every((policy) => policy.done),
     },

@@ -5,7 +5,7 @@ import { pages } from '../core/paging';
 import { gzip, safeKeySegment, toNdjsonGzip, utcDate } from '../core/records';
 import { type AlertingDependencies, isStop, Run, RunError } from '../core/run';
 import type { CallOptions } from '../qualys/client';
-import { QualysAuthError } from '../qualys/errors';
+import { QualysAuthError, QualysRedirectError } from '../qualys/errors';
 import { CONNECTOR_TYPES, ControlSchema, getReporting, type Reporting, SDR_PATHS } from '../qualys/sdr';
 import { screen } from '../qualys/validation';
 import { POSTURE_DIGEST, postureFailedCandidate, postureRecoveredCandidate } from './alerts';
@@ -149,7 +149,7 @@ async function readReportingPage(
 
   const { valid, rejected } = screen(controls, ControlSchema);
   if (rejected.length > 0) observed.incomplete = true;
-  run.summary.rejected += await run.setAside(
+  await run.setAside(
     sdrPostureKeys.rejectedControls(poll, pair, pageNumber),
     {
       endpoint: `GET ${SDR_PATHS.reporting}`,
@@ -233,7 +233,8 @@ async function readPair(context: Context, poll: Poll, pair: PairProgress): Promi
     fetchPage,
     info: ({ body }) => {
       const controls = body.controlDetailsSummaryDto ?? [];
-      const cids = controls.map((control) => String((control as { cid?: unknown }).cid)).join(',');
+      // A control may be anything here (null, a string): it is screened once archived.
+      const cids = controls.map((control) => String((control as { cid?: unknown } | null)?.cid)).join(',');
       return { rows: controls.length, totalPages: body.totalBatch, fingerprint: cids };
     },
     // An API that ignored pageNumber would serve page 1 forever; the last page's cids catch a repeat across runs.
@@ -335,7 +336,9 @@ export async function runSdrPosture(
       try {
         await readPair(context, poll, pair);
       } catch (error) {
-        if (isStop(error) || error instanceof QualysAuthError) throw error;
+        // A refused login or a redirect is the gateway's, not the pair's: every pair would fail alike.
+        if (isStop(error) || error instanceof QualysAuthError || error instanceof QualysRedirectError)
+          throw error;
         // One pair's bad page must not hold up the others: note it, keep its page, go on.
         await notePairError(context, pair, error as Error);
       }

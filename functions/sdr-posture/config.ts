@@ -1,6 +1,6 @@
 import { ENV } from '../core/names';
 import { parseMinSeverity } from '../core/severity';
-import { type Env, integer, parsed } from '../runtime/env';
+import { type Env, integer, parseBoolean, parsed } from '../runtime/env';
 import { readSdrPaging, type SdrPagingSettings } from '../runtime/sdr-settings';
 import type { EvaluationResult } from './model';
 
@@ -18,13 +18,6 @@ export function parseEvaluations(textValue: string): EvaluationResult[] | undefi
     if (!wanted.includes(result)) wanted.push(result);
   }
   return wanted.includes('Fail') ? wanted : undefined;
-}
-
-export function parseBoolean(textValue: string): boolean | undefined {
-  const word = textValue.trim().toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(word)) return true;
-  if (['false', '0', 'no', 'off'].includes(word)) return false;
-  return undefined;
 }
 
 /** Page size of the connector and policy lists, calls per run, and what to alert on. */

@@ -102,7 +102,7 @@ async function listPage<S extends ListSchema>(
     metadata: { 'qualys-endpoint': path, page: String(pageNumber) },
   });
   const { valid, rejected } = screen(page.content, schema);
-  run.summary.rejected += await run.setAside(
+  await run.setAside(
     sdrPostureKeys.rejectedListed(poll, list, pageNumber),
     { endpoint: `GET ${path}`, page: pageNumber },
     rejected,

@@ -4,9 +4,10 @@ import { pageNumberPaging } from '../core/paging';
 import { gzip, keyTime } from '../core/records';
 import { type CollectorDependencies, Run, type RunCounts, RunError } from '../core/run';
 import type { CallOptions } from '../qualys/client';
-import { DeadlineError, isStopSignal } from '../qualys/errors';
+import { DeadlineError, isStopSignal, QualysRedirectError } from '../qualys/errors';
 import type { Page } from '../qualys/schemas';
 import { listSdrPage, SDR_PATHS } from '../qualys/sdr';
+import { parseInstant } from '../qualys/timestamps';
 import { screen } from '../qualys/validation';
 import type { SdrReportsSettings } from './config';
 import { ReportContentError } from './content';
@@ -111,8 +112,9 @@ export const statusOf = (report: ArchivableReport): string =>
 
 /** Qualys deletes a report file at `expiresOn`; asking for it afterwards would fail every run. */
 export function hasExpired(report: ArchivableReport, now: number): boolean {
-  const expiresAt = Date.parse(String(report.expiresOn ?? ''));
-  return !Number.isNaN(expiresAt) && expiresAt <= now;
+  // A date that is not strict ISO-8601 with a zone never counts as passed: the download is tried.
+  const expiresAt = parseInstant(report.expiresOn);
+  return expiresAt !== undefined && expiresAt <= now;
 }
 
 /** The checkpoint once `pass` has handled a page: the next page to read, or the pass completed. */
@@ -186,7 +188,7 @@ async function acceptPage(work: Work, page: number, body: Page & { raw: Uint8Arr
   });
   const { valid, rejected } = screen(body.content, ArchivableReportSchema);
   // The raw page is archived already; keep the rejects beside the state for inspection.
-  run.summary.rejected += await run.setAside(
+  await run.setAside(
     sdrReportsKeys.rejected(pass, page),
     { endpoint: LIST_ENDPOINT, runId: pass.runId, page },
     rejected,
@@ -244,7 +246,8 @@ async function consider(
     summary.bytesDownloaded += done.bytes;
     run.logger.info('Report archived', { ...done });
   } catch (error) {
-    if (isStopSignal(error)) throw error;
+    // A redirect is the gateway's fault, not the report's: every download would meet it.
+    if (isStopSignal(error) || error instanceof QualysRedirectError) throw error;
     // A download cut at the deadline is not the report's fault: stop, and the next run retries it.
     const { call } = work.download;
     if (call.signal?.aborted || run.now() >= call.deadline - 5_000) {

@@ -115,7 +115,7 @@ export async function archiveReport(
     uploaded = await store.upload(fileKey, stream, {
       contentType,
       metadata: {
-        'qualys-endpoint': SDR_PATHS.reportDownload(''),
+        'qualys-endpoint': SDR_PATHS.reportDownloads,
         'file-uuid': safeKeySegment(report.fileUuid),
       },
     });

@@ -1,13 +1,22 @@
 import * as v from 'valibot';
+import { pathSegmentProblem } from '../qualys/path-segment';
 import { ReportSchema } from '../qualys/sdr';
+import { isoInstant } from '../qualys/timestamps';
 
-/** What a listed report needs to be archived: its id, and the creation time its keys are dated by. */
+/**
+ * What a listed report needs to be archived: an id that can be a path segment of its download, and
+ * the creation time its keys are dated by.
+ */
 export const ArchivableReportSchema = v.looseObject({
   ...ReportSchema.entries,
-  createdAt: v.pipe(
-    v.string(),
-    v.check((text) => !Number.isNaN(Date.parse(text)), 'createdAt must be an ISO-8601 date-time'),
+  fileUuid: v.pipe(
+    ReportSchema.entries.fileUuid,
+    v.rawCheck(({ dataset, addIssue }) => {
+      const problem = dataset.typed ? pathSegmentProblem(dataset.value) : undefined;
+      if (problem !== undefined) addIssue({ message: `cannot be used in the download path: ${problem}` });
+    }),
   ),
+  createdAt: v.pipe(v.string(), isoInstant()),
 });
 export type ArchivableReport = v.InferOutput<typeof ArchivableReportSchema>;
 

@@ -11,6 +11,7 @@ describe('parseConfig', () => {
   it('applies the defaults', () => {
     expect(parse({ qualysSecretName: 'qualys-lake/qualys' })).toEqual({
       qualysSecretName: 'qualys-lake/qualys',
+      qualysAllowedHosts: [],
       alertEmails: [],
       alertMinSeverity: 'HIGH',
       alertMaxPerRun: 50,
@@ -32,8 +33,10 @@ describe('parseConfig', () => {
       slackWorkspaceId: 'T1',
       slackChannelId: 'C1',
       logRetentionDays: '30',
+      qualysAllowedHosts: 'Qualys.Example.Internal, 10.0.0.5',
     });
     expect(config).toMatchObject({
+      qualysAllowedHosts: ['qualys.example.internal', '10.0.0.5'],
       alertEmails: ['a@example.com', 'b@example.com'],
       alertMinSeverity: 'CRITICAL',
       alertMaxPerRun: 10,
@@ -43,6 +46,9 @@ describe('parseConfig', () => {
     expect(
       parse({ qualysSecretName: 'q', alertEmails: '["c@example.com"]', alertMinSeverity: 3 }),
     ).toMatchObject({ alertEmails: ['c@example.com'], alertMinSeverity: '3' });
+    expect(parse({ qualysSecretName: 'q', qualysAllowedHosts: ['gw.example.org'] })).toMatchObject({
+      qualysAllowedHosts: ['gw.example.org'],
+    });
   });
 
   it.each([
@@ -58,6 +64,17 @@ describe('parseConfig', () => {
     [{ qualysSecretName: 'q', alertEmails: ['not-an-address'] }, 'alertEmails', /not-an-address/],
     [{ qualysSecretName: 'q', cdrScheduleMinutes: '0' }, 'cdrScheduleMinutes', /integer >= 1/],
     [{ qualysSecretName: 'q', logRetentionDays: 100 }, 'logRetentionDays', /retention periods/],
+    [
+      { qualysSecretName: 'q', qualysAllowedHosts: 'https://gw.example.org' },
+      'qualysAllowedHosts',
+      /host names \(no scheme, port or path\)/,
+    ],
+    [
+      { qualysSecretName: 'q', qualysAllowedHosts: ['gw.example.org:8443'] },
+      'qualysAllowedHosts',
+      /host names/,
+    ],
+    [{ qualysSecretName: 'q', qualysAllowedHosts: '*.example.org' }, 'qualysAllowedHosts', /host names/],
   ])('rejects %j naming %s', (context, key, message) => {
     const error = (() => {
       try {

@@ -311,6 +311,7 @@ describe('QualysLakeStack without email or Slack', () => {
     qualysSecretName: 'test/qualys',
     cdrQuery: 'tc.findings.cloudProvider: AWS',
     cdrScheduleMinutes: '30',
+    qualysAllowedHosts: 'qualys.example.internal',
   });
 
   it('creates no subscriptions and no Chatbot channel', () => {
@@ -327,5 +328,16 @@ describe('QualysLakeStack without email or Slack', () => {
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'cron(0/30 * * * ? *)',
     });
+  });
+
+  it('lets every collector reach the allowed hosts of the context, and never plain http', () => {
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')) as Resource[];
+    const collectors = functions.filter((fn) => JSON.stringify(fn).includes(ENV.qualysSecretId));
+    expect(collectors).toHaveLength(4);
+    for (const fn of collectors) {
+      const variables = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
+      expect(variables[ENV.allowedHosts]).toBe('qualys.example.internal');
+      expect(variables[ENV.allowHttpLoopback]).toBeUndefined();
+    }
   });
 });

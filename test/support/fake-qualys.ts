@@ -11,6 +11,8 @@ export interface RecordedRequest {
   url: URL;
   headers: Headers;
   body: string | undefined;
+  /** fetch's `redirect` option as the client set it. */
+  redirect: RequestInit['redirect'];
 }
 
 /** One scripted answer to a GET: a response, a thrown network error, or a function of the request. */
@@ -49,6 +51,8 @@ export class FakeQualys {
   readonly waits: number[] = [];
   readonly issuedTokens: string[] = [];
   readonly script: Scripted[] = [];
+  /** Answers to /auth before it logs in as usual, in order. */
+  readonly authScript: Response[] = [];
   private readonly liveTokens = new Set<string>();
 
   now = (): number => this.time;
@@ -68,9 +72,11 @@ export class FakeQualys {
       url,
       headers: new Headers(init?.headers),
       body: init?.body === undefined || init.body === null ? undefined : String(init.body),
+      redirect: init?.redirect,
     };
     this.requests.push(request);
-    if (request.method === 'POST' && url.pathname === '/auth') return this.login(request);
+    if (request.method === 'POST' && url.pathname === '/auth')
+      return this.authScript.shift() ?? this.login(request);
     const bearer = request.headers.get('authorization')?.replace(/^Bearer /, '') ?? '';
     if (!this.liveTokens.has(bearer)) return new Response('token expired', { status: 401 });
     const next = this.script.shift();

@@ -46,6 +46,8 @@ export function lake(target: Simulator): Lake {
           username: 'qualys-lake-demo',
           password: 'demo-password',
         }),
+        // The simulator listens on 127.0.0.1 over plain http.
+        gateway: { allowHttpLoopback: true },
         requestTimeoutMs: 5_000,
         maxRetries: 1,
         budget: { reserve: options.reserve ?? 0 },

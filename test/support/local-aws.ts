@@ -128,6 +128,8 @@ export function lambdaEnv(aws: LocalAws, lake: Lake, secretId: string, extra: Re
     POWERTOOLS_METRICS_DISABLED: 'true',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'WARN',
+    // The simulator listens on 127.0.0.1 over plain http (tests, npm start, npm run bench).
+    QUALYS_ALLOW_HTTP_LOOPBACK: 'true',
     ...extra,
   };
 }

@@ -367,3 +367,125 @@ describe('stable windows', () => {
     },
   );
 });
+
+describe('backfills without alerts', () => {
+  /** Every 20 minutes over the 3 hours a first scheduled run reads, severity 3 every other one. */
+  const recent = Array.from({ length: 9 }, (_, i) =>
+    finding(`r${i}`, START - (i + 1) * 20 * MINUTE, i % 2 ? 1 : 3),
+  );
+  /** A day before: older than anything a scheduled run reads before the next UTC day. */
+  const old = Array.from({ length: 4 }, (_, i) => finding(`o${i}`, START - (20 + i) * 60 * MINUTE, 4));
+  const all = [...recent, ...old];
+  const window = (fromHours: number, toHours: number) => ({
+    startAt: new Date(START - fromHours * 60 * MINUTE).toISOString(),
+    endAt: new Date(START - toHours * 60 * MINUTE).toISOString(),
+  });
+
+  async function backfill(
+    store: MemoryStore,
+    clock: { now: number },
+    at: ReturnType<typeof window>,
+    alerts = false,
+  ) {
+    const sent = sink();
+    const summary = await runCdrFindings(
+      { ...fakeApi(all, clock), store, alerts: sent, logger, settings: lateSettings, now: () => clock.now },
+      { kind: 'window', window: at, alerts },
+      { deadline: Number.POSITIVE_INFINITY },
+    );
+    return { summary, sent: sent.sent };
+  }
+
+  it('never silences what the scheduled runs would alert: they alert the held findings of the time they read, once', async () => {
+    const clock = { now: START };
+    const store = new MemoryStore();
+    const quiet = await backfill(store, clock, window(24, 0));
+    expect(quiet.sent).toEqual([]);
+    expect(quiet.summary.held).toBe(severeUuids(all).length);
+    // A replay with alerts on skips what is in the lake, held findings included.
+    expect((await backfill(store, clock, window(24, 0), true)).sent).toEqual([]);
+
+    const { alertKeys, summaries } = await schedule(
+      store,
+      fakeApi(all, clock),
+      clock,
+      START + 4 * 60 * MINUTE,
+    );
+
+    // The scheduled runs read the last 3 hours (CDR_INITIAL_LOOKBACK_HOURS), then new time and settle reads.
+    expect(alertKeys.sort()).toEqual(severeUuids(recent).sort());
+    expect(summaries.reduce((sum, summary) => sum + summary.heldAlerted, 0)).toBe(severeUuids(recent).length);
+    expect(curatedUuids(store).sort()).toEqual(all.map((f) => f.uuid).sort());
+  });
+
+  it('sends the alert of a held finding once, pointing at the object the backfill curated, even when releasing it failed once', async () => {
+    const clock = { now: START };
+    const store = new MemoryStore();
+    await backfill(store, clock, window(3, 0));
+    const sent = sink();
+    const run = () =>
+      runCdrFindings(
+        { ...fakeApi(all, clock), store, alerts: sent, logger, settings: lateSettings, now: () => clock.now },
+        { kind: 'incremental' },
+        { deadline: Number.POSITIVE_INFINITY },
+      );
+    store.failOnce((key) => key.startsWith('state/cdr-findings/seen/'));
+    await expect(run()).rejects.toThrow(/simulated S3 write failure/);
+    clock.now += 5 * MINUTE;
+    await run();
+    clock.now += 5 * MINUTE;
+    await run();
+
+    expect(sent.sent.map((alert) => alert.attributes.alertKey).sort()).toEqual(severeUuids(recent).sort());
+    for (const alert of sent.sent) {
+      const curatedKey = /s3:\/\/archive\/(\S+)/.exec(alert.email)?.[1] ?? '';
+      const uuids = fromNdjsonGzip(store.objects.get(curatedKey)?.body ?? new Uint8Array()).map(
+        (record) => (record as { uuid: string }).uuid,
+      );
+      expect(uuids).toContain(alert.attributes.alertKey);
+    }
+  });
+});
+
+describe('items that are not findings', () => {
+  it('sets aside a null, a string and a finding with a timestamp without a zone; the rest land, alert, and the watermark moves', async () => {
+    const clock = { now: START };
+    const store = new MemoryStore();
+    const good = [finding('a', START - 30 * MINUTE, 4), finding('b', START - 40 * MINUTE, 1)];
+    const noZone = { ...finding('c', START - 50 * MINUTE, 4), timestamp: '2025-05-09T23:10:00' };
+    const content = [good[0], null, 'oops', noZone, good[1]];
+    const budget = new CallBudget({ now: () => clock.now });
+    const qualys = {
+      budget,
+      async getJson() {
+        budget.callsMade++;
+        const body = { content, totalElements: content.length, last: true };
+        return { body, raw: new TextEncoder().encode(JSON.stringify(body)), status: 200, url: '' };
+      },
+    };
+    const alerts = sink();
+    const summary = await runCdrFindings(
+      { qualys, store, alerts, logger, settings: lateSettings, now: () => clock.now },
+      { kind: 'incremental' },
+      { deadline: Number.POSITIVE_INFINITY },
+    );
+
+    expect(curatedUuids(store).sort()).toEqual(['a', 'b']);
+    expect(alerts.sent.map((alert) => alert.attributes.alertKey)).toEqual(['a']);
+    expect(summary).toMatchObject({ findings: 5, newFindings: 2, rejected: 3 });
+    expect(summary.checkpoint?.watermark).toBe(new Date(START).toISOString());
+    const [rejectedKey, ...others] = [...store.objects.keys()].filter((key) => key.includes('/rejected/'));
+    expect(others).toEqual([]);
+    const setAside = JSON.parse(store.text(rejectedKey ?? '') ?? '{}') as {
+      rejected: Array<{ index: number; reason: string; record: unknown }>;
+    };
+    expect(setAside.rejected.map(({ index, record }) => [index, record])).toEqual([
+      [1, null],
+      [2, 'oops'],
+      [3, noZone],
+    ]);
+    expect(setAside.rejected[2]?.reason).toMatch(/timestamp: must be an ISO-8601 date-time with a zone/);
+    const raw = [...store.objects.keys()].filter((key) => key.startsWith('raw/cdr-findings/'));
+    expect(raw).toHaveLength(1);
+  });
+});

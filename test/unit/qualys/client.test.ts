@@ -11,7 +11,9 @@ import {
   isStopSignal,
   QualysApiError,
   QualysAuthError,
+  QualysRedirectError,
 } from '../../../functions/qualys/errors';
+import { MemoryLedgerStore } from '../../../functions/qualys/ledger-store';
 import { CdrFindingSchema, PageSchema } from '../../../functions/qualys/schemas';
 import { captureLogger, FakeQualys, jsonResponse } from '../../support/fake-qualys';
 
@@ -287,9 +289,9 @@ describe('QualysClient retries and errors', () => {
   });
 
   it.each(['http://127.0.0.1:8080', 'http://localhost:3000', 'http://[::1]:8080'])(
-    'accepts plain http for the loopback simulator at %s',
+    'accepts plain http for the loopback simulator at %s when allowed',
     async (baseUrl) => {
-      const { api, get, loadCredentials } = setup();
+      const { api, get, loadCredentials } = setup({ gateway: { allowHttpLoopback: true } });
       loadCredentials.mockImplementation(async () => api.credentials({ baseUrl }));
 
       await expect(get()).resolves.toMatchObject({ status: 200 });
@@ -387,6 +389,64 @@ describe('QualysClient rate limits and deadline', () => {
     expect(isStopSignal(error)).toBe(true);
     expect(api.time).toBeLessThanOrEqual(deadline);
     expect(api.apiRequests.length).toBeLessThan(20);
+  });
+});
+
+describe('QualysClient never follows a redirect', () => {
+  const redirect = (status: number, location: string) =>
+    new Response('moved', { status, headers: { location } });
+
+  it.each([301, 302, 307, 308])(
+    'fails the login on %i naming status and host: the password goes nowhere else',
+    async (code) => {
+      const { api, get, loadCredentials } = setup();
+      api.authScript.push(redirect(code, 'http://collector.evil.example/auth?u=qualys-api-user'));
+
+      const error = await failure(get());
+      expect(error).toBeInstanceOf(QualysRedirectError);
+      expect(error.message).toBe(
+        `POST /auth answered ${code}: redirect to host http://collector.evil.example refused: ` +
+          'qualys-lake follows no redirect (check baseUrl in the Qualys secret)',
+      );
+      // One request, to the gateway, with fetch told not to follow; no retry, no re-read of the secret.
+      expect(api.requests.map((request) => [request.url.href, request.redirect])).toEqual([
+        ['https://gateway.qg1.apps.qualys.com/auth', 'manual'],
+      ]);
+      expect(loadCredentials).toHaveBeenCalledTimes(1);
+    },
+  );
+
+  it('fails a call answered with a redirect, naming status and host, without retrying or following it', async () => {
+    const ledger = new MemoryLedgerStore();
+    const { api, get } = setup({ maxRetries: 4, budget: { ledger } });
+    api.script.push(redirect(302, 'https://mirror.evil.example:8443/cdr-api/rest/v1/findings?offSet=0'));
+
+    const error = await failure(get());
+    expect(error).toBeInstanceOf(QualysRedirectError);
+    expect(error.message).toBe(
+      `GET ${ENDPOINT} answered 302: redirect to host https://mirror.evil.example:8443 refused: ` +
+        'qualys-lake follows no redirect (check baseUrl in the Qualys secret)',
+    );
+    expect(api.apiRequests).toHaveLength(1);
+    expect(api.requests.every((request) => request.redirect === 'manual')).toBe(true);
+    expect(api.requests.every((request) => request.url.host === 'gateway.qg1.apps.qualys.com')).toBe(true);
+    // The call's slot went back to the ledger.
+    expect((await ledger.load()).state.inFlight).toEqual([]);
+  });
+
+  it('sends nothing to a baseUrl outside the Qualys gateways and the allowed hosts', async () => {
+    const { api, get, loadCredentials } = setup();
+    loadCredentials.mockImplementation(async () =>
+      api.credentials({ baseUrl: 'https://qualys.example.org' }),
+    );
+    expect((await failure(get())).message).toMatch(/QUALYS_ALLOWED_HOSTS/);
+    expect(api.requests).toHaveLength(0);
+
+    const allowed = setup({ gateway: { allowedHosts: ['qualys.example.org'] } });
+    allowed.loadCredentials.mockImplementation(async () =>
+      allowed.api.credentials({ baseUrl: 'https://qualys.example.org' }),
+    );
+    await expect(allowed.get()).resolves.toMatchObject({ status: 200 });
   });
 });
 

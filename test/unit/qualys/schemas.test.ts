@@ -51,6 +51,16 @@ describe('Page metadata, typed loosely', () => {
     expect(v.parse(PageSchema, { content: [] })).toEqual({ content: [] });
   });
 
+  it('takes any items: each is judged on its own after the page is archived', () => {
+    const page = v.parse(PageSchema, {
+      content: [{ uuid: 'a' }, null, 'oops', 7, [1], { uuid: 'b' }],
+      last: true,
+    });
+    expect(page.content).toEqual([{ uuid: 'a' }, null, 'oops', 7, [1], { uuid: 'b' }]);
+    const reporting = v.parse(ReportingSchema, { controlDetailsSummaryDto: [{ cid: 1 }, null, 'x'] });
+    expect(reporting.controlDetailsSummaryDto).toEqual([{ cid: 1 }, null, 'x']);
+  });
+
   it('still requires content to be an array', () => {
     expect(v.safeParse(PageSchema, { content: 'oops', last: true }).success).toBe(false);
     expect(v.safeParse(PageSchema, { last: true }).success).toBe(false);

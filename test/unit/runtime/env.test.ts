@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, integer, optionalString, parsed, requiredString } from '../../../functions/runtime/env';
+import {
+  ConfigError,
+  integer,
+  optionalString,
+  parseBoolean,
+  parsed,
+  parseHostList,
+  requiredString,
+} from '../../../functions/runtime/env';
 
 describe('env helpers', () => {
   it('requiredString returns the trimmed value, and names the variable when it is missing or blank', () => {
@@ -43,5 +51,27 @@ describe('env helpers', () => {
     expect(() => parsed({ FLAG: 'maybe' }, 'FLAG', 'yes', parse, 'yes or no')).toThrow(
       /FLAG must be yes or no, got "maybe"/,
     );
+  });
+
+  it('parseHostList reads a comma list of bare host names, lower-cased, and refuses anything else', () => {
+    expect(parseHostList('')).toEqual([]);
+    expect(parseHostList(' Qualys.Example.Internal , 10.0.0.5,qualys.example.internal ')).toEqual([
+      'qualys.example.internal',
+      '10.0.0.5',
+    ]);
+    for (const text of [
+      'https://gw.example.org',
+      'gw.example.org:443',
+      'gw.example.org/path',
+      '*.example.org',
+      'a b',
+    ])
+      expect(parseHostList(text)).toBeUndefined();
+  });
+
+  it('parseBoolean reads true/false and their usual spellings only', () => {
+    expect(['true', 'TRUE', '1', 'yes', 'on'].map(parseBoolean)).toEqual([true, true, true, true, true]);
+    expect(['false', '0', 'no', 'off'].map(parseBoolean)).toEqual([false, false, false, false]);
+    expect(parseBoolean('maybe')).toBeUndefined();
   });
 });

@@ -165,4 +165,73 @@ describe('runSdrInventory edge cases', () => {
     expect(curated(store, 'sdr_users')).toHaveLength(200);
     expect(snapshotRecord(store).datasets.sdr_users).toEqual({ records: 200, pages: 2 });
   });
+
+  it('sets aside list items that are not objects instead of curating them; the snapshot completes', async () => {
+    const { store, run } = setUp({
+      '/sdr/api/v1/users': () =>
+        jsonResponse(page([{ sourceId: 'u1' }, null, 'oops', 7, [1], { sourceId: 'u2' }])),
+    });
+
+    const summary = await run();
+
+    expect(summary).toMatchObject({ completedSnapshot: true, rejected: 4 });
+    expect(curated(store, 'sdr_users').map((user) => user.sourceId)).toEqual(['u1', 'u2']);
+    expect(snapshotRecord(store).datasets.sdr_users).toEqual({ records: 2, pages: 1 });
+    const setAside = JSON.parse(
+      store.text(sdrInventoryKeys.rejected(summary.snapshotId, 'users', 0)) ?? '{}',
+    ) as { endpoint: string; rejected: Array<{ index: number; record: unknown; reason: string }> };
+    expect(setAside.endpoint).toBe('GET /sdr/api/v1/users');
+    expect(setAside.rejected.map(({ index, record }) => [index, record])).toEqual([
+      [1, null],
+      [2, 'oops'],
+      [3, 7],
+      [4, [1]],
+    ]);
+    for (const { reason } of setAside.rejected) expect(reason).toMatch(/Expected Object/);
+    // The raw page keeps them, as served.
+    const raw = store.objects.get(sdrInventoryKeys.raw(summary.snapshotId, 'users', 0));
+    expect(raw).toBeDefined();
+  });
+
+  it('never asks for the scanners of a connector or the detail of a policy whose id is a dot segment', async () => {
+    const { fake, store, run } = setUp({
+      '/sdr/api/v1/connectors': () =>
+        jsonResponse(page([{ id: '..', name: 'dots' }, { id: '%2e%2e' }, { id: 7 }])),
+      '/sdr/api/v1/connectors/7/scanners': () => jsonResponse(page([{ scannerType: 'USER' }])),
+      '/sdr/api/v1/policy': () =>
+        jsonResponse(
+          page([
+            { id: '.', name: 'dot' },
+            { id: 61, name: 'a' },
+          ]),
+        ),
+      '/sdr/api/v1/policy/61': () => jsonResponse(page([{ id: 61, name: 'a' }])),
+    });
+
+    const summary = await run();
+
+    expect(summary).toMatchObject({ completedSnapshot: true, rejected: 3 });
+    const paths = fake.apiRequests.map((request) => request.url.pathname);
+    expect(paths.filter((path) => path.includes('scanners'))).toEqual(['/sdr/api/v1/connectors/7/scanners']);
+    expect(paths.filter((path) => path.startsWith('/sdr/api/v1/policy/'))).toEqual(['/sdr/api/v1/policy/61']);
+    expect(paths).not.toContain('/sdr/api/v1/connectors/scanners');
+    expect(paths).not.toContain('/sdr/api/v1/');
+    // The connectors are curated as listed; what could not be read is set aside with the reason.
+    expect(curated(store, 'sdr_connectors').map((connector) => connector.id)).toEqual(['..', '%2e%2e', 7]);
+    const reason = (dataset: 'scanners' | 'policy-details', id: string) =>
+      (
+        JSON.parse(store.text(sdrInventoryKeys.rejectedItem(summary.snapshotId, dataset, id)) ?? '{}') as {
+          rejected: Array<{ reason: string }>;
+        }
+      ).rejected[0]?.reason;
+    expect(reason('scanners', '..')).toBe('connectorId cannot be a path segment: it is the dot segment ".."');
+    expect(reason('scanners', '%2e%2e')).toBe(
+      'connectorId cannot be a path segment: it is the dot segment ".." once percent-decoded',
+    );
+    expect(reason('policy-details', '.')).toBe(
+      'policyId cannot be a path segment: it is the dot segment "."',
+    );
+    expect(snapshotRecord(store).datasets.sdr_scanners).toEqual({ records: 1, pages: 1, missing: 2 });
+    expect(snapshotRecord(store).datasets.sdr_policies).toEqual({ records: 1, pages: 2, missing: 1 });
+  });
 });

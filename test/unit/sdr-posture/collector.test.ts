@@ -97,6 +97,40 @@ describe('sdr-posture collector core', () => {
     }
   });
 
+  it('sets aside a null and a string among the connectors and the controls of a page; the rest is curated and compared', async () => {
+    const { run, rows, keys, json, overrides, published } = setup({
+      pages: new Map([[`2245|${CIS}`, [[null, control('70116', [resource('tenant', 'Fail')]), 'oops']]]]),
+    });
+    overrides.push((request) =>
+      request.url.pathname === '/sdr/api/v1/connectors'
+        ? jsonResponse({
+            content: [null, { id: 2245, connectorType: 'OFFICE365', name: 'O365 p01', isEnabled: 1 }, 'x'],
+            last: true,
+          })
+        : undefined,
+    );
+    const summary = await run();
+
+    expect(summary).toMatchObject({ pollComplete: true, pairs: { total: 1, done: 1 }, rows: 1 });
+    expect(rows().map((row) => `${row.cid}/${row.resourceId}`)).toEqual(['70116/tenant']);
+    expect(published.map((alert) => alert.attributes.alertKey)).toEqual(['2245:70116:tenant']);
+    const rejected = keys('state/sdr-posture/rejected/');
+    const records = (key: string) =>
+      json<{ rejected: Array<{ index: number; record: unknown }> }>(key).rejected.map(({ index, record }) => [
+        index,
+        record,
+      ]);
+    expect(records(rejected.find((key) => key.includes('/connector=2245/')) ?? '')).toEqual([
+      [0, null],
+      [2, 'oops'],
+    ]);
+    expect(records(rejected.find((key) => key.includes('/connectors/')) ?? '')).toEqual([
+      [0, null],
+      [2, 'x'],
+    ]);
+    expect(summary.rejected).toBe(4 + 1); // and the policy without a name of the default list
+  });
+
   it('opens a failure per failing resource (criticality unknown counts) and alerts each once', async () => {
     const { run, json, published } = setup();
     const summary = await run();

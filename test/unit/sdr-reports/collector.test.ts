@@ -172,6 +172,33 @@ describe('sdr-reports: archiving completed reports', () => {
     ]);
     expect(metadataOf(store, 'r-1')).toBeDefined();
   });
+
+  it('sets aside reports whose fileUuid is a dot segment or whose createdAt has no zone, and asks for none of them', async () => {
+    const server = new ReportsApi([
+      listedReport('..'),
+      listedReport('%2e%2E'),
+      listedReport('.'),
+      listedReport('r-4', 'completed', { createdAt: '2025-05-09T10:00:00' }),
+      listedReport('r-5', 'completed', { createdAt: '1' }),
+      listedReport('r-6'),
+    ]);
+    const store = new MemoryStore();
+    const { summary } = await run(server, store);
+
+    expect(summary).toMatchObject({ rejected: 5, downloaded: 1, reportsListed: 6 });
+    expect(server.api.apiRequests.map((request) => request.url.pathname)).toEqual([LIST, `${DOWNLOAD}r-6`]);
+    const rejected = JSON.parse(
+      store.text('state/sdr-reports/rejected/run=20250510T000000Z/page=00000.json') ?? '{}',
+    ) as { rejected: Array<{ index: number; reason: string }> };
+    expect(rejected.rejected.map(({ reason }) => reason)).toEqual([
+      'fileUuid: cannot be used in the download path: it is the dot segment ".."',
+      'fileUuid: cannot be used in the download path: it is the dot segment ".." once percent-decoded',
+      'fileUuid: cannot be used in the download path: it is the dot segment "."',
+      'createdAt: must be an ISO-8601 date-time with a zone (Z or ±hh:mm)',
+      'createdAt: must be an ISO-8601 date-time with a zone (Z or ±hh:mm)',
+    ]);
+    expect([...store.objects.keys()].filter((key) => key.startsWith('reports/'))).toHaveLength(2);
+  });
 });
 
 describe('sdr-reports: limits, deadline and resuming', () => {
@@ -331,6 +358,10 @@ describe('sdr-reports: the steps of a pass', () => {
     expect(hasExpired(report({ expiresOn: '2025-05-10T00:00:00.000Z' }), now)).toBe(true);
     expect(hasExpired(report({ expiresOn: '2025-05-10T00:00:01.000Z' }), now)).toBe(false);
     expect(hasExpired(report({ expiresOn: 'soon' }), now)).toBe(false);
+    // Date.parse reads these as dates long past; strictly they are no date, so the download is tried.
+    expect(hasExpired(report({ expiresOn: '1' }), now)).toBe(false);
+    expect(hasExpired(report({ expiresOn: 'May 9' }), now)).toBe(false);
+    expect(hasExpired(report({ expiresOn: '2025-05-09' }), now)).toBe(false);
     expect(hasExpired(report(), now)).toBe(false);
   });
 
