@@ -22,6 +22,15 @@ export interface World {
   reportFile(report: SdrReport): ReportFile;
   /** How pages are served now (control.setPaging replaces it). */
   paging: PagingBehaviour;
+  /** Items served in every answer of a list, by path (control.injectItems). */
+  injected: Map<string, { items: readonly unknown[]; at: number }>;
+}
+
+/** `items` with what control.injectItems put on `path`. */
+function withInjected<T>(world: World, path: string, items: readonly T[]): readonly (T | unknown)[] {
+  const extra = world.injected.get(path);
+  if (!extra) return items;
+  return [...items.slice(0, extra.at), ...extra.items, ...items.slice(extra.at)];
 }
 
 const json = (status: number, body: unknown): Reply => ({ kind: 'json', status, body });
@@ -80,7 +89,8 @@ function dispatch(world: World, path: string, params: URLSearchParams): (() => R
   if (!m) return undefined;
   const rest = m[1] as string;
   const sdr = world.sdr;
-  const list = (items: readonly object[], sorted: boolean) => () => sdrList(world, items, params, sorted);
+  const list = (items: readonly object[], sorted: boolean) => () =>
+    sdrList(world, withInjected(world, path, items), params, sorted);
   switch (rest) {
     case 'connectors':
       return list(sdr.connectors, false);
@@ -107,7 +117,7 @@ function dispatch(world: World, path: string, params: URLSearchParams): (() => R
       const id = idParam(scanners[1] as string, 'connectorId');
       const items = sdr.scanners.get(id);
       return items
-        ? sdrList(world, items, params, false)
+        ? sdrList(world, withInjected(world, path, items), params, false)
         : error(world, 404, path, `Connector ${id} not found`);
     };
   }
@@ -200,7 +210,7 @@ function findings(world: World, path: string, params: URLSearchParams): Reply {
     if (!evaluateQql(query, f, matchCdrField)) continue;
     matching.push(f);
   }
-  return json(200, cdrPage(matching, offset, limit, world.paging));
+  return json(200, cdrPage(withInjected(world, path, matching), offset, limit, world.paging));
 }
 
 function validateTerms(node: QqlNode, probe: CdrFinding): void {
@@ -234,7 +244,7 @@ function lookup(record: unknown, field: string): { found: boolean; value?: unkno
   return { found: true, value: current };
 }
 
-function sdrList(world: World, items: readonly object[], params: URLSearchParams, sorted: boolean): Reply {
+function sdrList(world: World, items: readonly unknown[], params: URLSearchParams, sorted: boolean): Reply {
   const page = intParam(params, 'page', 0, 0, Number.MAX_SAFE_INTEGER);
   const size = intParam(params, 'size', 50, 1, 200);
   let selected = items;

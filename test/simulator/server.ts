@@ -160,6 +160,7 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
     reportingPageSize: sdrOpts.reportingPageSize ?? 10,
     reportFile,
     paging: options.paging ?? {},
+    injected: new Map(),
   };
 
   // ----- state
@@ -178,7 +179,11 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
     truncate: [] as (number | 'half')[],
     /** Downloads to answer with a 200 text/html login page instead of the file. */
     errorPages: 0,
+    /** Requests to answer with a redirect to the same path and query on another origin. */
+    redirects: [] as Array<{ origin: string; status: number }>,
   };
+  /** Where every /auth is redirected to (control.redirectAuth). */
+  let authRedirect: { location: string; status: number } | undefined;
   const timers = new Set<NodeJS.Timeout>();
   const sleep = (ms: number): Promise<void> =>
     ms <= 0
@@ -218,6 +223,11 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
     await sleep(latencyMs);
     if (req.method !== 'POST') return sendJson(res, 405, { error: 'Method Not Allowed' });
     const body = await readBody(req);
+    if (authRedirect) {
+      res.writeHead(authRedirect.status, { Location: authRedirect.location, 'Content-Length': '0' });
+      res.end();
+      return;
+    }
     const form = /application\/x-www-form-urlencoded/i.test(req.headers['content-type'] ?? '')
       ? new URLSearchParams(body)
       : new URLSearchParams();
@@ -300,6 +310,13 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
     if (queue.reset > 0) {
       queue.reset--;
       req.socket.destroy();
+      return;
+    }
+    const redirect = queue.redirects.shift();
+    if (redirect) {
+      const location = new URL(`${url.pathname}${url.search}`, redirect.origin).href;
+      res.writeHead(redirect.status, { ...headers, Location: location, 'Content-Length': '0' });
+      res.end();
       return;
     }
     const failStatus = queue.fail.shift();
@@ -434,6 +451,15 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
     errorPageNextDownloads: (n) => {
       queue.errorPages += positive(n);
     },
+    redirectAuth: (location, status = 308) => {
+      authRedirect = location === undefined ? undefined : { location, status };
+    },
+    redirectNext: (n, origin, status = 302) =>
+      queue.redirects.push(...Array.from({ length: positive(n) }, () => ({ origin, status }))),
+    injectItems: (path, items, at = 0) => {
+      if (items.length === 0) world.injected.delete(path);
+      else world.injected.set(path, { items: structuredClone([...items]), at });
+    },
     expireTokens: () => {
       revokedThrough = tokenSerial;
     },
@@ -499,6 +525,7 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
       queue.reset = 0;
       queue.truncate.length = 0;
       queue.errorPages = 0;
+      queue.redirects.length = 0;
     },
   };
 

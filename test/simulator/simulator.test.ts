@@ -542,6 +542,52 @@ describe('Qualys simulator', () => {
       sim.control.reset();
       expect((await get(sim, path, token)).status).toBe(200);
     });
+
+    it('redirects logins while told to, and the next calls to the same path on another origin', async () => {
+      sim.control.redirectAuth('http://127.0.0.1:9/elsewhere', 308);
+      const redirected = await fetch(`${sim.url}/auth`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ ...DEFAULT_CREDENTIALS, token: 'true' }),
+        redirect: 'manual',
+      });
+      expect([redirected.status, redirected.headers.get('location')]).toEqual([
+        308,
+        'http://127.0.0.1:9/elsewhere',
+      ]);
+      sim.control.redirectAuth(undefined);
+      expect((await authRequest(sim, { ...DEFAULT_CREDENTIALS, token: 'true' })).status).toBe(200);
+
+      sim.control.redirectNext(1, 'https://other.example:8443');
+      const url = new URL(FINDINGS, sim.url);
+      url.searchParams.set('offSet', '10');
+      const moved = await fetch(url, { headers: { Authorization: `Bearer ${token}` }, redirect: 'manual' });
+      expect([moved.status, moved.headers.get('location')]).toEqual([
+        302,
+        'https://other.example:8443/cdr-api/rest/v1/findings?offSet=10',
+      ]);
+      expect((await get(sim, '/sdr/api/v1/connectors', token)).status).toBe(200);
+    });
+
+    it('serves injected items in every answer of a list, counted in its totals, until cleared', async () => {
+      const params = {
+        query: 'tc.findings.cloudProvider: AWS',
+        startAt: iso(ANCHOR.getTime() - 3_600_000),
+        endAt: iso(ANCHOR.getTime()),
+        limit: 1000,
+      };
+      const before = (await getJson<Page<unknown>>(sim, FINDINGS, token, params)).body;
+      sim.control.injectItems(FINDINGS, [null, 'oops'], 1);
+      const page = (await getJson<Page<unknown>>(sim, FINDINGS, token, params)).body;
+      expect(page.content).toEqual([before.content[0], null, 'oops', ...before.content.slice(1)]);
+      expect(page.totalElements).toBe(before.totalElements + 2);
+      sim.control.injectItems('/sdr/api/v1/connectors', [{ id: '..' }]);
+      const connectors = (await getJson<Page<{ id: unknown }>>(sim, '/sdr/api/v1/connectors', token)).body;
+      expect(connectors.content[0]).toEqual({ id: '..' });
+      sim.control.injectItems(FINDINGS, []);
+      sim.control.injectItems('/sdr/api/v1/connectors', []);
+      expect((await getJson<Page<unknown>>(sim, FINDINGS, token, params)).body).toEqual(before);
+    });
   });
 
   describe('SaaSDR', () => {

@@ -136,6 +136,19 @@ export interface SimulatorControl {
   truncateNextDownload(afterBytes?: number): void;
   /** The next n report downloads answer 200 `text/html` with a "Session expired" login page instead of the file. */
   errorPageNextDownloads(n: number): void;
+  /**
+   * Every POST /auth answers `status` (default 308) with `Location: location` until called with
+   * undefined: a gateway that sends logins elsewhere. Counted in `stats.authCalls`; no token is issued.
+   */
+  redirectAuth(location: string | undefined, status?: number): void;
+  /** The next n requests answer `status` (default 302) with `Location` = the same path and query on `origin`. */
+  redirectNext(n: number, origin: string, status?: number): void;
+  /**
+   * Serves `items` (anything: null, strings, records with bad ids or dates) in every answer of the
+   * list at `path`, inserted at index `at` (default 0) of its data, counted in its totals: CDR
+   * findings whatever the window, a SaaSDR list, scanners or reports. `[]` stops it.
+   */
+  injectItems(path: string, items: readonly unknown[], at?: number): void;
   /** Every JWT issued so far becomes invalid (401 `{"error":"token expired"}`). */
   expireTokens(): void;
   setRateLimit(opts: RateLimitOptions | undefined): void;

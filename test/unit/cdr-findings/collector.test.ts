@@ -418,6 +418,35 @@ describe('backfills without alerts', () => {
     expect(curatedUuids(store).sort()).toEqual(all.map((f) => f.uuid).sort());
   });
 
+  it('the next UTC day, the reconcile alerts the held findings of the days it re-reads; older ones stay quiet', async () => {
+    const clock = { now: START };
+    const store = new MemoryStore();
+    /** Before 2025-05-09T00:00Z: older than the reconcile of 2025-05-11 re-reads (CDR_RECONCILE_DAYS 2). */
+    const ancient = [finding('x0', START - 30 * 60 * MINUTE, 4)];
+    const data = [...all, ...ancient];
+    const quiet = await runCdrFindings(
+      {
+        ...fakeApi(data, clock),
+        store,
+        alerts: sink(),
+        logger,
+        settings: lateSettings,
+        now: () => clock.now,
+      },
+      { kind: 'window', window: window(48, 0), alerts: false },
+      { deadline: Number.POSITIVE_INFINITY },
+    );
+    expect(quiet.held).toBe(severeUuids(data).length);
+
+    const today = await schedule(store, fakeApi(data, clock), clock, START + 60 * MINUTE, 30);
+    expect(today.alertKeys.sort()).toEqual(severeUuids(recent).sort());
+    clock.now = Date.parse('2025-05-11T00:30:00Z');
+    const nextDay = await schedule(store, fakeApi(data, clock), clock, clock.now, 30);
+
+    expect(nextDay.summaries[0]?.windows.some((read) => read.kind === 'reconcile')).toBe(true);
+    expect(nextDay.alertKeys.sort()).toEqual(severeUuids(old).sort());
+  });
+
   it('sends the alert of a held finding once, pointing at the object the backfill curated, even when releasing it failed once', async () => {
     const clock = { now: START };
     const store = new MemoryStore();
