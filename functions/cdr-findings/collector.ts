@@ -10,7 +10,7 @@ import { offsetPaging } from '../core/paginate';
 import { gzip, toNdjsonGzip, utcDate } from '../core/records';
 import { type AlertCounts, type AlertingDependencies, Run, type RunCounts } from '../core/run';
 import { SeenIndex } from '../core/seen-index';
-import { severityLevel } from '../core/severity';
+import { alertsAt } from '../core/severity';
 import { CDR_FINDINGS_PATH, listFindings } from '../qualys/cdr';
 import type { CallOptions } from '../qualys/client';
 import { type CdrFinding, CdrFindingSchema, type Page } from '../qualys/schemas';
@@ -66,7 +66,11 @@ export async function runCdrFindings(
   call: CallOptions,
 ): Promise<CdrFindingsSummary> {
   const run = new Run(deps, emptySummary(request.kind));
-  const outbox = new AlertOutbox(run.store, keys.outbox, deps.settings.maxAlertsPerRun);
+  const outbox = new AlertOutbox(
+    run.store,
+    { outbox: keys.outbox, rejectedPrefix: keys.alertsRejected },
+    deps.settings.maxAlertsPerRun,
+  );
   const context: RunContext = {
     run,
     deps,
@@ -79,7 +83,7 @@ export async function runCdrFindings(
     () => (request.kind === 'incremental' ? catchUp(context) : replay(context, request.window)),
     'Stopping early; the checkpoint resumes from the next page',
   );
-  return run.finish({ outbox, sink: deps.alerts, format: CDR_FINDINGS_DIGEST, counts: run.summary });
+  return run.finish({ outbox, sink: deps.alerts, format: CDR_FINDINGS_DIGEST, counts: run.summary, call });
 }
 
 function emptySummary(mode: CdrFindingsRequest['kind']): CdrFindingsSummary {
@@ -93,6 +97,7 @@ function emptySummary(mode: CdrFindingsRequest['kind']): CdrFindingsSummary {
     rejected: 0,
     alertsPublished: 0,
     digestsPublished: 0,
+    alertsRejected: 0,
     objectsWritten: 0,
     apiCalls: 0,
     rateLimit: {},
@@ -222,9 +227,7 @@ async function writePage(
   const fresh = await index.unseen(items, uuidOf, dayOf);
   const curatedKeys = await curate(run, window, offset, fresh, rawKey);
   if (context.alerts) {
-    const severe = fresh.filter(
-      ({ finding }) => (severityLevel(finding.severity) ?? 0) >= deps.settings.minSeverity,
-    );
+    const severe = fresh.filter(({ finding }) => alertsAt(finding.severity, deps.settings.minSeverity));
     await context.outbox.add(
       severe.map(({ finding, day }) =>
         cdrAlertCandidate(finding, { bucket: deps.settings.bucket, curatedKey: curatedKeys.get(day) ?? '' }),
