@@ -44,7 +44,11 @@ export async function runCdrFindings(
   call: CallOptions,
 ): Promise<CdrFindingsSummary> {
   const run = new Run(deps, emptySummary(request.kind));
-  const outbox = new AlertOutbox(run.store, keys.outbox, deps.settings.maxAlertsPerRun);
+  const outbox = new AlertOutbox(
+    run.store,
+    { outbox: keys.outbox, rejectedPrefix: keys.alertsRejected },
+    deps.settings.maxAlertsPerRun,
+  );
   const context: RunContext = {
     run,
     deps,
@@ -57,7 +61,7 @@ export async function runCdrFindings(
     () => (request.kind === 'incremental' ? collect(context) : replay(context, request.window)),
     'Stopping early; the checkpoint resumes from the next page',
   );
-  return run.finish({ outbox, sink: deps.alerts, format: CDR_FINDINGS_DIGEST, counts: run.summary });
+  return run.finish({ outbox, sink: deps.alerts, format: CDR_FINDINGS_DIGEST, counts: run.summary, call });
 }
 
 function emptySummary(mode: CdrFindingsRequest['kind']): CdrFindingsSummary {
@@ -72,6 +76,7 @@ function emptySummary(mode: CdrFindingsRequest['kind']): CdrFindingsSummary {
     rejected: 0,
     alertsPublished: 0,
     digestsPublished: 0,
+    alertsRejected: 0,
     objectsWritten: 0,
     apiCalls: 0,
     rateLimit: {},

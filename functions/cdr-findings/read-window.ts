@@ -4,7 +4,7 @@ import { offsetPaging } from '../core/paging';
 import { gzip, toNdjsonGzip, utcDate } from '../core/records';
 import type { AlertCounts, AlertingDependencies, Run, RunCounts } from '../core/run';
 import type { SeenIndex } from '../core/seen-index';
-import { severityLevel } from '../core/severity';
+import { alertsAt } from '../core/severity';
 import { CDR_FINDINGS_PATH, listFindings } from '../qualys/cdr';
 import type { CallOptions } from '../qualys/client';
 import { type CdrFinding, CdrFindingSchema, type Page } from '../qualys/schemas';
@@ -174,7 +174,7 @@ async function writePage(
   const fresh = await index.unseen(items, uuidOf, dayOf);
   const curatedKeys = await curate(run, window, offset, fresh, rawKey);
   const severe = context.alerts
-    ? fresh.filter(({ finding }) => (severityLevel(finding.severity) ?? 0) >= deps.settings.minSeverity)
+    ? fresh.filter(({ finding }) => alertsAt(finding.severity, deps.settings.minSeverity))
     : [];
   try {
     await context.outbox.add(

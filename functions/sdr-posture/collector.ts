@@ -57,6 +57,7 @@ const emptySummary = (): SdrPostureSummary => ({
   pairErrors: [],
   alertsPublished: 0,
   digestsPublished: 0,
+  alertsRejected: 0,
   objectsWritten: 0,
   apiCalls: 0,
   rateLimit: {},
@@ -320,7 +321,11 @@ export async function runSdrPosture(
     emptySummary(),
   );
   const state = new PostureState(run);
-  const outbox = new AlertOutbox(run.store, sdrPostureKeys.outbox, settings.maxAlertsPerRun);
+  const outbox = new AlertOutbox(
+    run.store,
+    { outbox: sdrPostureKeys.outbox, rejectedPrefix: sdrPostureKeys.alertsRejected },
+    settings.maxAlertsPerRun,
+  );
   const context: Context = { run, qualys: deps.qualys, call, settings, state, outbox };
   const { summary } = run;
 
@@ -352,7 +357,7 @@ export async function runSdrPosture(
     summary.pairs.remaining = countPairs(pairs, 'pending');
   }
   summary.openFailures = Object.keys(state.failures).length;
-  await run.finish({ outbox, sink: deps.alerts, format: POSTURE_DIGEST, counts: summary });
+  await run.finish({ outbox, sink: deps.alerts, format: POSTURE_DIGEST, counts: summary, call });
   if (summary.pairErrors.length > 0) {
     run.logger.error('Posture run finished with unreadable connector/policy pairs', { summary });
     const first = summary.pairErrors[0];
