@@ -250,7 +250,7 @@ export class CallBudget {
         const batch = this.queued.splice(0);
         try {
           const results = await this.writeBatch(batch.map((item) => item.step));
-          batch.forEach((item, index) => item.resolve(results[index]));
+          for (const [index, item] of batch.entries()) item.resolve(results[index]);
         } catch (error) {
           for (const item of batch) item.reject(error);
         }
