@@ -107,7 +107,7 @@ export async function readWindow(context: RunContext, read: WindowRead): Promise
     fetchPage,
     start: read.cursor,
     limit: read.pageSize,
-    concurrency: () => (readAhead ? deps.qualys.budget.concurrencyLimit : 1),
+    concurrency: () => (readAhead ? deps.qualys.budget.concurrencyLimit : 0),
   })) {
     const fresh = await writePage(context, window, offset, page);
     for (const counts of [report, run.summary]) {
