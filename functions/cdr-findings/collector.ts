@@ -6,7 +6,7 @@ import {
   type PendingWindow,
   type Window,
 } from '../core/checkpoint';
-import { Run } from '../core/run';
+import { emptyAlertCounts, emptyRunCounts, Run } from '../core/run';
 import { SeenIndex } from '../core/seen-index';
 import type { CallOptions } from '../qualys/client';
 import { CDR_FINDINGS_DIGEST } from './alerts';
@@ -74,12 +74,8 @@ function emptySummary(mode: CdrFindingsRequest['kind']): CdrFindingsSummary {
     newFindings: 0,
     lateFindings: 0,
     rejected: 0,
-    alertsPublished: 0,
-    digestsPublished: 0,
-    alertsRejected: 0,
-    objectsWritten: 0,
-    apiCalls: 0,
-    rateLimit: {},
+    ...emptyAlertCounts(),
+    ...emptyRunCounts(),
   };
 }
 

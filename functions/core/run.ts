@@ -40,12 +40,21 @@ export interface RunCounts {
   pagingErrors?: number;
 }
 
+/** The counts every summary starts from. */
+export const emptyRunCounts = (): RunCounts => ({ objectsWritten: 0, apiCalls: 0, rateLimit: {} });
+
 export interface AlertCounts {
   alertsPublished: number;
   digestsPublished: number;
   /** Alerts SNS refused for their content, set aside under `state/<collector>/alerts-rejected/`. */
   alertsRejected: number;
 }
+
+export const emptyAlertCounts = (): AlertCounts => ({
+  alertsPublished: 0,
+  digestsPublished: 0,
+  alertsRejected: 0,
+});
 
 /**
  * How the end of an invocation is shared out (T is the Lambda timeout): Qualys calls end by the

@@ -3,7 +3,14 @@ import { CheckpointStore } from '../core/checkpoint';
 import { ENV } from '../core/names';
 import { pages } from '../core/paging';
 import { gzip, safeKeySegment, toNdjsonGzip, utcDate } from '../core/records';
-import { type AlertingDependencies, isStop, Run, RunError } from '../core/run';
+import {
+  type AlertingDependencies,
+  emptyAlertCounts,
+  emptyRunCounts,
+  isStop,
+  Run,
+  RunError,
+} from '../core/run';
 import type { CallOptions } from '../qualys/client';
 import { QualysAuthError } from '../qualys/errors';
 import { CONNECTOR_TYPES, ControlSchema, getReporting, type Reporting, SDR_PATHS } from '../qualys/sdr';
@@ -55,12 +62,8 @@ const emptySummary = (): SdrPostureSummary => ({
   recoveries: 0,
   openFailures: 0,
   pairErrors: [],
-  alertsPublished: 0,
-  digestsPublished: 0,
-  alertsRejected: 0,
-  objectsWritten: 0,
-  apiCalls: 0,
-  rateLimit: {},
+  ...emptyAlertCounts(),
+  ...emptyRunCounts(),
 });
 
 /** The checkpoint and the open failures, as this run reads and saves them. */
