@@ -10,14 +10,31 @@ import { Upload } from '@aws-sdk/lib-storage';
 import type { ObjectStore, PutOptions } from '../core/ports';
 import { isAbsent } from './s3-absent';
 
+export interface S3StoreOptions {
+  /** Part size for streamed uploads; S3's minimum is 5 MiB. @default 8 MiB */
+  partSize?: number;
+  /** The invocation's abort signal: every request to S3 stops with it. */
+  signal?: AbortSignal;
+}
+
 /** {@link ObjectStore} on one S3 bucket. Objects are encrypted by the bucket's default encryption. */
 export class S3Store implements ObjectStore {
+  private readonly partSize: number;
+  private readonly signal?: AbortSignal;
+
   constructor(
     private readonly client: S3Client,
     readonly bucket: string,
-    /** Part size for streamed uploads; S3's minimum is 5 MiB. */
-    private readonly partSize = 8 * 1024 * 1024,
-  ) {}
+    options: S3StoreOptions = {},
+  ) {
+    this.partSize = options.partSize ?? 8 * 1024 * 1024;
+    this.signal = options.signal;
+  }
+
+  /** Options of every `send`: the abort signal. */
+  private get sendOptions() {
+    return { abortSignal: this.signal };
+  }
 
   async put(key: string, body: Uint8Array | string, options: PutOptions): Promise<void> {
     await this.client.send(
@@ -29,12 +46,16 @@ export class S3Store implements ObjectStore {
         ContentEncoding: options.contentEncoding,
         Metadata: options.metadata,
       }),
+      this.sendOptions,
     );
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
     try {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      const response = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key }),
+        this.sendOptions,
+      );
       return response.Body ? await response.Body.transformToByteArray() : new Uint8Array();
     } catch (error) {
       if (await isAbsent(this.client, this.bucket, key, error)) return undefined;
@@ -44,7 +65,7 @@ export class S3Store implements ObjectStore {
 
   async exists(key: string): Promise<boolean> {
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), this.sendOptions);
       return true;
     } catch (error) {
       if (await isAbsent(this.client, this.bucket, key, error)) return false;
@@ -68,7 +89,12 @@ export class S3Store implements ObjectStore {
     );
     // lib-storage sends one PUT for a body under one part and a multipart upload otherwise; a
     // failed multipart upload is aborted, so no partial object is ever visible under `key`.
+    this.signal?.throwIfAborted();
+    const abortController = new AbortController();
+    const abort = () => abortController.abort(this.signal?.reason);
+    this.signal?.addEventListener('abort', abort, { once: true });
     const upload = new Upload({
+      abortController,
       client: this.client,
       params: {
         Bucket: this.bucket,
@@ -82,7 +108,11 @@ export class S3Store implements ObjectStore {
       queueSize: 2,
       leavePartsOnError: false,
     });
-    await upload.done();
+    try {
+      await upload.done();
+    } finally {
+      this.signal?.removeEventListener('abort', abort);
+    }
     return { bytes };
   }
 
@@ -91,6 +121,7 @@ export class S3Store implements ObjectStore {
     for (let page = 0; page < 100_000; page++) {
       const response = await this.client.send(
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+        this.sendOptions,
       );
       for (const item of response.Contents ?? []) if (item.Key) yield item.Key;
       if (!response.IsTruncated || !response.NextContinuationToken) return;

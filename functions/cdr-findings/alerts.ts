@@ -1,4 +1,5 @@
 import type { AlertCandidate, DigestFormat } from '../core/alerts/digest';
+import { chatCode, chatText } from '../core/alerts/markdown';
 import { attribute, sqlString, subjectLine, text } from '../core/alerts/text';
 import { ALERT_SOURCE } from '../core/names';
 import type { AlertMessage } from '../core/ports';
@@ -31,18 +32,25 @@ export function cdrAlertMessage(finding: CdrFinding, where: FindingLocation): Al
   const category = text(finding.threatCategory);
   const account = text(finding.cspAccount);
   const cloud = text(finding.cloudType);
-  const resource = `${text(finding.resourceType, 'resource')} ${text(finding.resourceId ?? finding.affectedResource)}`;
+  const resourceType = text(finding.resourceType, 'resource');
+  const resourceId = text(finding.resourceId ?? finding.affectedResource);
+  const resource = `${resourceType} ${resourceId}`;
   const remoteText =
     remote.ipAddress === undefined || remote.ipAddress === null
       ? 'none reported'
       : `${text(remote.ipAddress)} (${[remote.city, remote.country].filter(Boolean).join(', ') || 'location unknown'})`;
   // The dt filter lets Athena read one day's partition instead of the whole history.
   const athena = `SELECT * FROM cdr_findings WHERE dt = '${utcDate(finding.timestamp)}' AND uuid = ${sqlString(finding.uuid)}`;
+  const s3Path = `s3://${where.bucket}/${where.curatedKey}`;
+  const eventMessage = text(finding.eventMessage, 'No event message.');
 
   const email = [
     `Qualys CDR threat finding, severity ${severity} (${text(finding.severity)})`,
+    ...(severity === 'UNKNOWN'
+      ? ['Qualys sent no severity qualys-lake can read, so it is alerted whatever the alert severity.']
+      : []),
     '',
-    text(finding.eventMessage, 'No event message.'),
+    eventMessage,
     '',
     `Category:      ${category} (${text(finding.threatClass)})`,
     `When:          ${finding.timestamp}`,
@@ -53,7 +61,7 @@ export function cdrAlertMessage(finding: CdrFinding, where: FindingLocation): Al
     '',
     'Next steps:',
     `- Review the activity of ${resource} in ${cloud} account ${account}.`,
-    `- Full record: s3://${where.bucket}/${where.curatedKey}`,
+    `- Full record: ${s3Path}`,
     `- In Athena: ${athena}`,
     '',
     'Sent by qualys-lake. Each finding is alerted once.',
@@ -69,26 +77,30 @@ export function cdrAlertMessage(finding: CdrFinding, where: FindingLocation): Al
       id: finding.uuid,
       content: {
         textType: 'client-markdown',
-        title: `:rotating_light: ${severity} CDR finding: ${category}`,
+        title: `:rotating_light: ${severity} CDR finding: ${chatText(category)}`,
         description: [
-          text(finding.eventMessage, 'No event message.'),
-          `*Cloud:* ${cloud} \`${account}\` ${text(finding.cspRegion)}`,
-          `*Resource:* ${resource}`,
-          `*Remote IP:* ${remoteText}`,
-          `*When:* ${finding.timestamp}`,
+          chatText(eventMessage),
+          `*Cloud:* ${chatText(cloud)} ${chatCode(account)} ${chatText(text(finding.cspRegion))}`,
+          `*Resource:* ${chatText(resourceType)} ${chatCode(resourceId)}`,
+          `*Remote IP:* ${chatText(remoteText)}`,
+          `*When:* ${chatText(finding.timestamp)}`,
         ].join('\n'),
-        nextSteps: [`Review ${resource} in ${cloud} account ${account}`, `Athena: \`${athena}\``],
-        keywords: [severity, cloud, account],
+        nextSteps: [
+          `Review ${chatText(resourceType)} ${chatCode(resourceId)} in ${chatText(cloud)} account ${chatCode(account)}`,
+          `Athena: ${chatCode(athena)}`,
+        ],
+        keywords: [severity, chatText(cloud), chatText(account)],
       },
       metadata: {
         threadId: `cdr-${cloud}-${account}`,
-        summary: `${severity} CDR finding ${category} on ${cloud} ${account}`,
+        summary: chatText(`${severity} CDR finding ${category} on ${cloud} ${account}`),
         eventType: 'CdrFinding',
-        relatedResources: [text(finding.resourceId ?? finding.affectedResource)],
+        relatedResources: [chatText(resourceId)],
         additionalContext: { uuid: finding.uuid, severity },
       },
     },
     attributes: cdrAttributes(finding, { alertKey: finding.uuid }),
+    keep: [s3Path, athena, chatCode(athena)],
   };
 }
 

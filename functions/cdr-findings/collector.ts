@@ -6,7 +6,7 @@ import {
   type PendingWindow,
   type Window,
 } from '../core/checkpoint';
-import { Run } from '../core/run';
+import { emptyAlertCounts, emptyRunCounts, Run } from '../core/run';
 import { SeenIndex } from '../core/seen-index';
 import type { CallOptions } from '../qualys/client';
 import { CDR_FINDINGS_DIGEST } from './alerts';
@@ -44,7 +44,11 @@ export async function runCdrFindings(
   call: CallOptions,
 ): Promise<CdrFindingsSummary> {
   const run = new Run(deps, emptySummary(request.kind));
-  const outbox = new AlertOutbox(run.store, keys.outbox, deps.settings.maxAlertsPerRun);
+  const outbox = new AlertOutbox(
+    run.store,
+    { outbox: keys.outbox, rejectedPrefix: keys.alertsRejected },
+    deps.settings.maxAlertsPerRun,
+  );
   const context: RunContext = {
     run,
     deps,
@@ -58,7 +62,7 @@ export async function runCdrFindings(
     () => (request.kind === 'incremental' ? collect(context) : replay(context, request.window)),
     'Stopping early; the checkpoint resumes from the next page',
   );
-  return run.finish({ outbox, sink: deps.alerts, format: CDR_FINDINGS_DIGEST, counts: run.summary });
+  return run.finish({ outbox, sink: deps.alerts, format: CDR_FINDINGS_DIGEST, counts: run.summary, call });
 }
 
 function emptySummary(mode: CdrFindingsRequest['kind']): CdrFindingsSummary {
@@ -73,11 +77,8 @@ function emptySummary(mode: CdrFindingsRequest['kind']): CdrFindingsSummary {
     rejected: 0,
     held: 0,
     heldAlerted: 0,
-    alertsPublished: 0,
-    digestsPublished: 0,
-    objectsWritten: 0,
-    apiCalls: 0,
-    rateLimit: {},
+    ...emptyAlertCounts(),
+    ...emptyRunCounts(),
   };
 }
 

@@ -1,3 +1,4 @@
+import { METRICS } from '../core/names';
 import { collectorHandler } from '../runtime/handler';
 import { runCdrFindings } from './collector';
 import { readCdrFindingsSettings } from './config';
@@ -17,5 +18,6 @@ export const handler = collectorHandler({
     AlertsPublished: summary.alertsPublished,
     DigestsPublished: summary.digestsPublished,
   }),
+  alarmMetrics: (summary) => ({ [METRICS.alertsRejected]: summary.alertsRejected }),
   finished: 'CDR run finished',
 });

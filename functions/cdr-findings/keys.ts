@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Window } from '../core/checkpoint';
 import { curatedPrefix } from '../core/manifest';
-import { CURATED_DATASETS } from '../core/names';
+import { ALERTS_REJECTED_FOLDER, CURATED_DATASETS } from '../core/names';
 import { keyTime, utcDate } from '../core/records';
 import { cdrFindingsManifest } from './manifest';
 
@@ -12,6 +12,8 @@ const curated = curatedPrefix(CURATED_DATASETS.cdrFindings);
 export const cdrFindingsKeys = {
   checkpoint: `${state}checkpoint.json`,
   outbox: `${state}alert-outbox.json`,
+  /** Alerts SNS refused for their content, each with its reason. */
+  alertsRejected: `${state}${ALERTS_REJECTED_FOLDER}`,
   seenPrefix: `${state}seen/`,
   replayCheckpoint: (window: Window) => `${state}replays/${windowId(window)}.json`,
   raw: (window: Window, offset: number) =>

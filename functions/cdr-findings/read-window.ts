@@ -4,7 +4,7 @@ import { offsetPaging } from '../core/paging';
 import { gzip, toNdjsonGzip, utcDate } from '../core/records';
 import type { AlertCounts, AlertingDependencies, Run, RunCounts } from '../core/run';
 import type { SeenIndex } from '../core/seen-index';
-import { severityLevel } from '../core/severity';
+import { alertsAt } from '../core/severity';
 import { CDR_FINDINGS_PATH, listFindings } from '../qualys/cdr';
 import type { CallOptions } from '../qualys/client';
 import { type CdrFinding, CdrFindingSchema, type Page } from '../qualys/schemas';
@@ -113,7 +113,7 @@ export async function readWindow(context: RunContext, read: WindowRead): Promise
     fetchPage,
     start: read.cursor,
     limit: read.pageSize,
-    concurrency: () => (readAhead ? deps.qualys.budget.concurrencyLimit : 1),
+    concurrency: () => (readAhead ? deps.qualys.budget.concurrencyLimit : 0),
   })) {
     const fresh = await writePage(context, window, offset, page);
     for (const counts of [report, run.summary]) {
@@ -182,8 +182,8 @@ async function writePage(
   const held = context.releaseHeld ? await index.held(items, uuidOf, dayOf) : [];
   const curatedKeys = await curate(run, window, offset, fresh, rawKey);
   const where = (curatedKey: string) => ({ bucket: deps.settings.bucket, curatedKey });
-  const severe = fresh.filter(({ finding }) => alertWorthy(finding, deps.settings.minSeverity));
-  const released = held.filter(({ record }) => alertWorthy(record.finding, deps.settings.minSeverity));
+  const severe = fresh.filter(({ finding }) => alertsAt(finding.severity, deps.settings.minSeverity));
+  const released = held.filter(({ record }) => alertsAt(record.finding.severity, deps.settings.minSeverity));
   const candidates = context.alerts
     ? [
         ...severe.map(({ finding, day }) => cdrAlertCandidate(finding, where(curatedKeys.get(day) ?? ''))),
@@ -207,10 +207,6 @@ async function writePage(
   run.summary.heldAlerted += released.length;
   return fresh;
 }
-
-/** Whether a finding alerts at the configured severity. */
-const alertWorthy = (finding: CdrFinding, minSeverity: number) =>
-  (severityLevel(finding.severity) ?? 0) >= minSeverity;
 
 const uuidOf = (item: FindingWithDay) => item.finding.uuid;
 const dayOf = (item: FindingWithDay) => item.day;

@@ -95,6 +95,21 @@ export const ALERT_SOURCE = {
   sdrPosture: 'sdr-posture',
 } as const;
 
+/** Folder under `state/<collector>/` for the alerts SNS refused for their content. */
+export const ALERTS_REJECTED_FOLDER = 'alerts-rejected/';
+
 /** Folder of a collector under raw/ and state/: its function name. */
 export const collectorPrefix = (area: 'raw' | 'state' | 'reports', name: FunctionName) =>
   `${PREFIX[area]}${name}/`;
+
+/**
+ * CloudWatch metrics as the handlers publish them (Powertools, EMF) and the stack alarms on them:
+ * the namespace and service the stack sets, and the dimension of the per-collector alarm metrics.
+ */
+export const METRICS = {
+  namespace: 'QualysLake',
+  service: 'qualys-lake',
+  /** Alerts SNS refused for their content in one run (alarm: more than 0). */
+  alertsRejected: 'AlertsRejected',
+} as const;
+export const METRIC_DIMENSIONS = { service: 'service', collector: 'collector' } as const;

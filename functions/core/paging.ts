@@ -55,8 +55,8 @@ export interface PagingOptions<P> extends Listing {
   previousFingerprint?: string;
   maxPages?: number;
   /**
-   * Calls that may be in flight at once (the subscription's concurrency limit); above 1, the pages
-   * after the current one are fetched while it is written. @default 1
+   * Calls that may be in flight at once (the subscription's concurrency limit): that many pages
+   * after the current one are fetched while it is written. @default 0, no read-ahead
    */
   concurrency?: () => number;
 }
@@ -142,8 +142,8 @@ class ReadAhead<P> {
 
   /** Starts fetching from `next` on, as far as the API said the listing goes and `budget` pages allow. */
   plan(next: number, page: PageInfo, budget: number): void {
-    const width = Math.min(this.options.concurrency?.() ?? 1, budget);
-    const wanted = width > 1 ? predictCursors(this.options, next, page, width) : [];
+    const width = Math.min(this.options.concurrency?.() ?? 0, budget);
+    const wanted = width > 0 ? predictCursors(this.options, next, page, width) : [];
     for (const [cursor, promise] of this.inFlight) {
       if (wanted.includes(cursor)) continue;
       this.inFlight.delete(cursor);

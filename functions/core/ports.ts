@@ -1,6 +1,7 @@
 /**
  * The two things a collector needs from the outside world besides Qualys, as small interfaces.
- * `functions/aws/` implements them on S3 and SNS; tests may implement them in memory.
+ * `functions/aws/` implements them on S3 and SNS, one pair per invocation bound to its abort
+ * signal (runtime/handler.ts), so every call stops with it; tests may implement them in memory.
  */
 
 export interface PutOptions {
@@ -28,14 +29,30 @@ export interface AlertMessage {
   email: string;
   chat: ChatbotNotification;
   attributes: Record<string, string>;
+  /**
+   * Texts a line must keep whole when the message is cut to fit SNS (the S3 path, the Athena
+   * query); not sent.
+   */
+  keep?: string[];
+}
+
+/** What SNS did with a set of messages that it did not simply accept. */
+export interface PublishResult {
+  /**
+   * Messages refused for their content (sending them again would be refused again), by index into
+   * the messages given to publish, with SNS's reason.
+   */
+  refused: ReadonlyMap<number, string>;
 }
 
 export interface AlertSink {
   /**
-   * Publishes every message or throws; the adapter batches. When some messages were accepted
-   * before the failure it throws {@link AlertPublishError} naming them, so they are not sent again.
+   * Publishes every message; the adapter batches them and sends the batches in parallel. Resolves
+   * naming the messages SNS refused for their content. Throws {@link AlertPublishError} naming
+   * what was accepted and refused before, when a batch failed otherwise (throttling, a 5xx, a
+   * timeout, `signal`): those are worth sending again.
    */
-  publish(messages: readonly AlertMessage[]): Promise<void>;
+  publish(messages: readonly AlertMessage[], signal?: AbortSignal): Promise<PublishResult>;
 }
 
 export class AlertPublishError extends Error {
@@ -44,6 +61,8 @@ export class AlertPublishError extends Error {
     message: string,
     /** Indexes (into the messages given to publish) that were delivered before the failure. */
     readonly accepted: ReadonlySet<number>,
+    /** Indexes refused for their content before the failure, with the reason. */
+    readonly refused: ReadonlyMap<number, string> = new Map(),
     options?: { cause?: unknown },
   ) {
     super(message, options);

@@ -1,5 +1,5 @@
 import type { CallBudget } from '../qualys/budget';
-import type { QualysClient } from '../qualys/client';
+import type { CallOptions, QualysClient } from '../qualys/client';
 import { isStopSignal } from '../qualys/errors';
 import type { Rejected } from '../qualys/validation';
 import type { DigestFormat } from './alerts/digest';
@@ -42,10 +42,35 @@ export interface RunCounts {
   rejected?: number;
 }
 
+/** The counts every summary starts from. */
+export const emptyRunCounts = (): RunCounts => ({ objectsWritten: 0, apiCalls: 0, rateLimit: {} });
+
 export interface AlertCounts {
   alertsPublished: number;
   digestsPublished: number;
+  /** Alerts SNS refused for their content, set aside under `state/<collector>/alerts-rejected/`. */
+  alertsRejected: number;
 }
+
+export const emptyAlertCounts = (): AlertCounts => ({
+  alertsPublished: 0,
+  digestsPublished: 0,
+  alertsRejected: 0,
+});
+
+/**
+ * How the end of an invocation is shared out (T is the Lambda timeout): Qualys calls end by the
+ * run's deadline, T - FINISH_MARGIN_MS; alert publishing rounds end by T - ABORT_MARGIN_MS -
+ * OUTBOX_SAVE_MS, which leaves time to save the outbox; at T - ABORT_MARGIN_MS middy aborts
+ * whatever still runs (runtime/handler.ts).
+ */
+export const FINISH_MARGIN_MS = 10_000;
+export const ABORT_MARGIN_MS = 2_000;
+const OUTBOX_SAVE_MS = 2_000;
+
+/** When alert publishing must be over, for a run whose Qualys calls end by `deadline`. */
+export const publishDeadline = (deadline: number): number =>
+  deadline + FINISH_MARGIN_MS - ABORT_MARGIN_MS - OUTBOX_SAVE_MS;
 
 /** The run made as many Qualys calls as its setting (e.g. SDR_MAX_CALLS_PER_RUN) allows. */
 export class CallLimitReached extends Error {
@@ -83,7 +108,9 @@ export class RunError<S = unknown> extends Error {
 export interface RunOptions {
   store: ObjectStore;
   logger: RunLogger;
-  qualys: { budget: Pick<CallBudget, 'callsMade' | 'rateLimitReport'> };
+  qualys: {
+    budget: Pick<CallBudget, 'callsMade' | 'rateLimitReport'> & Partial<Pick<CallBudget, 'settled'>>;
+  };
   now?: () => number;
   /** Stop cleanly once this run has made `limit` calls; `setting` names the variable in messages. */
   callLimit?: { limit: number; setting: string };
@@ -187,28 +214,49 @@ export class Run<S extends RunCounts> {
 
   /**
    * Ends the run: publishes what the outbox holds (alerts queued by this run or left by an earlier
-   * one go out even when the run failed later), fills `apiCalls` and `rateLimit`, then throws the
-   * first failure, or returns the summary. A {@link PagingError} is thrown as a {@link RunError}
-   * carrying the summary, so the handler still publishes `PagingErrors`.
+   * one go out even when the run failed later) until the publish deadline of `call`, fills
+   * `apiCalls` and `rateLimit`, then throws the first failure, or returns the summary. A
+   * {@link PagingError} is thrown as a {@link RunError} carrying the summary, so the handler still
+   * publishes `PagingErrors`.
    */
   async finish(alerts?: {
     outbox: AlertOutbox;
     sink: AlertSink;
     format: DigestFormat;
     counts: AlertCounts;
+    call: CallOptions;
   }): Promise<S> {
     if (alerts) {
       try {
-        const sent = await alerts.outbox.flush(alerts.sink, alerts.format);
-        alerts.counts.alertsPublished = sent.alerts;
-        alerts.counts.digestsPublished = sent.digests;
+        const sent = await alerts.outbox.flush(alerts.sink, alerts.format, {
+          publishBy: publishDeadline(alerts.call.deadline),
+          signal: alerts.call.signal,
+          now: this.now,
+        });
+        if (sent.stoppedEarly) {
+          this.summary.stoppedEarly ??= sent.stoppedEarly;
+          this.logger.info('Stopping alert publishing; the next run sends the rest', {
+            reason: sent.stoppedEarly,
+          });
+        }
       } catch (error) {
         this.logger.error('Publishing alerts failed; they stay queued for the next run', {
           error: (error as Error).message,
         });
         this.firstFailure ??= error;
       }
+      const { delivered } = alerts.outbox;
+      alerts.counts.alertsPublished = delivered.alerts;
+      alerts.counts.digestsPublished = delivered.digests;
+      alerts.counts.alertsRejected = delivered.rejected;
+      if (delivered.rejected > 0) {
+        this.logger.error('SNS refused alerts for their content; they are set aside', {
+          alertsRejected: delivered.rejected,
+        });
+      }
     }
+    // The ledger writes of the last answers are made before the run ends, so no slot is left taken.
+    await this.options.qualys.budget.settled?.();
     this.summary.apiCalls = this.callsMade;
     this.summary.rateLimit = this.options.qualys.budget.rateLimitReport;
     const failure = this.firstFailure;

@@ -33,3 +33,16 @@ export function parseMinSeverity(text: string): number | undefined {
   const level = severityLevel(text);
   return level !== undefined && level >= 0 ? level : undefined;
 }
+
+/**
+ * Whether a severity (or SaaSDR criticality) alerts at `minimum`: at or above it, or UNKNOWN
+ * (missing, an unknown word, below 1). Fail-safe: a value qualys-lake cannot read is never a
+ * reason to stay silent.
+ */
+export function alertsAt(value: unknown, minimum: number): boolean {
+  return severityName(value) === 'UNKNOWN' || (severityLevel(value) ?? 0) >= minimum;
+}
+
+/** A severity as shown in an alert: the value as Qualys names it when known, else UNKNOWN. */
+export const severityLabel = (value: unknown): string =>
+  severityName(value) === 'UNKNOWN' ? 'UNKNOWN' : String(value).trim();

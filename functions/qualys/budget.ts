@@ -97,7 +97,12 @@ export class CallBudget {
   private readonly mine = new Set<string>();
   private readonly waiters: Array<() => void> = [];
   /** Ledger updates of this process run one at a time, so they never conflict with each other. */
-  private updates: Promise<unknown> = Promise.resolve();
+  private readonly queued: Array<{
+    step: (state: LedgerState, fresh: boolean) => Step<unknown>;
+    resolve: (value: unknown) => void;
+    reject: (error: unknown) => void;
+  }> = [];
+  private writing: Promise<void> | undefined;
 
   constructor(options: BudgetOptions = {}) {
     this.reserve = options.reserve ?? 0;
@@ -198,19 +203,21 @@ export class CallBudget {
       announced: result.headers ? readRateLimitHeaders(result.headers) : undefined,
       refusedForMs: result.refusedForMs,
     };
-    try {
-      await this.update((state) => ({ save: settle(state, outcome, this.now()), result: undefined }));
-    } catch (error) {
-      this.known = undefined;
-      this.logger.warn('Could not record a Qualys call in the call-budget ledger; its slot frees itself', {
-        error: (error as Error).message,
-        expiresInMs: this.slotTtlMs,
-      });
-    } finally {
-      this.mine.delete(ticket.id);
-      // Wake every waiter: each decides again, and one that gives up must not strand the rest.
-      for (const wake of this.waiters.splice(0)) wake();
-    }
+    // Queued, not awaited: the caller goes on with the answer while the ledger is written, and
+    // this process's next start is queued behind it, so it decides from the freed slot. A run
+    // awaits settled() before it ends.
+    this.update((state) => ({ save: settle(state, outcome, this.now()), result: undefined })).catch(
+      (error: unknown) => {
+        this.known = undefined;
+        this.logger.warn('Could not record a Qualys call in the call-budget ledger; its slot frees itself', {
+          error: (error as Error).message,
+          expiresInMs: this.slotTtlMs,
+        });
+      },
+    );
+    this.mine.delete(ticket.id);
+    // Wake every waiter: each decides again, and one that gives up must not strand the rest.
+    for (const wake of this.waiters.splice(0)) wake();
   }
 
   /** Calls that may be in flight at once across the subscription: announced by the gateway, else 2. */
@@ -223,38 +230,86 @@ export class CallBudget {
   }
 
   /**
-   * One read-modify-write of the ledger: `step` decides from the state (`fresh` when just read)
-   * and returns the state to save, if any. When another run wrote first, reads again and decides
-   * again after a jittered pause; gives up (a stop signal) after {@link LEDGER_ATTEMPTS}.
+   * Queues `step` for the next read-modify-write of the ledger and resolves with its result. Steps
+   * queued while a write is in flight (a call's release and the next call's start, say) go into
+   * one write together, applied in order; see {@link writeBatch}.
    */
   private update<T>(step: (state: LedgerState, fresh: boolean) => Step<T>): Promise<T> {
-    const work = this.updates.then(async () => {
-      for (let attempt = 0; attempt < LEDGER_ATTEMPTS; attempt++) {
-        const fresh = this.known === undefined;
-        const known = this.known ?? (await this.load());
-        this.known = known;
-        const next = step(known.state, fresh);
-        if (next === 'reload') {
-          this.known = undefined;
-          continue;
-        }
-        if (!next.save) return next.result;
-        const saved = await this.ledger.save(next.save, known.version);
-        if (saved.ok) {
-          this.known = saved.version === undefined ? undefined : { state: next.save, version: saved.version };
-          return next.result;
-        }
-        this.known = undefined;
-        await this.sleep(Math.round(5 + this.random() * Math.min(500, 20 * 2 ** attempt)));
-      }
-      throw new BudgetExhaustedError(
-        0,
-        `the call-budget ledger changed before each of ${LEDGER_ATTEMPTS} attempts to update it ` +
-          '(other runs were updating it too); the next run carries on',
-      );
+    return new Promise<T>((resolve, reject) => {
+      this.queued.push({ step, resolve: resolve as (value: unknown) => void, reject });
+      // Started on the next turn of the event loop, so a call woken by a release queues its start
+      // first and both go into one write.
+      if (!this.writing) this.writing = new Promise((ready) => setImmediate(ready)).then(() => this.drain());
     });
-    this.updates = work.catch(() => undefined);
-    return work;
+  }
+
+  /** Writes the queued steps, batch by batch, until none are left. */
+  private async drain(): Promise<void> {
+    try {
+      while (this.queued.length > 0) {
+        const batch = this.queued.splice(0);
+        try {
+          const results = await this.writeBatch(batch.map((item) => item.step));
+          for (const [index, item] of batch.entries()) item.resolve(results[index]);
+        } catch (error) {
+          for (const item of batch) item.reject(error);
+        }
+      }
+    } finally {
+      this.writing = undefined;
+    }
+  }
+
+  /**
+   * One read-modify-write of the ledger for `steps`: each decides from the state the ones before
+   * it left (`fresh` when just read) and may return the state to save. When another run wrote
+   * first, reads again and decides again after a jittered pause; gives up (a stop signal) after
+   * {@link LEDGER_ATTEMPTS}.
+   */
+  private async writeBatch(steps: ReadonlyArray<(state: LedgerState, fresh: boolean) => Step<unknown>>) {
+    for (let attempt = 0; attempt < LEDGER_ATTEMPTS; attempt++) {
+      const fresh = this.known === undefined;
+      const known = this.known ?? (await this.load());
+      this.known = known;
+      let state = known.state;
+      let changed = false;
+      let reload = false;
+      const results: unknown[] = [];
+      for (const step of steps) {
+        const next = step(state, fresh);
+        if (next === 'reload') {
+          reload = true;
+          break;
+        }
+        if (next.save) {
+          state = next.save;
+          changed = true;
+        }
+        results.push(next.result);
+      }
+      if (reload) {
+        this.known = undefined;
+        continue;
+      }
+      if (!changed) return results;
+      const saved = await this.ledger.save(state, known.version);
+      if (saved.ok) {
+        this.known = saved.version === undefined ? undefined : { state, version: saved.version };
+        return results;
+      }
+      this.known = undefined;
+      await this.sleep(Math.round(5 + this.random() * Math.min(500, 20 * 2 ** attempt)));
+    }
+    throw new BudgetExhaustedError(
+      0,
+      `the call-budget ledger changed before each of ${LEDGER_ATTEMPTS} attempts to update it ` +
+        '(other runs were updating it too); the next run carries on',
+    );
+  }
+
+  /** Resolves once every ledger write queued so far has been made (a run awaits it before it ends). */
+  async settled(): Promise<void> {
+    while (this.writing) await this.writing;
   }
 
   private async load(): Promise<{ state: LedgerState; version?: string }> {

@@ -8,9 +8,9 @@ import { S3Store } from '../aws/s3-store';
 import { secretLoader } from '../aws/secret';
 import { SnsAlerts } from '../aws/sns-alerts';
 import type { CollectorManifest } from '../core/manifest';
-import { ENV, type FunctionName } from '../core/names';
+import { ENV, type FunctionName, METRIC_DIMENSIONS } from '../core/names';
 import type { AlertSink, ObjectStore, RunLogger } from '../core/ports';
-import { type RunCounts, RunError } from '../core/run';
+import { ABORT_MARGIN_MS, FINISH_MARGIN_MS, type RunCounts, RunError } from '../core/run';
 import { type CallOptions, QualysClient } from '../qualys/client';
 import { type Env, integer, parseBoolean, parsed, parseHostList, requiredString } from './env';
 import { logger, metrics, runLogger } from './powertools';
@@ -70,9 +70,6 @@ export function qualysClientFor(config: CommonConfig, collector: FunctionName): 
   });
 }
 
-/** Time kept back from the Lambda deadline to save the checkpoint and publish alerts. */
-export const FINISH_MARGIN_MS = 10_000;
-
 export interface LambdaContextLike {
   getRemainingTimeInMillis(): number;
 }
@@ -89,14 +86,45 @@ export function recordMetrics(counts: Record<string, number | undefined>): void 
   }
 }
 
-/** middy chain shared by every handler: Powertools logger context and metrics flush. */
+/** The error middy's early timeout ends an invocation with (its default timeoutEarlyResponse). */
+export class EarlyTimeoutError extends Error {
+  override name = 'TimeoutError';
+}
+
+/**
+ * middy chain shared by every handler: Powertools logger context and metrics flush. ABORT_MARGIN_MS
+ * before the Lambda timeout middy aborts `signal`, which every Qualys, S3 and SNS call of the run
+ * observes; the invocation then ends only once the run has settled, so nothing it started keeps
+ * running into the next invocation of this execution environment.
+ */
 export function lambda<E, R>(
   handler: (event: E, context: LambdaContextLike, signal: AbortSignal | undefined) => Promise<R>,
 ) {
-  return middy<E, R>({ timeoutEarlyInMillis: 2_000 })
+  let running: Promise<unknown> = Promise.resolve();
+  return middy<E, R>({
+    timeoutEarlyInMillis: ABORT_MARGIN_MS,
+    timeoutEarlyResponse: async () => {
+      await running.catch(() => undefined);
+      throw new EarlyTimeoutError('the run was aborted before the Lambda timeout');
+    },
+  })
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
-    .handler((event, context, options) => handler(event, context as LambdaContextLike, options?.signal));
+    .handler((event, context, options) => {
+      const run = handler(event, context as LambdaContextLike, options?.signal);
+      running = run;
+      return run;
+    });
+}
+
+/**
+ * A count an alarm watches, with the collector as a dimension (the other metrics carry only
+ * Powertools' `service`, shared by every collector).
+ */
+export function recordAlarmMetric(collector: string, name: string, value: number): void {
+  const metric = metrics.singleMetric();
+  metric.addDimension(METRIC_DIMENSIONS.collector, collector);
+  metric.addMetric(name, MetricUnit.Count, value);
 }
 
 /** What a collector's run gets from the handler: built once per execution environment. */
@@ -116,6 +144,8 @@ export interface CollectorDefinition<Settings, Summary> {
   run: (runtime: CollectorRuntime<Settings>, event: unknown, call: CallOptions) => Promise<Summary>;
   /** The collector's own counts from its run summary, published as metrics (ApiCalls, StoppedEarly, PagingErrors and RejectedItems are added). */
   metrics: (summary: Summary) => Record<string, number | undefined>;
+  /** Counts an alarm of the collector watches (published with a `collector` dimension). */
+  alarmMetrics?: (summary: Summary) => Record<string, number>;
   /** Log message once a run ended, e.g. "CDR run finished". */
   finished: string;
 }
@@ -136,15 +166,18 @@ export function collectorHandler<Settings, Summary extends RunCounts>(
   env: Env = process.env,
 ) {
   const common = readCommonConfig(env);
-  const runtime: CollectorRuntime<Settings> = {
-    qualys: qualysClientFor(common, definition.manifest.name),
-    store: new S3Store(s3, common.bucket),
-    alerts: definition.manifest.publishesAlerts
-      ? new SnsAlerts(sns, requiredString(env, ENV.alertTopicArn))
-      : noAlerts,
+  const topicArn = definition.manifest.publishesAlerts ? requiredString(env, ENV.alertTopicArn) : undefined;
+  const qualys = qualysClientFor(common, definition.manifest.name);
+  const settings = { ...definition.settings(env), bucket: common.bucket };
+  // The Qualys client lives as long as the execution environment (its JWT is reused); the S3 and
+  // SNS adapters are made per invocation, bound to its abort signal.
+  const runtimeFor = (signal: AbortSignal | undefined): CollectorRuntime<Settings> => ({
+    qualys,
+    store: new S3Store(s3, common.bucket, { signal }),
+    alerts: topicArn ? new SnsAlerts(sns, topicArn, signal) : noAlerts,
     logger: runLogger,
-    settings: { ...definition.settings(env), bucket: common.bucket },
-  };
+    settings,
+  });
   const report = (summary: Summary) => {
     recordMetrics({
       ...definition.metrics(summary),
@@ -153,11 +186,16 @@ export function collectorHandler<Settings, Summary extends RunCounts>(
       PagingErrors: summary.pagingErrors ?? 0,
       RejectedItems: summary.rejected ?? 0,
     });
+    for (const [name, value] of Object.entries(definition.alarmMetrics?.(summary) ?? {}))
+      recordAlarmMetric(definition.manifest.name, name, value);
     logger.info(definition.finished, { summary: { ...summary, checkpoint: undefined } });
   };
   return lambda(async (event: unknown, context, signal) => {
     try {
-      const summary = await definition.run(runtime, event, { deadline: deadlineOf(context), signal });
+      const summary = await definition.run(runtimeFor(signal), event, {
+        deadline: deadlineOf(context),
+        signal,
+      });
       report(summary);
       return summary;
     } catch (error) {

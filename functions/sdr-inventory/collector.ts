@@ -1,6 +1,6 @@
 import { ENV } from '../core/names';
 import { readJson, toNdjsonGzip, writeJson } from '../core/records';
-import { type CollectorDependencies, Run, type RunCounts } from '../core/run';
+import { type CollectorDependencies, emptyRunCounts, Run, type RunCounts } from '../core/run';
 import type { CallOptions } from '../qualys/client';
 import type { ApiRecord } from '../qualys/schemas';
 import type { SdrInventorySettings } from './config';
@@ -97,9 +97,7 @@ export async function runSdrInventory(
       pages: 0,
       records: 0,
       datasets: {},
-      objectsWritten: 0,
-      apiCalls: 0,
-      rateLimit: {},
+      ...emptyRunCounts(),
     },
   );
   const state: InventoryRun = {

@@ -1,8 +1,9 @@
 import type { AlertCandidate, DigestFormat } from '../core/alerts/digest';
+import { chatCode, chatText } from '../core/alerts/markdown';
 import { attribute, clip, sqlString, subjectLine, text } from '../core/alerts/text';
 import { ALERT_SOURCE, CURATED_DATASETS } from '../core/names';
 import type { AlertMessage } from '../core/ports';
-import { severityLevel } from '../core/severity';
+import { severityLabel, severityLevel } from '../core/severity';
 import type { ControlObservation, Evidence, RecoveredFailure } from './model';
 
 /** How posture changes are summed up when a run has more than ALERT_MAX_PER_RUN of them. */
@@ -18,6 +19,10 @@ export type PostureAlertKind = 'failed' | 'recovered';
 export interface PostureLocation {
   bucket: string;
 }
+
+/** Said in the email of a failure whose criticality qualys-lake cannot read (it alerts anyway). */
+const UNKNOWN_CRITICALITY =
+  'Qualys sent no criticality qualys-lake can read, so it is alerted whatever SDR_POSTURE_MIN_CRITICALITY says.';
 
 /** The API writes absent evidence as the string "null". */
 const isNull = (value: string | null) => value === null || value.trim() === '' || value.trim() === 'null';
@@ -69,7 +74,7 @@ function chatEvidence(evidence: readonly Evidence[], kind: PostureAlertKind): st
     .slice(0, 5)
     .map((item) => {
       const value = kind === 'failed' ? item.evidenceFail : item.evidenceSuccess;
-      return `• ${text(item.evidenceKey, 'Evidence')}: \`${clip(text(value, 'null'), 200)}\``;
+      return `• ${chatText(text(item.evidenceKey, 'Evidence'))}: ${chatCode(clip(text(value, 'null'), 200))}`;
     })
     .join('\n');
 }
@@ -77,7 +82,7 @@ function chatEvidence(evidence: readonly Evidence[], kind: PostureAlertKind): st
 function attributes(subject: Subject, kind: PostureAlertKind): Record<string, string> {
   return {
     source: ALERT_SOURCE.sdrPosture,
-    criticality: attribute(subject.criticality),
+    criticality: attribute(severityLabel(subject.criticality)),
     connectorType: attribute(subject.connectorType),
     kind,
   };
@@ -91,13 +96,15 @@ const controlLabel = (subject: Subject) => text(subject.controlName, `control ${
 
 /** The alert for a resource that newly fails a control, with the failing evidence. */
 export function postureFailedMessage(seen: ControlObservation, where: PostureLocation): AlertMessage {
-  const criticality = text(seen.criticality, 'UNKNOWN');
+  const criticality = severityLabel(seen.criticality);
   const control = controlLabel(seen);
   const resource = text(seen.resourceId, '(the control as a whole)');
   const connector = connectorLabel(seen);
   const athena = athenaQuery(seen);
+  const s3Path = `s3://${where.bucket}/${seen.curatedKey}`;
   const email = [
     `Qualys SaaSDR posture: a control fails, criticality ${criticality}`,
+    ...(criticality === 'UNKNOWN' ? [UNKNOWN_CRITICALITY] : []),
     '',
     control,
     '',
@@ -113,7 +120,7 @@ export function postureFailedMessage(seen: ControlObservation, where: PostureLoc
     '',
     'Next steps:',
     `- Fix the setting for ${resource} in the ${text(seen.connectorType)} admin console, or accept the risk in Qualys SaaSDR.`,
-    `- Rows of this poll: s3://${where.bucket}/${seen.curatedKey}`,
+    `- Rows of this poll: ${s3Path}`,
     `- In Athena: ${athena}`,
     '',
     'Sent by qualys-lake. A failing control is alerted once per connector, control and resource, not on every poll.',
@@ -131,30 +138,37 @@ export function postureFailedMessage(seen: ControlObservation, where: PostureLoc
       id: seen.alertKey,
       content: {
         textType: 'client-markdown',
-        title: `:rotating_light: ${criticality} SaaS posture control failed: ${clip(control, 150)}`,
+        title: `:rotating_light: ${criticality} SaaS posture control failed: ${chatText(clip(control, 150))}`,
         description: [
-          `*Resource:* \`${clip(resource, 200)}\``,
-          `*Connector:* ${connector}`,
-          `*Policy:* ${seen.policyName}`,
-          `*Control:* ${String(seen.cid)}, evaluated ${text(seen.lastEvaluatedDate)}`,
+          `*Resource:* ${chatCode(clip(resource, 200))}`,
+          `*Connector:* ${chatText(connector)}`,
+          `*Policy:* ${chatText(seen.policyName)}`,
+          `*Control:* ${chatText(String(seen.cid))}, evaluated ${chatText(text(seen.lastEvaluatedDate))}`,
           `*Failing evidence:*`,
           chatEvidence(seen.evidence, 'failed'),
         ].join('\n'),
         nextSteps: [
-          `Fix the setting for ${clip(resource, 200)} in the ${text(seen.connectorType)} admin console`,
-          `Athena: \`${athena}\``,
+          `Fix the setting for ${chatCode(clip(resource, 200))} in the ${chatText(text(seen.connectorType))} admin console`,
+          `Athena: ${chatCode(athena)}`,
         ],
-        keywords: [criticality, text(seen.connectorType), text(seen.connectorName, String(seen.connectorId))],
+        keywords: [
+          criticality,
+          chatText(text(seen.connectorType)),
+          chatText(text(seen.connectorName, String(seen.connectorId))),
+        ],
       },
       metadata: {
         threadId: `sdr-posture-${seen.alertKey}`,
-        summary: `${criticality} SaaS posture control ${String(seen.cid)} failed on ${text(seen.connectorName, String(seen.connectorId))}`,
+        summary: chatText(
+          `${criticality} SaaS posture control ${String(seen.cid)} failed on ${text(seen.connectorName, String(seen.connectorId))}`,
+        ),
         eventType: 'SdrPostureControlFailed',
-        relatedResources: [resource],
+        relatedResources: [chatText(resource)],
         additionalContext: { alertKey: seen.alertKey, cid: String(seen.cid), kind: 'failed' },
       },
     },
     attributes: { ...attributes(seen, 'failed'), alertKey: seen.alertKey },
+    keep: [s3Path, athena, chatCode(athena)],
   };
 }
 
@@ -164,7 +178,7 @@ export function postureRecoveredMessage(
   poll: { policyName: string },
   where: PostureLocation,
 ): AlertMessage {
-  const criticality = text(failure.criticality, 'UNKNOWN');
+  const criticality = severityLabel(failure.criticality);
   const control = controlLabel(failure);
   const resource = text(failure.resourceId, '(the control as a whole)');
   const connector = connectorLabel(failure);
@@ -172,6 +186,8 @@ export function postureRecoveredMessage(
     failure.recoveredBy === 'Pass'
       ? 'now passes'
       : `is no longer reported as failing (the latest evaluation of policy "${poll.policyName}" does not list it)`;
+  const athena = athenaQuery(failure);
+  const s3Path = `s3://${where.bucket}/${failure.curatedKey}`;
   const email = [
     `Qualys SaaSDR posture: a failing control passes again, criticality ${criticality}`,
     '',
@@ -191,10 +207,10 @@ export function postureRecoveredMessage(
           'Passing evidence:',
           ...evidenceLines(failure.evidence, 'recovered'),
           '',
-          `Rows of this poll: s3://${where.bucket}/${failure.curatedKey}`,
+          `Rows of this poll: ${s3Path}`,
         ]
       : []),
-    `In Athena: ${athenaQuery(failure)}`,
+    `In Athena: ${athena}`,
     '',
     'Sent by qualys-lake, which alerted this failure earlier. No action is needed.',
     '',
@@ -210,26 +226,29 @@ export function postureRecoveredMessage(
       id: `${failure.alertKey}:recovered`,
       content: {
         textType: 'client-markdown',
-        title: `:white_check_mark: SaaS posture control passes again: ${clip(control, 150)}`,
+        title: `:white_check_mark: SaaS posture control passes again: ${chatText(clip(control, 150))}`,
         description: [
-          `*Resource:* \`${clip(resource, 200)}\` ${how}`,
-          `*Connector:* ${connector}`,
-          `*Policy:* ${poll.policyName}`,
+          `*Resource:* ${chatCode(clip(resource, 200))} ${chatText(how)}`,
+          `*Connector:* ${chatText(connector)}`,
+          `*Policy:* ${chatText(poll.policyName)}`,
           ...(failure.recoveredBy === 'Pass'
             ? ['*Passing evidence:*', chatEvidence(failure.evidence, 'recovered')]
             : []),
         ].join('\n'),
-        keywords: [criticality, text(failure.connectorType), 'recovered'],
+        keywords: [criticality, chatText(text(failure.connectorType)), 'recovered'],
       },
       metadata: {
         threadId: `sdr-posture-${failure.alertKey}`,
-        summary: `SaaS posture control ${String(failure.cid)} recovered on ${text(failure.connectorName, String(failure.connectorId))}`,
+        summary: chatText(
+          `SaaS posture control ${String(failure.cid)} recovered on ${text(failure.connectorName, String(failure.connectorId))}`,
+        ),
         eventType: 'SdrPostureControlRecovered',
-        relatedResources: [resource],
+        relatedResources: [chatText(resource)],
         additionalContext: { alertKey: failure.alertKey, cid: String(failure.cid), kind: 'recovered' },
       },
     },
     attributes: { ...attributes(failure, 'recovered'), alertKey: failure.alertKey },
+    keep: [s3Path, athena],
   };
 }
 
@@ -245,7 +264,7 @@ export function postureFailedCandidate(seen: ControlObservation, where: PostureL
   return {
     key: outboxKey(seen.alertKey, 'failed', seen.pollId),
     rank: severityLevel(seen.criticality) ?? 0,
-    line: `FAILED ${text(seen.criticality, 'UNKNOWN')} ${seen.alertKey} ${controlLabel(seen)} (${seen.policyName})`,
+    line: `FAILED ${severityLabel(seen.criticality)} ${seen.alertKey} ${controlLabel(seen)} (${seen.policyName})`,
     attributes: attributes(seen, 'failed'),
     message: postureFailedMessage(seen, where),
   };
@@ -260,7 +279,7 @@ export function postureRecoveredCandidate(
     key: outboxKey(failure.alertKey, 'recovered', poll.pollId),
     // A recovery is good news: it never makes a digest look more severe.
     rank: 0,
-    line: `RECOVERED ${text(failure.criticality, 'UNKNOWN')} ${failure.alertKey} ${controlLabel(failure)}`,
+    line: `RECOVERED ${severityLabel(failure.criticality)} ${failure.alertKey} ${controlLabel(failure)}`,
     attributes: attributes(failure, 'recovered'),
     message: postureRecoveredMessage(failure, poll, where),
   };

@@ -3,7 +3,14 @@ import { CheckpointStore } from '../core/checkpoint';
 import { ENV } from '../core/names';
 import { pages } from '../core/paging';
 import { gzip, safeKeySegment, toNdjsonGzip, utcDate } from '../core/records';
-import { type AlertingDependencies, isStop, Run, RunError } from '../core/run';
+import {
+  type AlertingDependencies,
+  emptyAlertCounts,
+  emptyRunCounts,
+  isStop,
+  Run,
+  RunError,
+} from '../core/run';
 import type { CallOptions } from '../qualys/client';
 import { QualysAuthError, QualysRedirectError } from '../qualys/errors';
 import { CONNECTOR_TYPES, ControlSchema, getReporting, type Reporting, SDR_PATHS } from '../qualys/sdr';
@@ -55,11 +62,8 @@ const emptySummary = (): SdrPostureSummary => ({
   recoveries: 0,
   openFailures: 0,
   pairErrors: [],
-  alertsPublished: 0,
-  digestsPublished: 0,
-  objectsWritten: 0,
-  apiCalls: 0,
-  rateLimit: {},
+  ...emptyAlertCounts(),
+  ...emptyRunCounts(),
 });
 
 /** The checkpoint and the open failures, as this run reads and saves them. */
@@ -321,7 +325,11 @@ export async function runSdrPosture(
     emptySummary(),
   );
   const state = new PostureState(run);
-  const outbox = new AlertOutbox(run.store, sdrPostureKeys.outbox, settings.maxAlertsPerRun);
+  const outbox = new AlertOutbox(
+    run.store,
+    { outbox: sdrPostureKeys.outbox, rejectedPrefix: sdrPostureKeys.alertsRejected },
+    settings.maxAlertsPerRun,
+  );
   const context: Context = { run, qualys: deps.qualys, call, settings, state, outbox };
   const { summary } = run;
 
@@ -355,7 +363,7 @@ export async function runSdrPosture(
     summary.pairs.remaining = countPairs(pairs, 'pending');
   }
   summary.openFailures = Object.keys(state.failures).length;
-  await run.finish({ outbox, sink: deps.alerts, format: POSTURE_DIGEST, counts: summary });
+  await run.finish({ outbox, sink: deps.alerts, format: POSTURE_DIGEST, counts: summary, call });
   if (summary.pairErrors.length > 0) {
     run.logger.error('Posture run finished with unreadable connector/policy pairs', { summary });
     const first = summary.pairErrors[0];

@@ -1,11 +1,11 @@
-import { severityLevel } from '../core/severity';
+import { alertsAt } from '../core/severity';
 import type { ControlObservation, OpenFailure, PairObservation, RecoveredFailure } from './model';
 
 /** SDR_POSTURE_MIN_CRITICALITY as a test; an unknown criticality always meets it. */
 export const criticalityAtLeast =
   (minCriticality: number) =>
   (criticality: string | null): boolean =>
-    (severityLevel(criticality) ?? Number.POSITIVE_INFINITY) >= minCriticality;
+    alertsAt(criticality, minCriticality);
 
 /**
  * Compares one complete read of a (connector, policy) pair with the open failures.

@@ -1,3 +1,4 @@
+import { METRICS } from '../core/names';
 import { collectorHandler } from '../runtime/handler';
 import { runSdrPosture } from './collector';
 import { readSdrPostureSettings } from './config';
@@ -20,5 +21,6 @@ export const handler = collectorHandler({
     DigestsPublished: summary.digestsPublished,
     PollComplete: summary.pollComplete ? 1 : 0,
   }),
+  alarmMetrics: (summary) => ({ [METRICS.alertsRejected]: summary.alertsRejected }),
   finished: 'SaaSDR posture run finished',
 });

@@ -1,5 +1,5 @@
 import { curatedPrefix } from '../core/manifest';
-import { CURATED_DATASETS } from '../core/names';
+import { ALERTS_REJECTED_FOLDER, CURATED_DATASETS } from '../core/names';
 import { safeKeySegment } from '../core/records';
 import { sdrPostureManifest } from './manifest';
 import type { PairRef, PollRef } from './model';
@@ -17,6 +17,8 @@ export const sdrPostureKeys = {
   checkpoint: `${STATE}checkpoint.json`,
   failures: `${STATE}failures.json`,
   outbox: `${STATE}alert-outbox.json`,
+  /** Alerts SNS refused for their content, each with its reason. */
+  alertsRejected: `${STATE}${ALERTS_REJECTED_FOLDER}`,
   listRaw: (poll: PollRef, list: 'connectors' | 'policies', page: number) =>
     `${RAW}dt=${poll.date}/run=${poll.pollId}/${list}/page=${page5(page)}.json.gz`,
   raw: (poll: PollRef, pair: PairRef, page: number) =>

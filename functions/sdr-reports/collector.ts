@@ -2,7 +2,7 @@ import { CheckpointStore } from '../core/checkpoint';
 import { ENV } from '../core/names';
 import { pageNumberPaging } from '../core/paging';
 import { gzip, keyTime } from '../core/records';
-import { type CollectorDependencies, Run, type RunCounts, RunError } from '../core/run';
+import { type CollectorDependencies, emptyRunCounts, Run, type RunCounts, RunError } from '../core/run';
 import type { CallOptions } from '../qualys/client';
 import { DeadlineError, isStopSignal, QualysRedirectError } from '../qualys/errors';
 import type { Page } from '../qualys/schemas';
@@ -100,9 +100,7 @@ function emptySummary(pass: ListingPass): SdrReportsSummary {
     setAside: [],
     skippedSetAside: 0,
     rejected: 0,
-    objectsWritten: 0,
-    apiCalls: 0,
-    rateLimit: {},
+    ...emptyRunCounts(),
   };
 }
 

@@ -11,7 +11,14 @@ import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV, type FunctionName } from '../../functions/core/names';
+import {
+  ALERTS_REJECTED_FOLDER,
+  collectorPrefix,
+  ENV,
+  type FunctionName,
+  METRIC_DIMENSIONS,
+  METRICS,
+} from '../../functions/core/names';
 import { bundleFunction, PROJECT_ROOT } from '../bundle';
 import { acknowledge, wildcardResourceFinding } from '../nag';
 import type { AlertTopic } from './alerts';
@@ -92,6 +99,8 @@ export class Collector extends Construct {
   readonly schedule: scheduler.Schedule;
   readonly errorsAlarm: cloudwatch.Alarm;
   readonly deadLetterAlarm: cloudwatch.Alarm;
+  /** Alerts SNS refused for their content, set aside; only for a collector that publishes alerts. */
+  readonly alertsRejectedAlarm?: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: CollectorProps) {
     super(scope, id);
@@ -130,8 +139,8 @@ export class Collector extends Construct {
       [ENV.archiveBucket]: props.archive.bucketName,
       ...(publishAlerts && props.alerts ? { [ENV.alertTopicArn]: props.alerts.topicArn } : {}),
       NODE_OPTIONS: '--enable-source-maps',
-      POWERTOOLS_SERVICE_NAME: 'qualys-lake',
-      POWERTOOLS_METRICS_NAMESPACE: 'QualysLake',
+      POWERTOOLS_SERVICE_NAME: METRICS.service,
+      POWERTOOLS_METRICS_NAMESPACE: METRICS.namespace,
     };
     for (const [key, value] of Object.entries(props.environment ?? {})) {
       if (key in environment) {
@@ -230,10 +239,30 @@ export class Collector extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    if (publishAlerts) {
+      this.alertsRejectedAlarm = new cloudwatch.Alarm(this, 'AlertsRejectedAlarm', {
+        alarmDescription: `SNS refused alerts of the ${props.name} collector for their content; they are kept under ${collectorPrefix('state', props.name)}${ALERTS_REJECTED_FOLDER} with the reason.`,
+        metric: new cloudwatch.Metric({
+          namespace: METRICS.namespace,
+          metricName: METRICS.alertsRejected,
+          dimensionsMap: {
+            [METRIC_DIMENSIONS.service]: METRICS.service,
+            [METRIC_DIMENSIONS.collector]: props.name,
+          },
+          period: Duration.minutes(5),
+          statistic: cloudwatch.Stats.SUM,
+        }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
     if (props.alerts) {
       const action = new cloudwatchActions.SnsAction(props.alerts.topic);
       this.errorsAlarm.addAlarmAction(action);
       this.deadLetterAlarm.addAlarmAction(action);
+      this.alertsRejectedAlarm?.addAlarmAction(action);
     }
   }
 }

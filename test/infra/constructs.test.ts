@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { ENV } from '../../functions/core/names';
+import { ENV, METRICS } from '../../functions/core/names';
 import { AlertTopic } from '../../lib/constructs/alerts';
 import { ArchiveBucket } from '../../lib/constructs/archive';
 import { Collector, scheduleExpression } from '../../lib/constructs/collector';
@@ -93,6 +93,31 @@ describe('Collector', () => {
       2,
     );
     template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(0 * * * ? *)' });
+  });
+
+  it('alarms to the topic when SNS refuses its alerts, on the metric the handler publishes for it', () => {
+    const { template } = build({});
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: METRICS.namespace,
+      MetricName: METRICS.alertsRejected,
+      Dimensions: Match.arrayWith([
+        { Name: 'collector', Value: 'sdr-posture' },
+        { Name: 'service', Value: METRICS.service },
+      ]),
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlertsTopic') }],
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_SERVICE_NAME: METRICS.service,
+          POWERTOOLS_METRICS_NAMESPACE: METRICS.namespace,
+        }),
+      },
+    });
   });
 
   it('falls back to rate() for an interval that does not divide an hour or a day', () => {

@@ -174,7 +174,12 @@ export function setup(
         store,
         logger,
         settings,
-        alerts: { publish: async (messages) => void published.push(...messages) },
+        alerts: {
+          publish: async (messages) => {
+            published.push(...messages);
+            return { refused: new Map() };
+          },
+        },
         now: api.now,
       },
       { deadline },

@@ -1,4 +1,6 @@
 import type { AlertMessage } from '../ports';
+import { chatText } from './markdown';
+import { ALERT_MAX_BYTES, groupBySize } from './size';
 import { clip, subjectLine } from './text';
 
 /** Above ALERT_MAX_PER_RUN alerts in one run, digests replace the individual messages. */
@@ -24,9 +26,36 @@ export interface DigestFormat {
   severityAttribute: string;
 }
 
-/** Alerts per digest: with lines and keys clipped below, a digest stays far under SNS's 256 KiB. */
+/** One digest message and the candidates it covers. */
+export interface Digest {
+  message: AlertMessage;
+  covers: readonly AlertCandidate[];
+}
+
+/** Alerts per digest at most; fewer when their lines are long (see DIGEST_LIST_BYTES). */
 export const DIGEST_CHUNK = 200;
 const DIGEST_LINE_LIMIT = 300;
+/** Lines of a digest shown in chat; the email lists them all. */
+const CHAT_LINES = 20;
+/**
+ * Bytes the listed lines and keys of one digest may take: the rest of the SNS message limit holds
+ * the header, the chat body (at most CHAT_LINES lines) and the attributes, so a digest is never cut.
+ */
+const DIGEST_LIST_BYTES = ALERT_MAX_BYTES - 64 * 1024;
+
+const listLine = (candidate: AlertCandidate) => `- ${clip(candidate.line, DIGEST_LINE_LIMIT)}`;
+const listKey = (candidate: AlertCandidate) => clip(candidate.key, DIGEST_LINE_LIMIT);
+/** Bytes a text adds to the email body once JSON-escaped, with its line break. */
+const bodyBytes = (text: string) => Buffer.byteLength(JSON.stringify(`${text}\n`)) - 2;
+
+/** Candidates in digest-sized chunks: at most DIGEST_CHUNK each and DIGEST_LIST_BYTES of lines. */
+export const digestChunks = (candidates: readonly AlertCandidate[]): AlertCandidate[][] =>
+  groupBySize(
+    candidates,
+    DIGEST_CHUNK,
+    DIGEST_LIST_BYTES,
+    (candidate) => bodyBytes(listLine(candidate)) + bodyBytes(listKey(candidate)),
+  );
 
 /** One value when every candidate agrees, else MULTIPLE. */
 function common(candidates: readonly AlertCandidate[], name: string): string {
@@ -34,20 +63,18 @@ function common(candidates: readonly AlertCandidate[], name: string): string {
   return values.size === 1 ? ([...values][0] ?? 'UNKNOWN') : 'MULTIPLE';
 }
 
-export function digests(candidates: readonly AlertCandidate[], format: DigestFormat): AlertMessage[] {
-  const messages: AlertMessage[] = [];
-  const parts = Math.ceil(candidates.length / DIGEST_CHUNK);
-  for (let part = 0; part < parts; part++) {
-    const chunk = candidates.slice(part * DIGEST_CHUNK, (part + 1) * DIGEST_CHUNK);
+export function digests(candidates: readonly AlertCandidate[], format: DigestFormat): Digest[] {
+  const chunks = digestChunks(candidates);
+  return chunks.map((chunk, part) => {
     const worst = chunk.reduce((a, b) => (b.rank > a.rank ? b : a));
     const attributes: Record<string, string> = {};
     for (const name of Object.keys(worst.attributes)) attributes[name] = common(chunk, name);
     attributes.source = format.source;
     attributes[format.severityAttribute] = worst.attributes[format.severityAttribute] ?? 'UNKNOWN';
-    const partLabel = parts > 1 ? ` (part ${part + 1} of ${parts})` : '';
+    const partLabel = chunks.length > 1 ? ` (part ${part + 1} of ${chunks.length})` : '';
     const title = `${candidates.length} new ${format.noun}${partLabel}, most severe ${attributes[format.severityAttribute]}`;
-    const lines = chunk.map((candidate) => `- ${clip(candidate.line, DIGEST_LINE_LIMIT)}`);
-    messages.push({
+    const lines = chunk.map(listLine);
+    const message: AlertMessage = {
       subject: subjectLine(`[qualys-lake] ${title}`),
       email: [
         `qualys-lake found ${candidates.length} new ${format.noun} in one run, more than the per-run limit`,
@@ -58,7 +85,7 @@ export function digests(candidates: readonly AlertCandidate[], format: DigestFor
         ...lines,
         '',
         'Keys covered by this digest:',
-        ...chunk.map((candidate) => clip(candidate.key, DIGEST_LINE_LIMIT)),
+        ...chunk.map(listKey),
         '',
       ].join('\n'),
       chat: {
@@ -66,19 +93,20 @@ export function digests(candidates: readonly AlertCandidate[], format: DigestFor
         source: 'custom',
         content: {
           textType: 'client-markdown',
-          title: `:rotating_light: ${title}`,
+          title: `:rotating_light: ${chatText(title)}`,
           description:
-            lines.slice(0, 20).join('\n') + (chunk.length > 20 ? `\n…and ${chunk.length - 20} more` : ''),
+            lines.slice(0, CHAT_LINES).map(chatText).join('\n') +
+            (chunk.length > CHAT_LINES ? `\n…and ${chunk.length - CHAT_LINES} more` : ''),
           keywords: [format.source, 'digest'],
         },
         metadata: {
-          summary: title,
+          summary: chatText(title),
           eventType: `${format.source}-digest`,
           additionalContext: { count: String(chunk.length) },
         },
       },
       attributes,
-    });
-  }
-  return messages;
+    };
+    return { message, covers: chunk };
+  });
 }

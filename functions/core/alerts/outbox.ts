@@ -1,37 +1,89 @@
+import { createHash } from 'node:crypto';
 import { type AlertMessage, AlertPublishError, type AlertSink, type ObjectStore } from '../ports';
 import { readJson, writeJson } from '../records';
-import { type AlertCandidate, DIGEST_CHUNK, type DigestFormat, digests } from './digest';
+import { type AlertCandidate, type DigestFormat, digests } from './digest';
+import { fitAlert } from './size';
 
 /**
  * Alert delivery shared by every collector. New alerts go to an outbox object in S3 in the same
  * step that marks their records as seen, and the outbox is published and cleared at the end of
  * the run. A run that fails or stops early keeps its outbox, and the next run sends it, so an
- * alert is never lost; it is sent twice only if the process dies between SNS accepting the batch
- * and the outbox being cleared. Above `maxPerRun` alerts in one run, digests of up to
- * DIGEST_CHUNK alerts each replace the individual messages.
+ * alert is never lost; it is sent twice only if the process dies between SNS accepting a round and
+ * the outbox being saved. Above `maxPerRun` alerts in one run, digests replace the individual
+ * messages. Every message is cut to fit SNS's size limit; one SNS refuses for its content anyway
+ * is set aside under `rejectedPrefix` with the reason, and the ones behind it go out.
  */
 interface Outbox {
   candidates: AlertCandidate[];
 }
 
-/** Messages published between two saves of the outbox: one SNS PublishBatch. */
-const FLUSH_GROUP = 10;
+/** Where a collector keeps its alert outbox and the alerts SNS refused. */
+export interface AlertKeys {
+  /** `state/<collector>/alert-outbox.json` */
+  outbox: string;
+  /** `state/<collector>/alerts-rejected/` */
+  rejectedPrefix: string;
+}
+
+/** When publishing must end, so the outbox is saved before the invocation is cut off. */
+export interface PublishWindow {
+  /** Epoch ms by which every publish round must be over (rounds still running then are aborted). */
+  publishBy: number;
+  /** The invocation's abort signal. */
+  signal?: AbortSignal;
+  now?: () => number;
+}
+
+/** What the outbox has sent so far: individual alerts, digests, messages SNS refused (set aside). */
+export interface DeliveryCounts {
+  alerts: number;
+  digests: number;
+  rejected: number;
+}
+
+export interface FlushResult extends DeliveryCounts {
+  /** Keys of every candidate the outbox held when the flush began. */
+  keys: string[];
+  /** Set when the publish window closed with alerts still queued. */
+  stoppedEarly?: string;
+}
+
+/**
+ * Messages published between two saves of the outbox: four SNS PublishBatch calls of ten, sent in
+ * parallel by the sink.
+ */
+export const PUBLISH_ROUND = 40;
+/** A round starts only with this much of the window left (normally it takes well under a second). */
+export const ROUND_MS = 2_000;
+/** Node's timers take at most 2^31 - 1 ms; a longer window is as good as none. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+interface Group {
+  message: AlertMessage;
+  covers: readonly AlertCandidate[];
+}
 
 export class AlertOutbox {
   private candidates: AlertCandidate[] = [];
   private loaded = false;
+  /** Kept up to date round by round, so a flush that fails part-way still reports what it did. */
+  readonly delivered: DeliveryCounts = { alerts: 0, digests: 0, rejected: 0 };
   private readonly withheld = new Set<string>();
 
   constructor(
     private readonly store: ObjectStore,
-    private readonly key: string,
+    private readonly keys: AlertKeys,
     private readonly maxPerRun: number,
   ) {}
 
   private async load(): Promise<void> {
     if (this.loaded) return;
-    this.candidates = (await readJson<Outbox>(this.store, this.key))?.candidates ?? [];
+    this.candidates = (await readJson<Outbox>(this.store, this.keys.outbox))?.candidates ?? [];
     this.loaded = true;
+  }
+
+  private save(): Promise<void> {
+    return writeJson(this.store, this.keys.outbox, { candidates: this.candidates } satisfies Outbox);
   }
 
   get size(): number {
@@ -49,7 +101,7 @@ export class AlertOutbox {
       const keepMessage = this.candidates.length < this.maxPerRun;
       this.candidates.push(keepMessage ? candidate : { ...candidate, message: undefined });
     }
-    await writeJson(this.store, this.key, { candidates: this.candidates } satisfies Outbox);
+    await this.save();
   }
 
   /**
@@ -62,48 +114,112 @@ export class AlertOutbox {
   }
 
   /**
-   * Publishes what is queued (individually, or as digests above the limit) and clears it. Messages
-   * go out ten at a time and the outbox is saved after each group, so a failure part-way leaves
-   * only the unsent alerts queued.
+   * Publishes what is queued (individually, or as digests above the limit), round by round: after
+   * each round the outbox is saved without what SNS accepted or refused, so a failure or the end
+   * of the window leaves exactly the unsent alerts queued. A round starts only while the window
+   * has ROUND_MS left, and is aborted when it closes.
    */
-  async flush(
-    sink: AlertSink,
-    format: DigestFormat,
-  ): Promise<{ alerts: number; digests: number; keys: string[] }> {
+  async flush(sink: AlertSink, format: DigestFormat, window: PublishWindow): Promise<FlushResult> {
     await this.load();
+    const now = window.now ?? Date.now;
     const ready = this.candidates.filter((candidate) => !this.withheld.has(candidate.key));
-    if (ready.length === 0) return { alerts: 0, digests: 0, keys: [] };
     const keys = ready.map((candidate) => candidate.key);
     const individual = ready.length <= this.maxPerRun && ready.every((c) => c.message);
-    // Each message and the candidates it covers: one each, or up to DIGEST_CHUNK per digest.
-    const groups = individual
+    const groups: Group[] = individual
       ? ready.map((candidate) => ({
           message: candidate.message as AlertMessage,
           covers: [candidate],
         }))
-      : digests(ready, format).map((message, part) => ({
-          message,
-          covers: ready.slice(part * DIGEST_CHUNK, (part + 1) * DIGEST_CHUNK),
-        }));
-    let sent = 0;
-    const forget = async (delivered: typeof groups) => {
-      const published = new Set(delivered.flatMap((item) => item.covers.map((candidate) => candidate.key)));
-      this.candidates = this.candidates.filter((candidate) => !published.has(candidate.key));
-      await writeJson(this.store, this.key, { candidates: this.candidates } satisfies Outbox);
-    };
-    for (let start = 0; start < groups.length; start += FLUSH_GROUP) {
-      const group = groups.slice(start, start + FLUSH_GROUP);
-      try {
-        await sink.publish(group.map((item) => item.message));
-      } catch (error) {
-        // Keep only what SNS did not take, so a retry never sends an alert twice.
-        if (error instanceof AlertPublishError)
-          await forget(group.filter((_, index) => error.accepted.has(index)));
-        throw error;
+      : digests(ready, format);
+    const before = { ...this.delivered };
+    let stoppedEarly: string | undefined;
+    for (let start = 0; start < groups.length && stoppedEarly === undefined; start += PUBLISH_ROUND) {
+      if (window.signal?.aborted || now() + ROUND_MS > window.publishBy) {
+        stoppedEarly = `${this.candidates.length} alert(s) stay queued: no time was left to publish them`;
+        break;
       }
-      sent += group.length;
-      await forget(group);
+      stoppedEarly = await this.publishRound(
+        sink,
+        groups.slice(start, start + PUBLISH_ROUND),
+        individual,
+        window,
+      );
     }
-    return { alerts: individual ? sent : 0, digests: individual ? 0 : sent, keys };
+    return {
+      alerts: this.delivered.alerts - before.alerts,
+      digests: this.delivered.digests - before.digests,
+      rejected: this.delivered.rejected - before.rejected,
+      keys,
+      ...(stoppedEarly && { stoppedEarly }),
+    };
+  }
+
+  /**
+   * Publishes one round, sets aside what SNS refused and saves the outbox without what it accepted
+   * or refused. Returns why it stopped when the window closed during the round (the rest stays
+   * queued); throws when SNS failed otherwise.
+   */
+  private async publishRound(
+    sink: AlertSink,
+    round: readonly Group[],
+    individual: boolean,
+    window: PublishWindow,
+  ): Promise<string | undefined> {
+    const now = window.now ?? Date.now;
+    const messages = round.map((group) => fitAlert(group.message));
+    const closes = AbortSignal.timeout(Math.min(MAX_TIMER_MS, Math.max(0, window.publishBy - now())));
+    const signal = window.signal ? AbortSignal.any([window.signal, closes]) : closes;
+    let accepted: ReadonlySet<number>;
+    let refused: ReadonlyMap<number, string>;
+    let failure: AlertPublishError | undefined;
+    try {
+      refused = (await sink.publish(messages, signal)).refused;
+      accepted = new Set(round.keys());
+    } catch (error) {
+      if (!(error instanceof AlertPublishError)) throw error;
+      ({ accepted, refused } = error);
+      failure = error;
+    }
+    this.delivered.rejected += await this.setAside(round, messages, refused, now);
+    const sent = round.filter((_, index) => accepted.has(index) && !refused.has(index)).length;
+    if (individual) this.delivered.alerts += sent;
+    else this.delivered.digests += sent;
+    await this.forget(round.filter((_, index) => refused.has(index) || accepted.has(index)));
+    if (failure === undefined) return undefined;
+    // A round cut off by the end of the window is a stop, not a failure: the rest stays queued.
+    if (closes.aborted && !window.signal?.aborted) {
+      return `${this.candidates.length} alert(s) stay queued: the publish window closed`;
+    }
+    throw failure;
+  }
+
+  private async forget(groups: readonly Group[]): Promise<void> {
+    if (groups.length === 0) return;
+    const done = new Set(groups.flatMap((group) => group.covers.map((candidate) => candidate.key)));
+    this.candidates = this.candidates.filter((candidate) => !done.has(candidate.key));
+    await this.save();
+  }
+
+  /** Keeps each message SNS refused, with its reason and the keys it covers; returns how many. */
+  private async setAside(
+    round: readonly Group[],
+    messages: readonly AlertMessage[],
+    refused: ReadonlyMap<number, string>,
+    now: () => number,
+  ): Promise<number> {
+    for (const [index, reason] of refused) {
+      const group = round[index];
+      if (!group) continue;
+      const keys = group.covers.map((candidate) => candidate.key);
+      const digest = createHash('sha256').update(keys.join('\n')).digest('hex').slice(0, 16);
+      const rejectedAt = new Date(now()).toISOString();
+      await writeJson(this.store, `${this.keys.rejectedPrefix}dt=${rejectedAt.slice(0, 10)}/${digest}.json`, {
+        reason,
+        rejectedAt,
+        keys,
+        message: messages[index],
+      });
+    }
+    return refused.size;
   }
 }

@@ -2,6 +2,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
@@ -11,6 +12,14 @@ import { S3Store } from '../../../functions/aws/s3-store';
 
 const s3 = mockClient(S3Client);
 const store = () => new S3Store(new S3Client({ region: 'us-east-1' }), 'archive');
+
+const noSuchKey = () =>
+  new S3ServiceException({
+    name: 'NoSuchKey',
+    $fault: 'client',
+    $metadata: { httpStatusCode: 404 },
+    message: 'x',
+  });
 
 const accessDenied = () =>
   new S3ServiceException({
@@ -26,14 +35,7 @@ describe('S3Store reading objects that may not exist', () => {
   });
 
   it('reads a missing key as undefined when S3 answers 404', async () => {
-    s3.on(GetObjectCommand).rejects(
-      new S3ServiceException({
-        name: 'NoSuchKey',
-        $fault: 'client',
-        $metadata: { httpStatusCode: 404 },
-        message: 'x',
-      }),
-    );
+    s3.on(GetObjectCommand).rejects(noSuchKey());
     expect(await store().get('state/cdr-findings/checkpoint.json')).toBeUndefined();
   });
 
@@ -52,5 +54,63 @@ describe('S3Store reading objects that may not exist', () => {
     s3.on(GetObjectCommand).rejects(accessDenied());
     s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: 'state/cdr-findings/checkpoint.json' }] });
     await expect(store().get('state/cdr-findings/checkpoint.json')).rejects.toThrow('Access Denied');
+  });
+});
+
+describe('S3Store bound to an invocation', () => {
+  beforeEach(() => {
+    s3.reset();
+  });
+
+  it('passes the abort signal to every request it sends', async () => {
+    s3.on(PutObjectCommand).resolves({});
+    s3.on(HeadObjectCommand).resolves({});
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: 'state/a' }] });
+    s3.on(GetObjectCommand).rejects(noSuchKey());
+    const invocation = new AbortController();
+    const bound = new S3Store(new S3Client({ region: 'us-east-1' }), 'archive', {
+      signal: invocation.signal,
+    });
+    await bound.put('state/a', '{}', { contentType: 'application/json' });
+    await bound.get('state/b');
+    await bound.exists('state/a');
+    for await (const _key of bound.list('state/')) {
+      // listing only
+    }
+    const calls = s3.calls();
+    expect(calls).toHaveLength(4);
+    for (const call of calls) {
+      expect((call.args as unknown[])[1]).toEqual({ abortSignal: invocation.signal });
+    }
+  });
+
+  it('starts no upload once the invocation is aborted', async () => {
+    const invocation = new AbortController();
+    invocation.abort(new Error('the Lambda deadline is near'));
+    const bound = new S3Store(new S3Client({ region: 'us-east-1' }), 'archive', {
+      signal: invocation.signal,
+    });
+    const body = (async function* () {
+      yield new Uint8Array([1, 2, 3]);
+    })();
+    await expect(bound.upload('reports/x', body, { contentType: 'text/csv' })).rejects.toThrow(
+      'deadline is near',
+    );
+    expect(s3.calls()).toHaveLength(0);
+  });
+
+  it('stops an upload in progress when the invocation is aborted', async () => {
+    s3.on(PutObjectCommand).resolves({});
+    const invocation = new AbortController();
+    const bound = new S3Store(new S3Client({ region: 'us-east-1' }), 'archive', {
+      signal: invocation.signal,
+    });
+    const body = (async function* () {
+      yield new Uint8Array([1, 2, 3]);
+      invocation.abort(new Error('the Lambda deadline is near'));
+      yield new Uint8Array([4, 5, 6]);
+    })();
+    await expect(bound.upload('reports/x', body, { contentType: 'text/csv' })).rejects.toThrow();
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
   });
 });

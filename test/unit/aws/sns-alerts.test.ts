@@ -1,9 +1,14 @@
 import 'aws-sdk-client-mock-vitest/extend';
-import { PublishBatchCommand, type PublishBatchCommandInput, SNSClient } from '@aws-sdk/client-sns';
+import {
+  PublishBatchCommand,
+  type PublishBatchCommandInput,
+  SNSClient,
+  SNSServiceException,
+} from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import * as v from 'valibot';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { SnsAlerts } from '../../../functions/aws/sns-alerts';
+import { PUBLISH_CONCURRENCY, SnsAlerts } from '../../../functions/aws/sns-alerts';
 import { cdrAlertCandidate } from '../../../functions/cdr-findings/alerts';
 import { digests } from '../../../functions/core/alerts/digest';
 import { type AlertMessage, AlertPublishError } from '../../../functions/core/ports';
@@ -131,6 +136,128 @@ describe('SnsAlerts', () => {
   });
 });
 
+const failEntries =
+  (ids: readonly string[], failure: { Code: string; Message?: string; SenderFault: boolean }) =>
+  (input: PublishBatchCommandInput) => ({
+    Successful: (input.PublishBatchRequestEntries ?? [])
+      .filter((entry) => !ids.includes(entry.Id ?? ''))
+      .map((entry) => ({ Id: entry.Id, MessageId: `msg-${entry.Id}` })),
+    Failed: (input.PublishBatchRequestEntries ?? [])
+      .filter((entry) => ids.includes(entry.Id ?? ''))
+      .map((entry) => ({ Id: entry.Id, ...failure })),
+  });
+
+const snsError = (name: string, fault: 'client' | 'server' = 'client') =>
+  new SNSServiceException({ name, $fault: fault, $metadata: { httpStatusCode: 400 }, message: `${name}!` });
+
+const entryIds = (input: PublishBatchCommandInput | undefined) =>
+  input?.PublishBatchRequestEntries?.map((entry) => entry.Id);
+
+describe('SnsAlerts when SNS refuses or fails alerts', () => {
+  beforeEach(() => {
+    sns.reset();
+  });
+
+  const alerts = (signal?: AbortSignal) =>
+    new SnsAlerts(new SNSClient({ region: 'us-east-1' }), TOPIC, signal);
+
+  it('names an entry SNS refuses for its content, never sends it again, and delivers the rest', async () => {
+    sns
+      .on(PublishBatchCommand)
+      .callsFake(
+        failEntries(['m1'], { Code: 'InvalidParameter', Message: 'Message too long', SenderFault: true }),
+      );
+    const result = await alerts().publish([message(0), message(1), message(2)]);
+    expect(result.refused).toEqual(new Map([[1, 'InvalidParameter: Message too long']]));
+    expect(sns).toHaveReceivedCommandTimes(PublishBatchCommand, 1);
+  });
+
+  it('keeps a throttled entry for the next run after one more try, naming what was delivered', async () => {
+    sns.on(PublishBatchCommand).callsFake(failEntries(['m2'], { Code: 'Throttled', SenderFault: false }));
+    const error = await alerts()
+      .publish([message(0), message(1), message(2)])
+      .catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(AlertPublishError);
+    expect([...(error as AlertPublishError).accepted].sort()).toEqual([0, 1]);
+    expect((error as AlertPublishError).refused.size).toBe(0);
+    expect(inputs().map(entryIds)).toEqual([['m0', 'm1', 'm2'], ['m2']]);
+  });
+
+  it('sends a batch SNS refuses as a whole for its content entry by entry, to find the one at fault', async () => {
+    sns.on(PublishBatchCommand).callsFake((input: PublishBatchCommandInput) => {
+      if (entryIds(input)?.includes('m1')) throw snsError('InvalidParameter');
+      return allSucceed(input);
+    });
+    const result = await alerts().publish([message(0), message(1), message(2)]);
+    expect([...result.refused.keys()]).toEqual([1]);
+    expect(result.refused.get(1)).toMatch(/^InvalidParameter/);
+    expect(inputs().map(entryIds)).toEqual([['m0', 'm1', 'm2'], ['m0'], ['m1'], ['m2']]);
+  });
+
+  it('refuses nothing on a permission or KMS error: the alerts stay for the next run', async () => {
+    sns.on(PublishBatchCommand).rejects(snsError('AuthorizationError'));
+    const error = await alerts()
+      .publish([message(0)])
+      .catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(AlertPublishError);
+    expect((error as AlertPublishError).refused.size).toBe(0);
+    expect((error as AlertPublishError).accepted.size).toBe(0);
+  });
+
+  it('passes the invocation abort signal and the publish window to every PublishBatch', async () => {
+    sns.on(PublishBatchCommand).callsFake(allSucceed);
+    const invocation = new AbortController();
+    const window = new AbortController();
+    await alerts(invocation.signal).publish(
+      Array.from({ length: 12 }, (_, n) => message(n)),
+      window.signal,
+    );
+    const signals = sns
+      .commandCalls(PublishBatchCommand)
+      .map((call) => (call.args as unknown[])[1] as { abortSignal?: AbortSignal } | undefined);
+    expect(signals).toHaveLength(2);
+    invocation.abort();
+    for (const options of signals) expect(options?.abortSignal?.aborted).toBe(true);
+  });
+
+  it('stops sending once the signal is aborted', async () => {
+    const invocation = new AbortController();
+    invocation.abort();
+    const error = await alerts(invocation.signal)
+      .publish([message(0)])
+      .catch((failure: unknown) => failure);
+    expect(error).toBeInstanceOf(AlertPublishError);
+    expect(sns).toHaveReceivedCommandTimes(PublishBatchCommand, 0);
+  });
+
+  it(`sends batches in parallel, at most ${PUBLISH_CONCURRENCY} at a time`, async () => {
+    let inFlight = 0;
+    let most = 0;
+    const waiting: Array<() => void> = [];
+    sns.on(PublishBatchCommand).callsFake(async (input: PublishBatchCommandInput) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise<void>((resolve) => waiting.push(resolve));
+      inFlight--;
+      return allSucceed(input);
+    });
+    const publishing = alerts().publish(Array.from({ length: 80 }, (_, n) => message(n)));
+    for (
+      let round = 0;
+      round < 100 && !(await Promise.race([publishing.then(() => true), tick()]));
+      round++
+    ) {
+      for (const resolve of waiting.splice(0)) resolve();
+    }
+    await publishing;
+    expect(most).toBe(PUBLISH_CONCURRENCY);
+    expect(sns).toHaveReceivedCommandTimes(PublishBatchCommand, 8);
+  });
+});
+
+/** Resolves false after the current macrotask, so queued sends can start. */
+const tick = () => new Promise<false>((resolve) => setImmediate(() => resolve(false)));
+
 // SNS refuses a PublishBatch over 262,144 bytes in all (API reference, PublishBatch:
 // BatchRequestTooLong): large digests must be split by size as well as by count.
 const SNS_BATCH_LIMIT_BYTES = 262_144;
@@ -172,7 +299,7 @@ describe('SnsAlerts with large digests', () => {
       source: 'cdr-findings',
       noun: 'CDR findings',
       severityAttribute: 'severity',
-    });
+    }).map((digest) => digest.message);
 
     await new SnsAlerts(
       new SNSClient({ region: 'us-east-1' }),

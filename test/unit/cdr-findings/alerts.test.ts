@@ -83,6 +83,19 @@ describe('cdrAlertMessage for unusual findings', () => {
     expect(message.email).toContain('No event message.');
   });
 
+  it.each([
+    ['missing', undefined],
+    ['null', null],
+    ['an unknown word', 'urgent'],
+  ])('marks a %s severity as UNKNOWN in subject, body and attribute', (_case, severity) => {
+    const message = cdrAlertMessage({ ...sample, severity }, where);
+    expect(message.subject).toMatch(/^\[UNKNOWN\] /);
+    expect(message.email).toMatch(/^Qualys CDR threat finding, severity UNKNOWN /);
+    expect(message.email).toContain('Qualys sent no severity qualys-lake can read');
+    expect(message.chat.content.title).toContain('UNKNOWN');
+    expect(message.attributes.severity).toBe('UNKNOWN');
+  });
+
   it('escapes quotes in the Athena query of the email', () => {
     const message = cdrAlertMessage({ ...sample, uuid: "x' OR '1'='1" }, where);
     expect(message.email).toContain("WHERE dt = '2025-05-09' AND uuid = 'x'' OR ''1''=''1'");

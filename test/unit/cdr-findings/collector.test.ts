@@ -86,6 +86,7 @@ const sink = (): AlertSink & { sent: AlertMessage[] } => {
     sent,
     async publish(messages) {
       sent.push(...messages);
+      return { refused: new Map() };
     },
   };
 };

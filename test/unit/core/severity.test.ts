@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parseMinSeverity, severityLevel, severityName } from '../../../functions/core/severity';
+import {
+  alertsAt,
+  parseMinSeverity,
+  severityLabel,
+  severityLevel,
+  severityName,
+} from '../../../functions/core/severity';
 
 describe('severityName', () => {
   it.each([
@@ -50,5 +56,37 @@ describe('parseMinSeverity', () => {
 
   it.each(['', 'urgent', '-1', 'NaN', 'Infinity'])('refuses %j', (text) => {
     expect(parseMinSeverity(text)).toBeUndefined();
+  });
+});
+
+describe('alertsAt', () => {
+  it.each([
+    [3, 3, true],
+    [4, 3, true],
+    [2, 3, false],
+    ['HIGH', 4, false],
+    ['critical', 4, true],
+    // Unknown alerts whatever the minimum: missing, null, an unknown word, below the scale.
+    [undefined, 4, true],
+    [null, 4, true],
+    ['', 4, true],
+    ['urgent', 4, true],
+    [0, 1, true],
+    [-2, 1, true],
+  ])('severity %j at minimum %d alerts: %s', (value, minimum, expected) => {
+    expect(alertsAt(value, minimum)).toBe(expected);
+  });
+});
+
+describe('severityLabel', () => {
+  it.each([
+    ['High', 'High'],
+    [' Critical ', 'Critical'],
+    [3, '3'],
+    ['Severe', 'UNKNOWN'],
+    [null, 'UNKNOWN'],
+    [undefined, 'UNKNOWN'],
+  ])('shows %j as %s', (value, label) => {
+    expect(severityLabel(value)).toBe(label);
   });
 });

@@ -418,7 +418,7 @@ describe('QualysClient never follows a redirect', () => {
 
   it('fails a call answered with a redirect, naming status and host, without retrying or following it', async () => {
     const ledger = new MemoryLedgerStore();
-    const { api, get } = setup({ maxRetries: 4, budget: { ledger } });
+    const { api, client, get } = setup({ maxRetries: 4, budget: { ledger } });
     api.script.push(redirect(302, 'https://mirror.evil.example:8443/cdr-api/rest/v1/findings?offSet=0'));
 
     const error = await failure(get());
@@ -431,6 +431,7 @@ describe('QualysClient never follows a redirect', () => {
     expect(api.requests.every((request) => request.redirect === 'manual')).toBe(true);
     expect(api.requests.every((request) => request.url.host === 'gateway.qg1.apps.qualys.com')).toBe(true);
     // The call's slot went back to the ledger.
+    await client.budget.settled();
     expect((await ledger.load()).state.inFlight).toEqual([]);
   });
 

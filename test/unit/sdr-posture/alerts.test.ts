@@ -8,35 +8,12 @@ import {
   postureRecoveredCandidate,
   postureRecoveredMessage,
 } from '../../../functions/sdr-posture/alerts';
-import type { ControlObservation, RecoveredFailure } from '../../../functions/sdr-posture/model';
+import type { RecoveredFailure } from '../../../functions/sdr-posture/model';
 import { MemoryStore } from '../../support/memory-store';
+import { failingObservation as failing } from '../../support/posture-samples';
 
 const where = { bucket: 'lake-archive' };
 const SITE = "https://qualyssscmsdev.sharepoint.com/sites/Finance/../O'Brien HR";
-
-function failing(extra: Partial<ControlObservation> = {}): ControlObservation {
-  return {
-    alertKey: '2245:70116:QualysSSCMSDev.com',
-    pollId: '20250510T000000Z',
-    connectorId: 2245,
-    connectorType: 'OFFICE365',
-    connectorName: 'O365 p01',
-    policyId: 71,
-    policyName: 'CIS Microsoft 365 Foundations Benchmark, v1.4.0',
-    cid: '70116',
-    controlName: 'Ensure that DKIM is enabled for all Exchange Online Domains',
-    criticality: 'High',
-    isRemediable: 'No',
-    lastEvaluatedDate: '2023-09-10T07:02:03Z',
-    resourceId: 'QualysSSCMSDev.com',
-    result: 'Fail',
-    evidence: [{ evidenceKey: 'DKIM Signing is enabled', evidenceSuccess: 'null', evidenceFail: 'false' }],
-    rawKey: 'raw/sdr-posture/dt=2025-05-10/run=20250510T000000Z/connector=2245/policy=71/page=00001.json.gz',
-    curatedKey:
-      'curated/sdr_posture/dt=2025-05-10/20250510T000000Z-connector=2245-policy=71-page=00001.json.gz',
-    ...extra,
-  };
-}
 
 function recovered(recoveredBy: 'Pass' | 'absent', extra: Partial<RecoveredFailure> = {}): RecoveredFailure {
   const { policyId: _p, policyName: _n, result: _r, pollId: _i, ...detail } = failing();
@@ -128,6 +105,15 @@ describe('posture failure alert', () => {
     expect(message.chat.content.description).toContain('_no evidence reported_');
   });
 
+  it('marks a criticality it cannot read as UNKNOWN in subject, body and attribute', () => {
+    const message = postureFailedMessage(failing({ criticality: 'Severe' }), where);
+    expect(message.subject).toMatch(/^\[UNKNOWN\] /);
+    expect(message.email).toMatch(/^Qualys SaaSDR posture: a control fails, criticality UNKNOWN\n/);
+    expect(message.email).toContain('Qualys sent no criticality qualys-lake can read');
+    expect(message.attributes.criticality).toBe('UNKNOWN');
+    expect(message.chat.content.title).toMatch(/^:rotating_light: UNKNOWN /);
+  });
+
   it('carries the attributes subscribers filter on', () => {
     expect(postureFailedMessage(failing(), where).attributes).toEqual({
       source: 'sdr-posture',
@@ -212,23 +198,32 @@ describe('posture recovery notice', () => {
   });
 });
 
+const KEYS = { outbox: 'state/outbox.json', rejectedPrefix: 'state/alerts-rejected/' };
+const OPEN_WINDOW = { publishBy: Number.POSITIVE_INFINITY };
+const recorder = (published: AlertMessage[]) => ({
+  async publish(messages: readonly AlertMessage[]) {
+    published.push(...messages);
+    return { refused: new Map<number, string>() };
+  },
+});
+
 describe('posture alert candidates', () => {
   it('are distinct for a failure, its recovery and a later failure, but repeat-safe within a poll', async () => {
     const store = new MemoryStore();
-    const outbox = new AlertOutbox(store, 'state/outbox.json', 50);
+    const outbox = new AlertOutbox(store, KEYS, 50);
     const poll = { policyName: 'CIS', pollId: '20250511T000000Z' };
     await outbox.add([postureFailedCandidate(failing(), where)]);
     await outbox.add([postureFailedCandidate(failing(), where)]);
     await outbox.add([postureRecoveredCandidate(recovered('Pass'), poll, where)]);
     await outbox.add([postureFailedCandidate(failing({ pollId: '20250512T000000Z' }), where)]);
     const published: AlertMessage[] = [];
-    await outbox.flush({ publish: async (messages) => void published.push(...messages) }, POSTURE_DIGEST);
+    await outbox.flush(recorder(published), POSTURE_DIGEST, OPEN_WINDOW);
     expect(published.map((message) => message.attributes.kind)).toEqual(['failed', 'recovered', 'failed']);
   });
 
   it('become one digest above the per-run limit, worst criticality first', async () => {
     const store = new MemoryStore();
-    const outbox = new AlertOutbox(store, 'state/outbox.json', 2);
+    const outbox = new AlertOutbox(store, KEYS, 2);
     await outbox.add([
       postureFailedCandidate(failing({ criticality: 'Low', alertKey: '1:1:a' }), where),
       postureFailedCandidate(failing({ criticality: 'Critical', alertKey: '1:2:b' }), where),
@@ -239,7 +234,7 @@ describe('posture alert candidates', () => {
       ),
     ]);
     const published: AlertMessage[] = [];
-    await outbox.flush({ publish: async (messages) => void published.push(...messages) }, POSTURE_DIGEST);
+    await outbox.flush(recorder(published), POSTURE_DIGEST, OPEN_WINDOW);
     expect(published).toHaveLength(1);
     expect(published[0]?.attributes).toMatchObject({
       source: 'sdr-posture',

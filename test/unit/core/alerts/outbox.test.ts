@@ -2,15 +2,21 @@ import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import { cdrAlertCandidate } from '../../../../functions/cdr-findings/alerts';
 import { type AlertCandidate, DIGEST_CHUNK } from '../../../../functions/core/alerts/digest';
-import { AlertOutbox } from '../../../../functions/core/alerts/outbox';
+import { AlertOutbox, PUBLISH_ROUND, ROUND_MS } from '../../../../functions/core/alerts/outbox';
 import { subjectLine } from '../../../../functions/core/alerts/text';
 import { type AlertMessage, AlertPublishError, type AlertSink } from '../../../../functions/core/ports';
 import { CdrFindingSchema } from '../../../../functions/qualys/schemas';
 import samplePage from '../../../support/fixtures/cdr-findings-page.json';
 import { MemoryStore } from '../../../support/memory-store';
+import { publishedBytes, SNS_LIMIT } from '../../../support/sns-size';
 
 const sample = v.parse(CdrFindingSchema, samplePage.content[0]);
-const OUTBOX = 'state/cdr-findings/alert-outbox.json';
+const OUTBOX = {
+  outbox: 'state/cdr-findings/alert-outbox.json',
+  rejectedPrefix: 'state/cdr-findings/alerts-rejected/',
+};
+/** A publish window that never closes. */
+const OPEN = { publishBy: Number.POSITIVE_INFINITY };
 const FORMAT = { source: 'cdr-findings', noun: 'CDR findings', severityAttribute: 'severity' };
 
 function candidate(n: number, severity = 3): AlertCandidate {
@@ -21,14 +27,29 @@ function candidate(n: number, severity = 3): AlertCandidate {
   );
 }
 
-/** A sink that records what it was given, and can be made to fail. */
-function sink(options: { fail?: boolean } = {}): AlertSink & { batches: AlertMessage[][] } {
+interface SinkOptions {
+  fail?: boolean;
+  /** SNS's reason for refusing a message (its index in the call), if it does. */
+  refuse?: (message: AlertMessage, index: number) => string | undefined;
+  /** Called as each publish call starts (a clock moving, a deadline passing). */
+  onPublish?: () => void;
+}
+
+/** A sink that records what it was given, and can be made to fail or to refuse messages. */
+function sink(options: SinkOptions = {}): AlertSink & { batches: AlertMessage[][] } {
   const batches: AlertMessage[][] = [];
   return {
     batches,
     async publish(messages) {
+      options.onPublish?.();
       if (options.fail) throw new Error('SNS is unavailable');
       batches.push([...messages]);
+      const refused = new Map<number, string>();
+      messages.forEach((message, index) => {
+        const reason = options.refuse?.(message, index);
+        if (reason) refused.set(index, reason);
+      });
+      return { refused };
     },
   };
 }
@@ -42,8 +63,8 @@ describe('AlertOutbox', () => {
     await outbox.add(queued);
     const alerts = sink();
 
-    const sent = await outbox.flush(alerts, FORMAT);
-    expect(sent).toEqual({ alerts: 3, digests: 0, keys: queued.map((c) => c.key) });
+    const sent = await outbox.flush(alerts, FORMAT, OPEN);
+    expect(sent).toEqual({ alerts: 3, digests: 0, rejected: 0, keys: queued.map((c) => c.key) });
     expect(alerts.batches).toEqual([queued.map((c) => c.message)]);
     expect(alerts.batches[0]?.map((m) => m.attributes.alertKey)).toEqual(queued.map((c) => c.key));
   });
@@ -54,7 +75,7 @@ describe('AlertOutbox', () => {
     await outbox.add(queued);
     const alerts = sink();
 
-    const sent = await outbox.flush(alerts, FORMAT);
+    const sent = await outbox.flush(alerts, FORMAT, OPEN);
     expect(sent.digests).toBe(1);
     expect(sent.alerts).toBe(0);
     const [digest] = alerts.batches.flat();
@@ -77,7 +98,7 @@ describe('AlertOutbox', () => {
     await outbox.add(range(2, 3));
     const alerts = sink();
 
-    expect((await outbox.flush(alerts, FORMAT)).digests).toBe(1);
+    expect((await outbox.flush(alerts, FORMAT, OPEN)).digests).toBe(1);
     for (let n = 1; n <= 4; n++) expect(alerts.batches[0]?.[0]?.email).toContain(candidate(n).key);
   });
 
@@ -87,7 +108,7 @@ describe('AlertOutbox', () => {
     await outbox.add([candidate(1), candidate(2)]);
     const alerts = sink();
 
-    expect((await outbox.flush(alerts, FORMAT)).keys).toEqual([candidate(1).key, candidate(2).key]);
+    expect((await outbox.flush(alerts, FORMAT, OPEN)).keys).toEqual([candidate(1).key, candidate(2).key]);
     expect(alerts.batches.flat()).toHaveLength(2);
   });
 
@@ -97,7 +118,7 @@ describe('AlertOutbox', () => {
     await outbox.add(queued);
     const alerts = sink();
 
-    await outbox.flush(alerts, FORMAT);
+    await outbox.flush(alerts, FORMAT, OPEN);
     const digests = alerts.batches.flat();
     expect(digests).toHaveLength(3);
     const listed = digests.flatMap((digest) =>
@@ -116,12 +137,12 @@ describe('AlertOutbox', () => {
     const queued = range(2);
     await outbox.add(queued);
 
-    await expect(outbox.flush(sink({ fail: true }), FORMAT)).rejects.toThrow('SNS is unavailable');
+    await expect(outbox.flush(sink({ fail: true }), FORMAT, OPEN)).rejects.toThrow('SNS is unavailable');
     expect(outbox.size).toBe(2);
 
     const nextRun = new AlertOutbox(store, OUTBOX, 5);
     const alerts = sink();
-    await nextRun.flush(alerts, FORMAT);
+    await nextRun.flush(alerts, FORMAT, OPEN);
     expect(alerts.batches).toEqual([queued.map((c) => c.message)]);
   });
 
@@ -133,14 +154,14 @@ describe('AlertOutbox', () => {
     await outbox.add([kept, held]);
     outbox.withhold([held.key]);
     const alerts = sink();
-    expect((await outbox.flush(alerts, FORMAT)).keys).toEqual([kept.key]);
+    expect((await outbox.flush(alerts, FORMAT, OPEN)).keys).toEqual([kept.key]);
     expect(alerts.batches).toEqual([[kept.message]]);
 
     // The retried page queues it again: one entry, sent once.
     const nextRun = new AlertOutbox(store, OUTBOX, 5);
     await nextRun.add([held]);
     const later = sink();
-    await nextRun.flush(later, FORMAT);
+    await nextRun.flush(later, FORMAT, OPEN);
     expect(later.batches).toEqual([[held.message]]);
     expect(nextRun.size).toBe(0);
   });
@@ -155,11 +176,11 @@ describe('AlertOutbox', () => {
         throw new AlertPublishError('SNS refused 1 alert(s)', new Set([0, 2]));
       },
     };
-    await expect(outbox.flush(partial, FORMAT)).rejects.toThrow('SNS refused');
+    await expect(outbox.flush(partial, FORMAT, OPEN)).rejects.toThrow('SNS refused');
 
     const nextRun = new AlertOutbox(store, OUTBOX, 5);
     const alerts = sink();
-    await nextRun.flush(alerts, FORMAT);
+    await nextRun.flush(alerts, FORMAT, OPEN);
     expect(alerts.batches).toEqual([[queued[1]?.message]]);
   });
 
@@ -167,13 +188,14 @@ describe('AlertOutbox', () => {
     const store = new MemoryStore();
     const outbox = new AlertOutbox(store, OUTBOX, 5);
     await outbox.add(range(2));
-    await outbox.flush(sink(), FORMAT);
+    await outbox.flush(sink(), FORMAT, OPEN);
     expect(outbox.size).toBe(0);
 
     const alerts = sink();
-    expect(await new AlertOutbox(store, OUTBOX, 5).flush(alerts, FORMAT)).toEqual({
+    expect(await new AlertOutbox(store, OUTBOX, 5).flush(alerts, FORMAT, OPEN)).toEqual({
       alerts: 0,
       digests: 0,
+      rejected: 0,
       keys: [],
     });
     expect(alerts.batches).toEqual([]);
@@ -181,9 +203,166 @@ describe('AlertOutbox', () => {
 
   it('does not call the sink when nothing is queued', async () => {
     const alerts = sink({ fail: true });
-    await expect(new AlertOutbox(new MemoryStore(), OUTBOX, 5).flush(alerts, FORMAT)).resolves.toMatchObject({
+    await expect(
+      new AlertOutbox(new MemoryStore(), OUTBOX, 5).flush(alerts, FORMAT, OPEN),
+    ).resolves.toMatchObject({
       alerts: 0,
     });
+  });
+});
+
+/** The alerts SNS refused, as set aside in the store. */
+function setAside(store: MemoryStore): Array<{ reason: string; keys: string[]; message: AlertMessage }> {
+  return [...store.objects.keys()]
+    .filter((key) => key.startsWith(OUTBOX.rejectedPrefix))
+    .map((key) => JSON.parse(store.text(key) ?? '{}'));
+}
+
+const keysOf = (batches: AlertMessage[][]) => batches.flat().map((message) => message.attributes.alertKey);
+
+/** What the next run's flush of the same outbox publishes, by key. */
+async function nextRunKeys(store: MemoryStore, maxPerRun: number) {
+  const next = sink();
+  await new AlertOutbox(store, OUTBOX, maxPerRun).flush(next, FORMAT, OPEN);
+  return keysOf(next.batches);
+}
+
+describe('AlertOutbox delivery', () => {
+  it('sets a message SNS refuses aside with its reason, and delivers the 15 behind it', async () => {
+    const store = new MemoryStore();
+    const outbox = new AlertOutbox(store, OUTBOX, 50);
+    const queued = range(16);
+    await outbox.add(queued);
+    const tooLong = queued[0]?.key;
+    const alerts = sink({
+      refuse: (message) =>
+        message.attributes.alertKey === tooLong ? 'InvalidParameter: Message too long' : undefined,
+    });
+
+    const sent = await outbox.flush(alerts, FORMAT, OPEN);
+    expect(sent).toMatchObject({ alerts: 15, rejected: 1 });
+    expect(keysOf(alerts.batches)).toEqual(queued.map((c) => c.key));
+    expect(setAside(store)).toEqual([
+      {
+        reason: 'InvalidParameter: Message too long',
+        keys: [tooLong],
+        message: queued[0]?.message,
+        rejectedAt: expect.any(String),
+      },
+    ]);
+    expect(outbox.size).toBe(0);
+    // Nothing is left for the next run to send again.
+    const again = sink();
+    await new AlertOutbox(store, OUTBOX, 50).flush(again, FORMAT, OPEN);
+    expect(again.batches).toEqual([]);
+  });
+
+  it('hands SNS each message cut to fit its size limit', async () => {
+    const outbox = new AlertOutbox(new MemoryStore(), OUTBOX, 50);
+    const big = cdrAlertCandidate(
+      { ...sample, uuid: 'big', severity: 4, eventMessage: 'x'.repeat(140_000) },
+      { bucket: 'b', curatedKey: 'curated/big.json.gz' },
+    );
+    expect(publishedBytes(big.message as AlertMessage)).toBeGreaterThan(SNS_LIMIT);
+    await outbox.add([big, candidate(1)]);
+    const alerts = sink();
+    await outbox.flush(alerts, FORMAT, OPEN);
+    const [sentBig, sentSmall] = alerts.batches.flat();
+    expect(publishedBytes(sentBig as AlertMessage)).toBeLessThanOrEqual(SNS_LIMIT);
+    expect(sentBig?.email).toContain('s3://b/curated/big.json.gz');
+    expect(sentSmall).toEqual(candidate(1).message);
+  });
+
+  it('publishes in rounds and saves the outbox after each, so a failure resends nothing SNS took', async () => {
+    const store = new MemoryStore();
+    const outbox = new AlertOutbox(store, OUTBOX, 100);
+    await outbox.add(range(100));
+    let calls = 0;
+    const alerts = sink({
+      onPublish: () => {
+        if (++calls === 3) throw new AlertPublishError('Throttling', new Set([0, 1]));
+      },
+    });
+
+    await expect(outbox.flush(alerts, FORMAT, OPEN)).rejects.toThrow('Throttling');
+    expect(alerts.batches.map((batch) => batch.length)).toEqual([PUBLISH_ROUND, PUBLISH_ROUND]);
+    expect(store.writes.filter((key) => key === OUTBOX.outbox)).toHaveLength(1 + 3);
+    expect(outbox.delivered.alerts).toBe(2 * PUBLISH_ROUND + 2);
+
+    // The next run sends what the failed round had not delivered, and nothing else.
+    expect(await nextRunKeys(store, 100)).toEqual(range(18, 83).map((c) => c.key));
+  });
+
+  it('stops before the publish deadline with the rest queued, and the next run sends each of them once', async () => {
+    const store = new MemoryStore();
+    const outbox = new AlertOutbox(store, OUTBOX, 100);
+    const queued = range(100);
+    await outbox.add(queued);
+    let clock = 1_000_000;
+    // Each round takes 2.5 s of the clock; the window closes 4 s after the start.
+    const alerts = sink({ onPublish: () => (clock += 2_500) });
+    const sent = await outbox.flush(alerts, FORMAT, { publishBy: clock + 4_000, now: () => clock });
+
+    expect(sent.alerts).toBe(PUBLISH_ROUND);
+    expect(sent.stoppedEarly).toMatch(/60 alert\(s\) stay queued/);
+    expect(alerts.batches).toHaveLength(1);
+
+    expect([...keysOf(alerts.batches), ...(await nextRunKeys(store, 100))]).toEqual(queued.map((c) => c.key));
+  });
+
+  it('ends a round still running when the window closes as a stop, keeping what SNS had not taken', async () => {
+    const store = new MemoryStore();
+    const outbox = new AlertOutbox(store, OUTBOX, 100);
+    await outbox.add(range(30));
+    // The round starts with just enough of the window left, then SNS hangs until it closes (50 ms).
+    const times = [0, ROUND_MS - 50];
+    const hanging: AlertSink = {
+      publish: (_messages, signal) =>
+        new Promise((_resolve, reject) =>
+          signal?.addEventListener('abort', () =>
+            reject(new AlertPublishError('aborted', new Set([0, 1, 2]))),
+          ),
+        ),
+    };
+    const sent = await outbox.flush(hanging, FORMAT, {
+      publishBy: ROUND_MS,
+      now: () => times.shift() ?? ROUND_MS,
+    });
+
+    expect(sent.stoppedEarly).toMatch(/27 alert\(s\) stay queued: the publish window closed/);
+    expect(sent.alerts).toBe(3);
+    expect(await nextRunKeys(store, 100)).toEqual(range(27, 4).map((c) => c.key));
+  });
+
+  it('keeps throttled alerts queued and sets refused ones aside when a round fails part-way', async () => {
+    const store = new MemoryStore();
+    const outbox = new AlertOutbox(store, OUTBOX, 10);
+    const queued = range(4);
+    await outbox.add(queued);
+    const partial: AlertSink = {
+      async publish() {
+        throw new AlertPublishError('Throttled', new Set([0, 1]), new Map([[2, 'InvalidParameter: bad']]));
+      },
+    };
+    await expect(outbox.flush(partial, FORMAT, OPEN)).rejects.toThrow('Throttled');
+    expect(outbox.delivered).toEqual({ alerts: 2, digests: 0, rejected: 1 });
+    expect(setAside(store).map((item) => item.keys)).toEqual([[queued[2]?.key]]);
+
+    expect(await nextRunKeys(store, 10)).toEqual([queued[3]?.key]);
+  });
+
+  it('sets aside exactly the alerts a refused digest covers', async () => {
+    const store = new MemoryStore();
+    const outbox = new AlertOutbox(store, OUTBOX, 10);
+    const queued = range(DIGEST_CHUNK + 50);
+    await outbox.add(queued);
+    const alerts = sink({
+      refuse: (_message, index) => (index === 1 ? 'InvalidParameter: bad digest' : undefined),
+    });
+
+    expect(await outbox.flush(alerts, FORMAT, OPEN)).toMatchObject({ digests: 1, rejected: 1 });
+    expect(setAside(store).map((item) => item.keys)).toEqual([queued.slice(DIGEST_CHUNK).map((c) => c.key)]);
+    expect(outbox.size).toBe(0);
   });
 });
 
