@@ -56,7 +56,7 @@ export async function runCdrFindings(
     index: new SeenIndex(run.store, keys.seenPrefix),
     outbox,
     alerts: request.kind === 'incremental' || request.alerts,
-    releaseHeld: request.kind === 'incremental',
+    alertUnalerted: request.kind === 'incremental',
   };
   await run.steps(
     () => (request.kind === 'incremental' ? collect(context) : replay(context, request.window)),
@@ -75,8 +75,8 @@ function emptySummary(mode: CdrFindingsRequest['kind']): CdrFindingsSummary {
     newFindings: 0,
     lateFindings: 0,
     rejected: 0,
-    held: 0,
-    heldAlerted: 0,
+    curatedWithoutAlert: 0,
+    alertedAfterBackfill: 0,
     ...emptyAlertCounts(),
     ...emptyRunCounts(),
   };

@@ -43,10 +43,10 @@ export interface CdrFindingsSummary extends RunCounts, AlertCounts {
   /** New findings found by settle and reconcile reads: those that reached the API late. */
   lateFindings: number;
   rejected: number;
-  /** Findings that would have alerted, curated by a window run without alerts: held in the seen index. */
-  held: number;
-  /** Held findings a scheduled read found and alerted. */
-  heldAlerted: number;
+  /** Findings that would have alerted, curated by a window run without alerts: noted in the seen index. */
+  curatedWithoutAlert: number;
+  /** Findings a window run without alerts had curated, alerted now by a scheduled read. */
+  alertedAfterBackfill: number;
   checkpoint?: Checkpoint;
 }
 
@@ -59,8 +59,8 @@ export interface RunContext {
   outbox: AlertOutbox;
   /** Whether new severe findings are queued as alerts (a replayed window may say no). */
   alerts: boolean;
-  /** Whether findings held by a backfill without alerts are alerted when read (scheduled runs). */
-  releaseHeld: boolean;
+  /** Whether findings a backfill curated without their alert are alerted when read (scheduled runs). */
+  alertUnalerted: boolean;
 }
 
 /** New findings of a page, per hour of event time (hour start → count). */
@@ -146,7 +146,8 @@ function countByHour(fresh: readonly FindingWithDay[]): FreshByHour {
 
 /**
  * Archives a page, sets its unusable findings aside, curates and alerts the findings not seen
- * before (and, on a scheduled read, the held ones), then marks them seen. Returns the new ones.
+ * before (and, on a scheduled read, those a backfill curated without alert), then marks them seen.
+ * Returns the new ones.
  */
 async function writePage(
   context: RunContext,
@@ -179,32 +180,34 @@ async function writePage(
   const items = valid.map((finding): FindingWithDay => ({ finding, day: utcDate(finding.timestamp) }));
   const fresh = await index.unseen(items, uuidOf, dayOf);
   // Curated by a backfill without alerts, and never alerted: a scheduled read alerts them now.
-  const held = context.releaseHeld ? await index.held(items, uuidOf, dayOf) : [];
+  const unalerted = context.alertUnalerted ? await index.unalerted(items, uuidOf, dayOf) : [];
   const curatedKeys = await curate(run, window, offset, fresh, rawKey);
   const where = (curatedKey: string) => ({ bucket: deps.settings.bucket, curatedKey });
   const severe = fresh.filter(({ finding }) => alertsAt(finding.severity, deps.settings.minSeverity));
-  const released = held.filter(({ record }) => alertsAt(record.finding.severity, deps.settings.minSeverity));
+  const caughtUp = unalerted.filter(({ record }) =>
+    alertsAt(record.finding.severity, deps.settings.minSeverity),
+  );
   const candidates = context.alerts
     ? [
         ...severe.map(({ finding, day }) => cdrAlertCandidate(finding, where(curatedKeys.get(day) ?? ''))),
-        ...released.map(({ record, curatedKey }) => cdrAlertCandidate(record.finding, where(curatedKey))),
+        ...caughtUp.map(({ record, curatedKey }) => cdrAlertCandidate(record.finding, where(curatedKey))),
       ]
     : [];
-  // Without alerts, what would have alerted is held, with where it is curated, for a later read.
-  const hold = context.alerts
+  // Without alerts, what would have alerted is noted, with where it is curated, for a later read.
+  const withoutAlert = context.alerts
     ? undefined
     : new Map(severe.map((item) => [item, curatedKeys.get(item.day) ?? '']));
   try {
     await context.outbox.add(candidates);
-    await index.add(fresh, uuidOf, dayOf, { hold, release: held.map(({ record }) => record) });
+    await index.add(fresh, uuidOf, dayOf, { withoutAlert, alerted: unalerted.map(({ record }) => record) });
   } catch (error) {
-    // Not marked seen (or still held): the retried page finds these again and queues their alerts
+    // Not marked seen (or still unalerted): the retried page finds these again and queues their alerts
     // then; sending them with this run's flush would send them twice.
     context.outbox.withhold(candidates.map((candidate) => candidate.key));
     throw error;
   }
-  run.summary.held += hold?.size ?? 0;
-  run.summary.heldAlerted += released.length;
+  run.summary.curatedWithoutAlert += withoutAlert?.size ?? 0;
+  run.summary.alertedAfterBackfill += caughtUp.length;
   return fresh;
 }
 

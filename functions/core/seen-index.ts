@@ -8,19 +8,19 @@ import { gzip, readJson } from './records';
  * Only the days a run touches are loaded, and at most `maxCachedDays` stay in memory.
  *
  * A record curated by a run that sent no alerts (a backfill with `"alerts": false`) and that would
- * have alerted is also kept as *held*, with where it was curated: a later run that alerts finds it
- * there and alerts it once (README, "Backfills without alerts").
+ * have alerted is also kept as *unalerted*, with where it was curated: a scheduled run that reads it
+ * again alerts it then, once (README, "Backfills without alerts").
  */
 interface SeenDay {
   ids: Set<string>;
-  /** Held records: id → the curated object holding it. */
-  held: Map<string, string>;
+  /** Records seen without their alert: id → the curated object holding it. */
+  unalerted: Map<string, string>;
 }
 
-/** The stored form; `held` is absent when empty (and in objects written before it existed). */
+/** The stored form; `unalerted` is absent when empty (and in objects written before it existed). */
 interface StoredDay {
   ids: string[];
-  held?: Record<string, string>;
+  unalerted?: Record<string, string>;
 }
 
 export class SeenIndex {
@@ -45,7 +45,7 @@ export class SeenIndex {
       return seen;
     }
     const stored = await readJson<StoredDay>(this.store, this.key(day));
-    seen = { ids: new Set(stored?.ids ?? []), held: new Map(Object.entries(stored?.held ?? {})) };
+    seen = { ids: new Set(stored?.ids ?? []), unalerted: new Map(Object.entries(stored?.unalerted ?? {})) };
     this.days.set(day, seen);
     while (this.days.size > this.maxCachedDays) {
       const oldest = this.days.keys().next().value;
@@ -73,8 +73,8 @@ export class SeenIndex {
     return fresh;
   }
 
-  /** The held records among `records` (seen, never alerted), each with where it was curated. */
-  async held<T>(
+  /** The records among `records` seen without their alert, each with where it was curated. */
+  async unalerted<T>(
     records: readonly T[],
     id: (record: T) => string,
     day: (record: T) => string,
@@ -83,7 +83,7 @@ export class SeenIndex {
     const inBatch = new Set<string>();
     for (const record of records) {
       const recordId = id(record);
-      const curatedKey = (await this.day(day(record))).held.get(recordId);
+      const curatedKey = (await this.day(day(record))).unalerted.get(recordId);
       if (curatedKey === undefined || inBatch.has(recordId)) continue;
       inBatch.add(recordId);
       found.push({ record, curatedKey });
@@ -92,40 +92,44 @@ export class SeenIndex {
   }
 
   /**
-   * Adds ids, holds `hold` (record → its curated key), releases `release`, and writes every day
+   * Adds ids, notes `withoutAlert` (record → its curated key), clears `alerted`, and writes every day
    * object that changed, one day at a time (so the cache may evict a day once it is written).
    */
   async add<T>(
     records: readonly T[],
     id: (record: T) => string,
     day: (record: T) => string,
-    changes: { hold?: ReadonlyMap<T, string>; release?: readonly T[] } = {},
+    changes: { withoutAlert?: ReadonlyMap<T, string>; alerted?: readonly T[] } = {},
   ): Promise<void> {
-    const byDay = new Map<string, { add: string[]; hold: Array<[string, string]>; release: string[] }>();
+    const byDay = new Map<
+      string,
+      { add: string[]; withoutAlert: Array<[string, string]>; alerted: string[] }
+    >();
     const changesOf = (record: T) => {
       const recordDay = day(record);
-      const found = byDay.get(recordDay) ?? { add: [], hold: [], release: [] };
+      const found = byDay.get(recordDay) ?? { add: [], withoutAlert: [], alerted: [] };
       byDay.set(recordDay, found);
       return found;
     };
     for (const record of records) changesOf(record).add.push(id(record));
-    for (const [record, curatedKey] of changes.hold ?? [])
-      changesOf(record).hold.push([id(record), curatedKey]);
-    for (const record of changes.release ?? []) changesOf(record).release.push(id(record));
+    for (const [record, curatedKey] of changes.withoutAlert ?? [])
+      changesOf(record).withoutAlert.push([id(record), curatedKey]);
+    for (const record of changes.alerted ?? []) changesOf(record).alerted.push(id(record));
     for (const [recordDay, wanted] of byDay) {
       const seen = await this.day(recordDay);
       const idsBefore = seen.ids.size;
       for (const recordId of wanted.add) seen.ids.add(recordId);
-      let heldChanged = false;
-      for (const [recordId, curatedKey] of wanted.hold) {
-        if (seen.held.get(recordId) === curatedKey) continue;
-        seen.held.set(recordId, curatedKey);
-        heldChanged = true;
+      let unalertedChanged = false;
+      for (const [recordId, curatedKey] of wanted.withoutAlert) {
+        if (seen.unalerted.get(recordId) === curatedKey) continue;
+        seen.unalerted.set(recordId, curatedKey);
+        unalertedChanged = true;
       }
-      for (const recordId of wanted.release) heldChanged = seen.held.delete(recordId) || heldChanged;
-      if (seen.ids.size === idsBefore && !heldChanged) continue;
+      for (const recordId of wanted.alerted)
+        unalertedChanged = seen.unalerted.delete(recordId) || unalertedChanged;
+      if (seen.ids.size === idsBefore && !unalertedChanged) continue;
       const stored: StoredDay = { ids: [...seen.ids].sort() };
-      if (seen.held.size > 0) stored.held = Object.fromEntries([...seen.held].sort());
+      if (seen.unalerted.size > 0) stored.unalerted = Object.fromEntries([...seen.unalerted].sort());
       await this.store.put(this.key(recordDay), gzip(JSON.stringify(stored)), {
         contentType: 'application/json',
         contentEncoding: 'gzip',

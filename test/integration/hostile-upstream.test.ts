@@ -41,8 +41,8 @@ interface CdrSummary {
   findings: number;
   newFindings: number;
   rejected: number;
-  held: number;
-  heldAlerted: number;
+  curatedWithoutAlert: number;
+  alertedAfterBackfill: number;
   alertsPublished: number;
 }
 
@@ -293,10 +293,10 @@ describe('plain http to the gateway', () => {
 
 describe('a backfill without alerts', () => {
   cdrTest(
-    'never silences what the scheduled runs alert: they alert each held finding of the time they read, once',
+    'never silences what the scheduled runs alert: they alert what it curated in the time they read, once',
     async ({ sim, lake, handlerWith }) => {
       const now = sim.control.now().getTime();
-      // Scheduled runs that read new time only (the settle reads and the daily reconcile alert held
+      // Scheduled runs that read new time only (settle reads and the daily reconcile alert backfilled
       // findings the same way: unit tests), so what they read does not depend on the hour of the day.
       const handler = await handlerWith({
         CDR_PAGE_SIZE: '50',
@@ -311,18 +311,18 @@ describe('a backfill without alerts', () => {
       const quiet = await invoke<CdrSummary>(handler, { ...backfill, alerts: false });
       expect(await lake.alerts()).toEqual([]);
       const backfilled = served(sim, backfill.startAt, backfill.endAt);
-      expect(quiet.held).toBe(severeUuids(backfilled).length);
+      expect(quiet.curatedWithoutAlert).toBe(severeUuids(backfilled).length);
 
       // The first scheduled run reads the last 24 hours (CDR_INITIAL_LOOKBACK_HOURS).
       const scheduled = await invoke<CdrSummary>(handler);
       const window = scheduled.windows[0];
       if (!window) throw new Error('no window');
       const recent = served(sim, window.startAt, window.endAt);
-      const heldRecent = severeUuids(backfilled).filter((uuid) =>
+      const backfilledRecent = severeUuids(backfilled).filter((uuid) =>
         recent.some((finding) => finding.uuid === uuid),
       );
-      expect(heldRecent.length).toBeGreaterThan(0);
-      expect(scheduled.heldAlerted).toBe(heldRecent.length);
+      expect(backfilledRecent.length).toBeGreaterThan(0);
+      expect(scheduled.alertedAfterBackfill).toBe(backfilledRecent.length);
       const alerted = alertKeys(await lake.alerts());
       expect(alerted.length).toBe(new Set(alerted).size);
       expect(alerted.sort()).toEqual(severeUuids(recent).sort());

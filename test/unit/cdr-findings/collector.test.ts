@@ -397,13 +397,13 @@ describe('backfills without alerts', () => {
     return { summary, sent: sent.sent };
   }
 
-  it('never silences what the scheduled runs would alert: they alert the held findings of the time they read, once', async () => {
+  it('never silences what the scheduled runs would alert: they alert what the backfill curated in the time they read, once', async () => {
     const clock = { now: START };
     const store = new MemoryStore();
     const quiet = await backfill(store, clock, window(24, 0));
     expect(quiet.sent).toEqual([]);
-    expect(quiet.summary.held).toBe(severeUuids(all).length);
-    // A replay with alerts on skips what is in the lake, held findings included.
+    expect(quiet.summary.curatedWithoutAlert).toBe(severeUuids(all).length);
+    // A replay with alerts on skips what is in the lake, whether alerted or not.
     expect((await backfill(store, clock, window(24, 0), true)).sent).toEqual([]);
 
     const { alertKeys, summaries } = await schedule(
@@ -415,11 +415,13 @@ describe('backfills without alerts', () => {
 
     // The scheduled runs read the last 3 hours (CDR_INITIAL_LOOKBACK_HOURS), then new time and settle reads.
     expect(alertKeys.sort()).toEqual(severeUuids(recent).sort());
-    expect(summaries.reduce((sum, summary) => sum + summary.heldAlerted, 0)).toBe(severeUuids(recent).length);
+    expect(summaries.reduce((sum, summary) => sum + summary.alertedAfterBackfill, 0)).toBe(
+      severeUuids(recent).length,
+    );
     expect(curatedUuids(store).sort()).toEqual(all.map((f) => f.uuid).sort());
   });
 
-  it('the next UTC day, the reconcile alerts the held findings of the days it re-reads; older ones stay quiet', async () => {
+  it('the next UTC day, the reconcile alerts what the backfill curated in the days it re-reads; older ones stay quiet', async () => {
     const clock = { now: START };
     const store = new MemoryStore();
     /** Before 2025-05-09T00:00Z: older than the reconcile of 2025-05-11 re-reads (CDR_RECONCILE_DAYS 2). */
@@ -437,7 +439,7 @@ describe('backfills without alerts', () => {
       { kind: 'window', window: window(48, 0), alerts: false },
       { deadline: Number.POSITIVE_INFINITY },
     );
-    expect(quiet.held).toBe(severeUuids(data).length);
+    expect(quiet.curatedWithoutAlert).toBe(severeUuids(data).length);
 
     const today = await schedule(store, fakeApi(data, clock), clock, START + 60 * MINUTE, 30);
     expect(today.alertKeys.sort()).toEqual(severeUuids(recent).sort());
@@ -448,7 +450,7 @@ describe('backfills without alerts', () => {
     expect(nextDay.alertKeys.sort()).toEqual(severeUuids(old).sort());
   });
 
-  it('sends the alert of a held finding once, pointing at the object the backfill curated, even when releasing it failed once', async () => {
+  it('sends the alert of a backfilled finding once, pointing at the object the backfill curated, even when marking it alerted failed once', async () => {
     const clock = { now: START };
     const store = new MemoryStore();
     await backfill(store, clock, window(3, 0));

@@ -77,13 +77,13 @@ describe('SeenIndex', () => {
     expect(await index.unseen([...again, f('new', '2025-05-01')], id, day)).toEqual([f('new', '2025-05-01')]);
   });
 
-  it('holds records curated without their alert, with where they are, until a later run releases them', async () => {
+  it('keeps records curated without their alert, with where they are, until a later run alerts them', async () => {
     const store = new MemoryStore();
     const backfill = new SeenIndex(store, PREFIX);
     const a = f('a');
     const b = f('b', '2025-05-10');
     await backfill.add([a, b, f('c')], id, day, {
-      hold: new Map([
+      withoutAlert: new Map([
         [a, 'curated/x/dt=2025-05-09/a.json.gz'],
         [b, 'curated/x/dt=2025-05-10/b.json.gz'],
       ]),
@@ -91,26 +91,26 @@ describe('SeenIndex', () => {
 
     const scheduled = new SeenIndex(store, PREFIX);
     expect(await scheduled.unseen([f('a'), f('c')], id, day)).toEqual([]);
-    expect(await scheduled.held([f('a'), f('c'), f('a'), f('b', '2025-05-10')], id, day)).toEqual([
+    expect(await scheduled.unalerted([f('a'), f('c'), f('a'), f('b', '2025-05-10')], id, day)).toEqual([
       { record: f('a'), curatedKey: 'curated/x/dt=2025-05-09/a.json.gz' },
       { record: f('b', '2025-05-10'), curatedKey: 'curated/x/dt=2025-05-10/b.json.gz' },
     ]);
-    await scheduled.add([], id, day, { release: [f('a')] });
+    await scheduled.add([], id, day, { alerted: [f('a')] });
 
     const later = new SeenIndex(store, PREFIX);
-    expect(await later.held([f('a'), f('b', '2025-05-10')], id, day)).toEqual([
+    expect(await later.unalerted([f('a'), f('b', '2025-05-10')], id, day)).toEqual([
       { record: f('b', '2025-05-10'), curatedKey: 'curated/x/dt=2025-05-10/b.json.gz' },
     ]);
     expect(await later.unseen([f('a'), f('b', '2025-05-10')], id, day)).toEqual([]);
   });
 
-  it('reads day objects written before records could be held', async () => {
+  it('reads day objects written before records could be kept without their alert', async () => {
     const store = new MemoryStore();
     await store.put(`${PREFIX}dt=2025-05-09.json.gz`, gzip(JSON.stringify({ ids: ['a'] })), {
       contentType: 'application/json',
     });
     const index = new SeenIndex(store, PREFIX);
     expect(await index.unseen([f('a'), f('b')], id, day)).toEqual([f('b')]);
-    expect(await index.held([f('a')], id, day)).toEqual([]);
+    expect(await index.unalerted([f('a')], id, day)).toEqual([]);
   });
 });
