@@ -104,7 +104,7 @@ function readBody(req: IncomingMessage, maxBytes = 64 * 1024): Promise<string> {
 export async function startSimulatorServer(options: SimulatorOptions = {}, port = 0): Promise<Simulator> {
   const seed = options.seed ?? 42;
   const anchorMs = options.anchor ? options.anchor.getTime() : Math.floor(Date.now() / 60_000) * 60_000;
-  const credentials = options.credentials ?? DEFAULT_CREDENTIALS;
+  let credentials = options.credentials ?? DEFAULT_CREDENTIALS;
   const tokenTtlSec = options.tokenTtlSec ?? 14_400;
   const latencyMs = options.latencyMs ?? 0;
   const secret = randomBytes(32).toString('hex');
@@ -462,6 +462,9 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
     },
     expireTokens: () => {
       revokedThrough = tokenSerial;
+    },
+    setCredentials: (next) => {
+      credentials = { ...next };
     },
     setRateLimit: (opts) => {
       rateLimiter = opts ? new RateLimiter(opts) : undefined;

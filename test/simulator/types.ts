@@ -151,6 +151,8 @@ export interface SimulatorControl {
   injectItems(path: string, items: readonly unknown[], at?: number): void;
   /** Every JWT issued so far becomes invalid (401 `{"error":"token expired"}`). */
   expireTokens(): void;
+  /** From now on /auth accepts only these credentials (a rotated password); tokens issued before stay valid. */
+  setCredentials(credentials: { username: string; password: string }): void;
   setRateLimit(opts: RateLimitOptions | undefined): void;
   /** Replaces the paging behaviour (undefined: honest pages again), e.g. mid-run from afterRequests. */
   setPaging(behaviour: PagingBehaviour | undefined): void;
