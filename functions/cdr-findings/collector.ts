@@ -6,11 +6,13 @@ import {
   type PendingWindow,
   type Window,
 } from '../core/checkpoint';
+import { unreadablePrefix } from '../core/manifest';
 import { emptyAlertCounts, emptyRunCounts, Run } from '../core/run';
 import { SeenIndex } from '../core/seen-index';
 import type { CallOptions } from '../qualys/client';
 import { CDR_FINDINGS_DIGEST } from './alerts';
 import { cdrFindingsKeys as keys } from './keys';
+import { cdrFindingsManifest } from './manifest';
 import {
   type CdrFindingsDependencies,
   type CdrFindingsSummary,
@@ -43,7 +45,10 @@ export async function runCdrFindings(
   request: CdrFindingsRequest,
   call: CallOptions,
 ): Promise<CdrFindingsSummary> {
-  const run = new Run(deps, emptySummary(request.kind));
+  const run = new Run(
+    { ...deps, unreadablePrefix: unreadablePrefix(cdrFindingsManifest) },
+    emptySummary(request.kind),
+  );
   const outbox = new AlertOutbox(
     run.store,
     { outbox: keys.outbox, rejectedPrefix: keys.alertsRejected },

@@ -49,3 +49,7 @@ export function defineCollector(options: {
     writes: [raw, ...datasets.map(curatedPrefix), state, QUALYS_STATE_PREFIX, ...(files ? [files] : [])],
   };
 }
+
+/** Where a collector archives response bodies it could not use: `raw/<name>/unreadable/`. */
+export const unreadablePrefix = (manifest: CollectorManifest): string =>
+  `${manifest.prefixes.raw}unreadable/`;

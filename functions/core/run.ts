@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import type { CallBudget } from '../qualys/budget';
 import type { CallOptions, QualysClient } from '../qualys/client';
-import { isStopSignal } from '../qualys/errors';
+import { isStopSignal, QualysApiError } from '../qualys/errors';
 import type { Rejected } from '../qualys/validation';
 import type { DigestFormat } from './alerts/digest';
 import type { AlertOutbox } from './alerts/outbox';
@@ -114,6 +116,11 @@ export interface RunOptions {
   now?: () => number;
   /** Stop cleanly once this run has made `limit` calls; `setting` names the variable in messages. */
   callLimit?: { limit: number; setting: string };
+  /**
+   * Where a response body that could not be used (not JSON, not a page) is archived before the run
+   * fails on it: `raw/<collector>/unreadable/`. @default not archived
+   */
+  unreadablePrefix?: string;
 }
 
 export class Run<S extends RunCounts> {
@@ -207,8 +214,41 @@ export class Run<S extends RunCounts> {
         this.logger.info(stopMessage, { reason: error.message });
       } else {
         this.countPagingError(error);
+        await this.keepUnreadable(error);
         this.firstFailure ??= error;
       }
+    }
+  }
+
+  /**
+   * Archives the body of a response that failed for its content (not JSON, not the expected
+   * shape) under {@link RunOptions.unreadablePrefix}, as it was served: archive first, then judge.
+   * Returns its key; never throws (the failure it records is the one that matters).
+   */
+  async keepUnreadable(error: unknown): Promise<string | undefined> {
+    const prefix = this.options.unreadablePrefix;
+    if (!prefix || !(error instanceof QualysApiError) || !error.body) return undefined;
+    const at = this.isoNow();
+    const digest = createHash('sha256').update(error.body).digest('hex').slice(0, 12);
+    const key = `${prefix}dt=${at.slice(0, 10)}/${at.replace(/[-:.]/g, '')}-${digest}.gz`;
+    try {
+      await this.store.put(key, gzipSync(error.body), {
+        contentType: 'application/octet-stream',
+        contentEncoding: 'gzip',
+        metadata: {
+          'qualys-endpoint': encodeURIComponent(error.endpoint),
+          status: String(error.status ?? ''),
+          reason: encodeURIComponent(error.message.slice(0, 1000)),
+        },
+      });
+      this.logger.warn('Archived a response that could not be used', { key, endpoint: error.endpoint });
+      return key;
+    } catch (writeError) {
+      this.logger.warn('Could not archive a response that could not be used', {
+        endpoint: error.endpoint,
+        error: (writeError as Error).message,
+      });
+      return undefined;
     }
   }
 

@@ -126,11 +126,16 @@ export class QualysClient {
     try {
       json = JSON.parse(new TextDecoder().decode(raw));
     } catch {
-      throw new QualysApiError(endpoint, status, `the body is not JSON (${raw.byteLength} bytes)`);
+      throw new QualysApiError(endpoint, status, `the body is not JSON (${raw.byteLength} bytes)`, raw);
     }
     const result = v.safeParse(schema, json);
     if (!result.success) {
-      throw new QualysApiError(endpoint, status, `unexpected response: ${describeIssues(result.issues)}`);
+      throw new QualysApiError(
+        endpoint,
+        status,
+        `unexpected response: ${describeIssues(result.issues)}`,
+        raw,
+      );
     }
     return { body: result.output, raw, status, url };
   }

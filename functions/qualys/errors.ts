@@ -2,12 +2,18 @@
 
 export class QualysApiError extends Error {
   override name = 'QualysApiError';
+  /** The body as the gateway sent it, when it could not be used (not JSON, not the expected shape). */
+  declare readonly body?: Uint8Array;
+
   constructor(
     readonly endpoint: string,
     readonly status: number | undefined,
     detail: string,
+    body?: Uint8Array,
   ) {
     super(`${endpoint}${status === undefined ? '' : ` answered ${status}`}: ${detail}`);
+    // Not enumerable: a logged or serialised error never carries the bytes.
+    if (body) Object.defineProperty(this, 'body', { value: body, enumerable: false });
   }
 }
 

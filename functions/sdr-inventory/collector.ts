@@ -1,3 +1,4 @@
+import { unreadablePrefix } from '../core/manifest';
 import { ENV } from '../core/names';
 import { readJson, toNdjsonGzip, writeJson } from '../core/records';
 import { type CollectorDependencies, emptyRunCounts, Run, type RunCounts } from '../core/run';
@@ -5,6 +6,7 @@ import type { CallOptions } from '../qualys/client';
 import type { ApiRecord } from '../qualys/schemas';
 import type { SdrInventorySettings } from './config';
 import { sdrInventoryKeys } from './keys';
+import { sdrInventoryManifest } from './manifest';
 import { readList, readPolicyDetail, readScanners, type SnapshotReader } from './read';
 import {
   addConnectors,
@@ -87,6 +89,7 @@ export async function runSdrInventory(
     {
       ...deps,
       callLimit: { limit: settings.maxCallsPerRun, setting: ENV.sdrMaxCallsPerRun },
+      unreadablePrefix: unreadablePrefix(sdrInventoryManifest),
     },
     {
       collector: 'sdr-inventory',

@@ -1,5 +1,6 @@
 import { AlertOutbox } from '../core/alerts/outbox';
 import { CheckpointStore } from '../core/checkpoint';
+import { unreadablePrefix } from '../core/manifest';
 import { ENV } from '../core/names';
 import { pages } from '../core/paging';
 import { gzip, safeKeySegment, toNdjsonGzip, utcDate } from '../core/records';
@@ -21,6 +22,7 @@ import type { SdrPostureSettings } from './config';
 import { curateControls, observe } from './curate';
 import { sdrPostureKeys } from './keys';
 import { continueListing } from './listing';
+import { sdrPostureManifest } from './manifest';
 import {
   emptyObservation,
   type FailureState,
@@ -320,6 +322,7 @@ export async function runSdrPosture(
       logger: deps.logger,
       qualys: deps.qualys,
       now: deps.now,
+      unreadablePrefix: unreadablePrefix(sdrPostureManifest),
       callLimit: { limit: settings.maxCallsPerRun, setting: ENV.sdrMaxCallsPerRun },
     },
     emptySummary(),
@@ -347,7 +350,8 @@ export async function runSdrPosture(
         // A refused login or a redirect is the gateway's, not the pair's: every pair would fail alike.
         if (isStop(error) || error instanceof QualysAuthError || error instanceof QualysRedirectError)
           throw error;
-        // One pair's bad page must not hold up the others: note it, keep its page, go on.
+        // One pair's bad page must not hold up the others: keep its bytes, note it, go on.
+        await run.keepUnreadable(error);
         await notePairError(context, pair, error as Error);
       }
     }

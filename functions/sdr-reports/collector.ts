@@ -1,4 +1,5 @@
 import { CheckpointStore } from '../core/checkpoint';
+import { unreadablePrefix } from '../core/manifest';
 import { ENV } from '../core/names';
 import { pageNumberPaging } from '../core/paging';
 import { gzip, keyTime } from '../core/records';
@@ -13,6 +14,7 @@ import type { SdrReportsSettings } from './config';
 import { ReportContentError } from './content';
 import { archiveReport, type DownloadContext, errorText } from './download';
 import { sdrReportsKeys } from './keys';
+import { sdrReportsManifest } from './manifest';
 import {
   type ArchivableReport,
   ArchivableReportSchema,
@@ -298,7 +300,12 @@ export async function runSdrReports(
   const startedAt = new Date(now()).toISOString();
   const pass: ListingPass = checkpoint.pending ?? { runId: keyTime(startedAt), startedAt, nextPage: 0 };
   const run = new Run(
-    { ...deps, now, callLimit: { limit: settings.maxCallsPerRun, setting: ENV.sdrMaxCallsPerRun } },
+    {
+      ...deps,
+      now,
+      callLimit: { limit: settings.maxCallsPerRun, setting: ENV.sdrMaxCallsPerRun },
+      unreadablePrefix: unreadablePrefix(sdrReportsManifest),
+    },
     emptySummary(pass),
   );
   const summary = run.summary;

@@ -337,7 +337,14 @@ describe('cdr-findings', () => {
     );
     const saved = await checkpoint(lake);
     expect(saved.pending?.nextCursor).toBe(3 * PAGE_SIZE);
-    expect(await lake.keys('raw/cdr-findings/')).toHaveLength(3);
+    const rawKeys = await lake.keys('raw/cdr-findings/');
+    expect(rawKeys.filter((key) => !key.includes('/unreadable/'))).toHaveLength(3);
+    // Archive first, then judge: the unusable body is kept as it was served.
+    const unreadable = rawKeys.filter((key) => key.startsWith('raw/cdr-findings/unreadable/'));
+    expect(unreadable).toHaveLength(1);
+    const kept = gunzipSync(await lake.bytes(unreadable[0] ?? '')).toString('utf8');
+    expect(kept.startsWith('{"content":[')).toBe(true);
+    expect(() => JSON.parse(kept)).toThrow();
 
     const summary = await run(handler);
     expect(summary.windows[0]?.complete).toBe(true);

@@ -1,6 +1,8 @@
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { PagingError } from '../../../functions/core/paging';
 import { Run, type RunCounts, RunError } from '../../../functions/core/run';
+import { QualysApiError } from '../../../functions/qualys/errors';
 import { MemoryStore } from '../../support/memory-store';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
@@ -74,5 +76,44 @@ describe('Run.spendCall: the per-run call cap', () => {
     run.spendCall('page 0');
     budget.callsMade = 3; // the first call was retried twice
     expect(() => run.spendCall('page 1')).toThrow(/call limit of 3 per run/);
+  });
+});
+
+describe('Run.keepUnreadable: archive first, then judge', () => {
+  it('keeps the body of a response that was not usable under the unreadable prefix, and only that', async () => {
+    const store = new MemoryStore();
+    const run = new Run<RunCounts>(
+      {
+        store,
+        logger: silent,
+        qualys: { budget: { callsMade: 0, rateLimitReport: {} } },
+        unreadablePrefix: 'raw/cdr-findings/unreadable/',
+        now: () => Date.parse('2026-05-10T01:02:03.004Z'),
+      },
+      { objectsWritten: 0, apiCalls: 0, rateLimit: {} },
+    );
+    const body = new Uint8Array(Buffer.from('<html>not a page</html>'));
+    await run.steps(async () => {
+      throw new QualysApiError('GET /cdr-api/rest/v1/findings', 200, 'the body is not JSON (23 bytes)', body);
+    }, 'stop');
+    await expect(run.finish()).rejects.toThrow(/the body is not JSON/);
+
+    const keys = [...store.objects.keys()];
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toMatch(
+      /^raw\/cdr-findings\/unreadable\/dt=2026-05-10\/20260510T010203004Z-[0-9a-f]{12}\.gz$/,
+    );
+    expect(gunzipSync(store.objects.get(keys[0] ?? '')?.body ?? new Uint8Array()).toString('utf8')).toBe(
+      '<html>not a page</html>',
+    );
+    // Errors without a body, and runs without the prefix, archive nothing.
+    expect(await run.keepUnreadable(new Error('reset'))).toBeUndefined();
+  });
+
+  it('never puts the body in the error as logged or serialised', () => {
+    const error = new QualysApiError('GET /x', 200, 'unexpected response', new Uint8Array([1, 2, 3]));
+    expect(error.body).toEqual(new Uint8Array([1, 2, 3]));
+    expect(Object.keys(error)).not.toContain('body');
+    expect(JSON.stringify(error)).not.toContain('body');
   });
 });
