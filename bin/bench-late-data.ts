@@ -7,9 +7,9 @@
  * Simulated time: `Date.now` is replaced before the simulator starts and the bundle loads, as
  * vi.setSystemTime does in the tests; both read it, so a 5-minute step costs no real time.
  */
-import { startSimulator } from '../test/simulator/index';
-import { lambdaContext, loadHandler } from '../test/support/invoke';
-import { curatedRecords, lambdaEnv, startLocalAws } from '../test/support/local-aws';
+import { lambdaContext } from '../test/support/invoke';
+import { curatedRecords } from '../test/support/local-aws';
+import { withCdrLake } from './bench-cdr-lake';
 
 export interface LateDataDesign {
   name: string;
@@ -65,7 +65,7 @@ function simulatedClock(start: number) {
 
 export async function lateDataScenario(design: LateDataDesign): Promise<LateDataRow> {
   const clock = simulatedClock(ANCHOR);
-  const sim = await startSimulator({
+  const options = {
     anchor: new Date(ANCHOR),
     cdr: {
       historyHours: HISTORY_HOURS,
@@ -75,49 +75,40 @@ export async function lateDataScenario(design: LateDataDesign): Promise<LateData
       lateMaxMinutes: 120,
       lateFindings: 0,
     },
-  });
-  const aws = await startLocalAws();
+  };
+  const env = {
+    CDR_PAGE_SIZE: String(PAGE_SIZE),
+    CDR_INITIAL_LOOKBACK_HOURS: String(HISTORY_HOURS),
+    ...design.env,
+  };
   try {
-    const lake = await aws.createLake('bench-late');
-    const secretId = aws.secrets.put(
-      'bench-late',
-      JSON.stringify({ baseUrl: sim.url, username: 'qualys-lake-demo', password: 'demo-password' }),
-    );
-    const handler = await loadHandler(
-      'cdr-findings',
-      lambdaEnv(aws, lake, secretId, {
-        POWERTOOLS_LOG_LEVEL: 'ERROR',
-        CDR_PAGE_SIZE: String(PAGE_SIZE),
-        CDR_INITIAL_LOOKBACK_HOURS: String(HISTORY_HOURS),
-        ALERT_MIN_SEVERITY: 'CRITICAL',
-        ...design.env,
-      }),
-    );
-    const started = performance.now();
-    let runs = 0;
-    for (let at = ANCHOR; at < ANCHOR + (SERIES_HOURS + SETTLING_HOURS) * HOUR; at += 5 * MINUTE) {
-      clock.set(at);
-      await handler({}, lambdaContext(15 * MINUTE));
-      runs++;
-    }
-    const seconds = (performance.now() - started) / 1000;
-    const served = sim.data.findings();
-    const landed = new Set(
-      (await curatedRecords<{ uuid: string }>(aws, lake.bucket, 'curated/cdr_findings/')).map((r) => r.uuid),
-    );
-    return {
-      design: design.name,
-      runs,
-      findings: served.length,
-      lost: served.filter((finding) => !landed.has(finding.uuid)).length,
-      apiCalls: sim.stats.byPath[FINDINGS_PATH] ?? 0,
-      // One call a run plus one a page of unique findings: the least any design can do.
-      minimumCalls: runs + Math.ceil(served.length / PAGE_SIZE),
-      seconds,
-    };
+    return await withCdrLake('bench-late', options, env, async ({ sim, aws, lake, handler }) => {
+      const started = performance.now();
+      let runs = 0;
+      for (let at = ANCHOR; at < ANCHOR + (SERIES_HOURS + SETTLING_HOURS) * HOUR; at += 5 * MINUTE) {
+        clock.set(at);
+        await handler({}, lambdaContext(15 * MINUTE));
+        runs++;
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const served = sim.data.findings();
+      const landed = new Set(
+        (await curatedRecords<{ uuid: string }>(aws, lake.bucket, 'curated/cdr_findings/')).map(
+          (r) => r.uuid,
+        ),
+      );
+      return {
+        design: design.name,
+        runs,
+        findings: served.length,
+        lost: served.filter((finding) => !landed.has(finding.uuid)).length,
+        apiCalls: sim.stats.byPath[FINDINGS_PATH] ?? 0,
+        // One call a run plus one a page of unique findings: the least any design can do.
+        minimumCalls: runs + Math.ceil(served.length / PAGE_SIZE),
+        seconds,
+      };
+    });
   } finally {
-    await aws.close();
-    await sim.close();
     clock.restore();
   }
 }

@@ -5,9 +5,8 @@
  * calls the simulator refused (409/429), which must be 0. The first page is read alone (it tells
  * how far the window goes), so the least any reader can take is L + (N − 1)·L/C.
  */
-import { startSimulator } from '../test/simulator/index';
-import { lambdaContext, loadHandler } from '../test/support/invoke';
-import { lambdaEnv, startLocalAws } from '../test/support/local-aws';
+import { lambdaContext } from '../test/support/invoke';
+import { withCdrLake } from './bench-cdr-lake';
 
 export interface LatencyRow {
   concurrency: number;
@@ -26,27 +25,13 @@ const FINDINGS_PER_HOUR = 167;
 export const LATENCY_SCENARIO = `cdr-findings, one 24 h window of ~${(24 * FINDINGS_PER_HOUR).toLocaleString('en-US')} findings (page size ${PAGE_SIZE}), ${LATENCY_MS} ms a call`;
 
 export async function latencyScenario(concurrency: number): Promise<LatencyRow> {
-  const sim = await startSimulator({
+  const options = {
     latencyMs: LATENCY_MS,
     rateLimit: { limit: 10_000, windowSec: 3600, concurrency },
     cdr: { historyHours: 24, findingsPerHour: FINDINGS_PER_HOUR, lateFindings: 0 },
-  });
-  const aws = await startLocalAws();
-  try {
-    const lake = await aws.createLake('bench-latency');
-    const secretId = aws.secrets.put(
-      'bench-latency',
-      JSON.stringify({ baseUrl: sim.url, username: 'qualys-lake-demo', password: 'demo-password' }),
-    );
-    const handler = await loadHandler(
-      'cdr-findings',
-      lambdaEnv(aws, lake, secretId, {
-        POWERTOOLS_LOG_LEVEL: 'ERROR',
-        CDR_PAGE_SIZE: String(PAGE_SIZE),
-        CDR_LAG_MINUTES: '0',
-        ALERT_MIN_SEVERITY: 'CRITICAL',
-      }),
-    );
+  };
+  const env = { CDR_PAGE_SIZE: String(PAGE_SIZE), CDR_LAG_MINUTES: '0' };
+  return withCdrLake('bench-latency', options, env, async ({ sim, handler }) => {
     // A scheduled run finds the JWT of the run before (it lasts 4 h): log in first with a one-minute
     // replay of an empty hour, so the timed run is the window's calls alone.
     const quiet = Date.now() - 40 * 24 * 3600_000;
@@ -69,8 +54,5 @@ export async function latencyScenario(concurrency: number): Promise<LatencyRow> 
       floorSeconds: (summary.pages * LATENCY_MS) / 1000 / concurrency,
       refused: sim.stats.rateLimited,
     };
-  } finally {
-    await aws.close();
-    await sim.close();
-  }
+  });
 }

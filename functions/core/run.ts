@@ -8,6 +8,7 @@ import type { DigestFormat } from './alerts/digest';
 import type { AlertOutbox } from './alerts/outbox';
 import { PagingError } from './paging';
 import type { AlertSink, ObjectStore, PutOptions, RunLogger } from './ports';
+import { writeJson } from './records';
 
 /**
  * The skeleton every collector run shares: a store that counts what the run writes, one call cap,
@@ -194,9 +195,7 @@ export class Run<S extends RunCounts> {
   ): Promise<number> {
     if (rejected.length === 0) return 0;
     this.logger.warn(warning, { ...context, rejected: rejected.length, firstReason: rejected[0]?.reason });
-    await this.store.put(key, `${JSON.stringify({ ...detail, rejected }, null, 2)}\n`, {
-      contentType: 'application/json',
-    });
+    await writeJson(this.store, key, { ...detail, rejected });
     this.summary.rejected = (this.summary.rejected ?? 0) + rejected.length;
     return rejected.length;
   }

@@ -20,7 +20,6 @@ export class RetryableError extends Error {
   constructor(
     message: string,
     readonly status?: number,
-    readonly waitMs?: number,
   ) {
     super(message);
   }
@@ -66,7 +65,7 @@ export class RetryPolicy {
         `${error.message}; gave up after ${attempt + 1} attempts`,
       );
     }
-    const waitMs = error.waitMs ?? this.backoffMs(attempt);
+    const waitMs = this.backoffMs(attempt);
     if (now() + waitMs + requestTimeoutMs > call.deadline) {
       throw new DeadlineError(
         `${endpoint}: ${error.message}, and no time is left to retry before the deadline`,

@@ -2,7 +2,7 @@ import { CheckpointStore } from '../core/checkpoint';
 import { unreadablePrefix } from '../core/manifest';
 import { ENV } from '../core/names';
 import { pageNumberPaging } from '../core/paging';
-import { gzip, keyTime } from '../core/records';
+import { gzip, keyTime, writeJson } from '../core/records';
 import { type CollectorDependencies, emptyRunCounts, Run, type RunCounts, RunError } from '../core/run';
 import type { CallOptions } from '../qualys/client';
 import { DeadlineError, isStopSignal, QualysRedirectError } from '../qualys/errors';
@@ -153,11 +153,12 @@ async function noteContentFailure(work: Work, report: ArchivableReport, reason: 
   const { [report.fileUuid]: _previous, ...others } = state.reports;
   const giveUp = attempts >= MAX_CONTENT_FAILURES;
   if (giveUp) {
-    await run.store.put(
-      sdrReportsKeys.setAside(report),
-      `${JSON.stringify({ report, reason, attempts, setAsideAt: run.isoNow() }, null, 2)}\n`,
-      { contentType: 'application/json' },
-    );
+    await writeJson(run.store, sdrReportsKeys.setAside(report), {
+      report,
+      reason,
+      attempts,
+      setAsideAt: run.isoNow(),
+    });
     run.summary.setAside.push({ fileUuid: report.fileUuid, reason });
     run.logger.error(
       'Report set aside: its downloads were not the report; delete the set-aside object to retry',
