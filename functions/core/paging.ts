@@ -122,45 +122,83 @@ export async function* pages<P>(options: PagingOptions<P>): AsyncGenerator<PageR
 }
 
 /**
- * Fetches the pages after the current one while it is written, up to `concurrency()` calls in
- * flight, once the API has said how far the listing goes (`totalElements`, `totalPages`): those
- * cursors are independent. An offset listing is predicted to go on in steps of the rows the page
- * just held; when a page holds fewer, the predictions after it are dropped and made again, so a
- * page is only ever used at the cursor the rules above give. Pages are handed over in order.
+ * Fetches the pages after the current one while it is written, once the API has said how far the
+ * listing goes (`totalElements`, `totalPages`): those cursors are independent. Up to
+ * `concurrency()` calls are in flight at once, and each call that lands starts the next one at
+ * once, whether or not the caller has taken the pages before it: the caller's writes never hold a
+ * slot idle. At most `concurrency()` landed pages wait for the caller, which bounds memory. An
+ * offset listing is predicted to go on in steps of the rows the last page taken held; when a page
+ * holds fewer, the predictions after it are dropped and made again, so a page is only ever used at
+ * the cursor the rules above give. Pages are handed over in order.
  */
 class ReadAhead<P> {
-  private readonly inFlight = new Map<number, Promise<P>>();
+  private readonly fetches = new Map<number, { page: Promise<P> }>();
   private readonly dropped: Promise<unknown>[] = [];
+  private basis: { next: number; page: PageInfo; budget: number } | undefined;
+  /** The last cursor handed to the caller: nothing at or before it is fetched again. */
+  private taken: number | undefined;
+  /** Calls started and not landed, taken or not. */
+  private running = 0;
+  private closed = false;
 
   constructor(private readonly options: PagingOptions<P>) {}
 
   take(cursor: number): Promise<P> {
-    const page = this.inFlight.get(cursor) ?? this.options.fetchPage(cursor);
-    this.inFlight.delete(cursor);
+    this.taken = cursor;
+    const fetch = this.fetches.get(cursor);
+    this.fetches.delete(cursor);
+    return fetch?.page ?? this.start(cursor);
+  }
+
+  /** Reads ahead from `next` on, as far as the API said the listing goes and `budget` pages allow. */
+  plan(next: number, page: PageInfo, budget: number): void {
+    this.basis = { next, page, budget };
+    const wanted = new Set(this.wanted());
+    for (const [cursor, fetch] of this.fetches) {
+      if (wanted.has(cursor)) continue;
+      this.fetches.delete(cursor);
+      this.dropped.push(fetch.page);
+    }
+    this.pump();
+  }
+
+  /** The cursors worth having: as many as may run at once, and as many again landed and waiting. */
+  private wanted(): number[] {
+    const width = this.options.concurrency?.() ?? 0;
+    if (!this.basis || width <= 0) return [];
+    const { next, page, budget } = this.basis;
+    const cursors = predictCursors(this.options, next, page, Math.min(2 * width, budget));
+    const taken = this.taken;
+    return taken === undefined ? cursors : cursors.filter((cursor) => cursor > taken);
+  }
+
+  /** Starts calls for the wanted cursors in order while fewer than `concurrency()` are running. */
+  private pump(): void {
+    if (this.closed) return;
+    const limit = this.options.concurrency?.() ?? 0;
+    for (const cursor of this.wanted()) {
+      if (this.running >= limit) return;
+      if (!this.fetches.has(cursor)) this.fetches.set(cursor, { page: this.start(cursor) });
+    }
+  }
+
+  /** Starts the call for `cursor`; when it lands, the next one starts. */
+  private start(cursor: number): Promise<P> {
+    this.running++;
+    const page = this.options.fetchPage(cursor);
+    const landed = () => {
+      this.running--;
+      this.pump();
+    };
+    // Handled here so a failure is not "unhandled" before its turn; take() still sees it.
+    page.then(landed, landed);
     return page;
   }
 
-  /** Starts fetching from `next` on, as far as the API said the listing goes and `budget` pages allow. */
-  plan(next: number, page: PageInfo, budget: number): void {
-    const width = Math.min(this.options.concurrency?.() ?? 0, budget);
-    const wanted = width > 0 ? predictCursors(this.options, next, page, width) : [];
-    for (const [cursor, promise] of this.inFlight) {
-      if (wanted.includes(cursor)) continue;
-      this.inFlight.delete(cursor);
-      this.dropped.push(promise);
-    }
-    for (const cursor of wanted) {
-      if (this.inFlight.has(cursor)) continue;
-      const promise = this.options.fetchPage(cursor);
-      // Handled here so a failure is not "unhandled" before its turn; take() still sees it.
-      promise.catch(() => undefined);
-      this.inFlight.set(cursor, promise);
-    }
-  }
-
   async settle(): Promise<void> {
-    await Promise.allSettled([...this.inFlight.values(), ...this.dropped]);
-    this.inFlight.clear();
+    this.closed = true;
+    await Promise.allSettled([...[...this.fetches.values()].map((fetch) => fetch.page), ...this.dropped]);
+    this.fetches.clear();
   }
 }
 

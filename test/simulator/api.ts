@@ -203,14 +203,29 @@ function findings(world: World, path: string, params: URLSearchParams): Reply {
 
   const now = world.now();
   const matching: CdrFinding[] = [];
-  for (const s of world.findings) {
-    if (s.visibleAt > now || s.ts < startAt || s.ts > endAt) continue;
+  // world.findings is sorted newest first (compareFindings): only the window's slice is looked at.
+  const from = firstIndex(world.findings, (s) => s.ts <= endAt);
+  const to = firstIndex(world.findings, (s) => s.ts < startAt);
+  for (const s of world.findings.slice(from, to)) {
+    if (s.visibleAt > now) continue;
     const f = s.finding;
     if (!filters.every(([field, values]) => values.some((v) => matchCdrField(field, v, f)))) continue;
     if (!evaluateQql(query, f, matchCdrField)) continue;
     matching.push(f);
   }
   return json(200, cdrPage(withInjected(world, path, matching), offset, limit, world.paging));
+}
+
+/** The first index from which `after` holds, in a list where it holds for a suffix. */
+function firstIndex<T>(items: readonly T[], after: (item: T) => boolean): number {
+  let low = 0;
+  let high = items.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (after(items[middle] as T)) high = middle;
+    else low = middle + 1;
+  }
+  return low;
 }
 
 function validateTerms(node: QqlNode, probe: CdrFinding): void {
