@@ -130,7 +130,7 @@ export class QualysLakeStack extends Stack {
       name,
       secret: this.qualysSecret,
       archive: this.archive,
-      prefixes: { read: manifest.reads, write: manifest.writes },
+      prefixes: { read: manifest.reads, write: manifest.writes, delete: manifest.deletes },
       alerts: this.alerts,
       publishAlerts: manifest.publishesAlerts,
     });

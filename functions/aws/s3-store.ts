@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import {
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -114,6 +115,26 @@ export class S3Store implements ObjectStore {
       this.signal?.removeEventListener('abort', abort);
     }
     return { bytes };
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    // DeleteObjects takes at most 1,000 keys; it answers 200 with per-key errors, checked here.
+    for (let start = 0; start < keys.length; start += 1000) {
+      const response = await this.client.send(
+        new DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: { Objects: keys.slice(start, start + 1000).map((Key) => ({ Key })), Quiet: true },
+        }),
+        this.sendOptions,
+      );
+      const failed = response.Errors ?? [];
+      if (failed.length > 0) {
+        const first = failed[0];
+        throw new Error(
+          `S3 did not delete ${failed.length} object(s), e.g. ${first?.Key}: ${first?.Code} ${first?.Message ?? ''}`.trim(),
+        );
+      }
+    }
   }
 
   async *list(prefix: string): AsyncIterable<string> {

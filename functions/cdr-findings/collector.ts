@@ -6,6 +6,7 @@ import {
   type PendingWindow,
   type Window,
 } from '../core/checkpoint';
+import { PageJournal } from '../core/journal';
 import { unreadablePrefix } from '../core/manifest';
 import { emptyAlertCounts, emptyRunCounts, Run } from '../core/run';
 import { SeenIndex } from '../core/seen-index';
@@ -59,15 +60,46 @@ export async function runCdrFindings(
     deps,
     call,
     index: new SeenIndex(run.store, keys.seenPrefix),
+    journal: new PageJournal(run.store, keys.journalPrefix, run.isoNow()),
     outbox,
     alerts: request.kind === 'incremental' || request.alerts,
     alertUnalerted: request.kind === 'incremental',
   };
-  await run.steps(
-    () => (request.kind === 'incremental' ? collect(context) : replay(context, request.window)),
-    'Stopping early; the checkpoint resumes from the next page',
+  await run.steps(async () => {
+    await replayJournal(context);
+    await (request.kind === 'incremental' ? collect(context) : replay(context, request.window));
+  }, 'Stopping early; the checkpoint resumes from the next page');
+  // The alerts go out only once the journal is merged: sent before, a failed merge would leave
+  // their entries to queue them again in the next run.
+  const merged = await mergeJournal(context);
+  return run.finish(
+    merged
+      ? { outbox, sink: deps.alerts, format: CDR_FINDINGS_DIGEST, counts: run.summary, call }
+      : undefined,
   );
-  return run.finish({ outbox, sink: deps.alerts, format: CDR_FINDINGS_DIGEST, counts: run.summary, call });
+}
+
+/** What earlier runs journaled and never merged, applied before this run reads a page. */
+async function replayJournal({ journal, index, outbox }: RunContext): Promise<void> {
+  const entries = await journal.pending();
+  index.replay(entries.map((entry) => entry.seen));
+  await outbox.queue(entries.flatMap((entry) => entry.alerts));
+}
+
+/**
+ * Writes the seen index's changed days and the outbox once, then deletes the journal entries they
+ * now hold. Returns false when that failed: the entries stay for the next run to merge.
+ */
+async function mergeJournal({ run, journal, index, outbox }: RunContext): Promise<boolean> {
+  let merged = false;
+  await run.steps(async () => {
+    await journal.merge(async () => {
+      await index.compact();
+      await outbox.saveQueued();
+    });
+    merged = true;
+  }, 'Stopping before the page journal was merged; the next run merges it and sends its alerts');
+  return merged;
 }
 
 function emptySummary(mode: CdrFindingsRequest['kind']): CdrFindingsSummary {

@@ -5,7 +5,8 @@ import { ALERTS_REJECTED_FOLDER, CURATED_DATASETS } from '../core/names';
 import { keyTime, utcDate } from '../core/records';
 import { cdrFindingsManifest } from './manifest';
 
-const { raw, state } = cdrFindingsManifest.prefixes;
+const { raw, state, journal } = cdrFindingsManifest.prefixes;
+if (!journal) throw new Error('cdr-findings keeps a page journal: its manifest must say journal: true');
 const curated = curatedPrefix(CURATED_DATASETS.cdrFindings);
 
 /** S3 keys of the CDR collector. Deterministic from the request, so a retried page overwrites. */
@@ -15,6 +16,8 @@ export const cdrFindingsKeys = {
   /** Alerts SNS refused for their content, each with its reason. */
   alertsRejected: `${state}${ALERTS_REJECTED_FOLDER}`,
   seenPrefix: `${state}seen/`,
+  /** One object per page that found something new; merged into seen/ and the outbox at run end. */
+  journalPrefix: journal,
   replayCheckpoint: (window: Window) => `${state}replays/${windowId(window)}.json`,
   raw: (window: Window, offset: number) =>
     `${raw}dt=${utcDate(window.endAt)}/window=${windowId(window)}/offset=${offsetId(offset)}.json.gz`,

@@ -6,4 +6,5 @@ export const cdrFindingsManifest = defineCollector({
   name: 'cdr-findings',
   datasets: [CURATED_DATASETS.cdrFindings],
   publishesAlerts: true,
+  journal: true,
 });

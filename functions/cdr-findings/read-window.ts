@@ -1,9 +1,11 @@
+import type { AlertCandidate } from '../core/alerts/digest';
 import type { AlertOutbox } from '../core/alerts/outbox';
 import type { Checkpoint, Window } from '../core/checkpoint';
+import type { PageJournal } from '../core/journal';
 import { offsetPaging } from '../core/paging';
-import { gzip, toNdjsonGzip, utcDate } from '../core/records';
+import { gzipAsync, toNdjsonGzipAsync, utcDate } from '../core/records';
 import type { AlertCounts, AlertingDependencies, Run, RunCounts } from '../core/run';
-import type { SeenIndex } from '../core/seen-index';
+import type { SeenDelta, SeenIndex } from '../core/seen-index';
 import { alertsAt } from '../core/severity';
 import { CDR_FINDINGS_PATH, listFindings } from '../qualys/cdr';
 import type { CallOptions } from '../qualys/client';
@@ -50,12 +52,19 @@ export interface CdrFindingsSummary extends RunCounts, AlertCounts {
   checkpoint?: Checkpoint;
 }
 
+/** What a page changed, recorded in one write: the findings it made seen and the alerts they queued. */
+export interface CdrJournalEntry {
+  seen: SeenDelta;
+  alerts: AlertCandidate[];
+}
+
 /** What the steps of one run share. */
 export interface RunContext {
   run: Run<CdrFindingsSummary>;
   deps: CdrFindingsDependencies;
   call: CallOptions;
   index: SeenIndex;
+  journal: PageJournal<CdrJournalEntry>;
   outbox: AlertOutbox;
   /** Whether new severe findings are queued as alerts (a replayed window may say no). */
   alerts: boolean;
@@ -108,29 +117,49 @@ export async function readWindow(context: RunContext, read: WindowRead): Promise
   };
   // A settle read may stop after its first page (the count matched): read ahead only once it did not.
   let readAhead = read.enough === undefined;
-  for await (const { cursor: offset, next, page } of offsetPaging({
-    endpoint: `GET ${CDR_FINDINGS_PATH} (window ${window.startAt} to ${window.endAt})`,
-    fetchPage,
-    start: read.cursor,
-    limit: read.pageSize,
-    concurrency: () => (readAhead ? deps.qualys.budget.concurrencyLimit : 0),
-  })) {
-    const fresh = await writePage(context, window, offset, page);
-    for (const counts of [report, run.summary]) {
-      counts.pages++;
-      counts.findings += page.content.length;
-      counts.newFindings += fresh.length;
+  // Progress past pages that added nothing is saved with the next page that does, or at the end:
+  // the checkpoint is written when it matters, and a run cut off in between reads those pages again.
+  let unsaved: (() => Promise<void>) | undefined;
+  try {
+    for await (const { cursor: offset, next, page } of offsetPaging({
+      endpoint: `GET ${CDR_FINDINGS_PATH} (window ${window.startAt} to ${window.endAt})`,
+      fetchPage,
+      start: read.cursor,
+      limit: read.pageSize,
+      concurrency: () => (readAhead ? deps.qualys.budget.concurrencyLimit : 0),
+    })) {
+      const fresh = await writePage(context, window, offset, page);
+      for (const counts of [report, run.summary]) {
+        counts.pages++;
+        counts.findings += page.content.length;
+        counts.newFindings += fresh.length;
+      }
+      if (read.kind === 'settle' || read.kind === 'reconcile') run.summary.lateFindings += fresh.length;
+      const freshByHour = countByHour(fresh);
+      const matched = next !== undefined && (read.enough?.(page, offset, freshByHour) ?? false);
+      readAhead = !matched;
+      const save = () => read.save(matched ? undefined : next, freshByHour);
+      if (matched) report.countMatched = true;
+      if (matched || next === undefined || fresh.length > 0) {
+        unsaved = undefined;
+        await save();
+      } else {
+        unsaved = save;
+      }
+      if (matched || next === undefined) {
+        report.complete = true;
+        break;
+      }
     }
-    if (read.kind === 'settle' || read.kind === 'reconcile') run.summary.lateFindings += fresh.length;
-    const freshByHour = countByHour(fresh);
-    const matched = next !== undefined && (read.enough?.(page, offset, freshByHour) ?? false);
-    readAhead = !matched;
-    await read.save(matched ? undefined : next, freshByHour);
-    if (matched) report.countMatched = true;
-    if (matched || next === undefined) {
-      report.complete = true;
-      break;
-    }
+  } finally {
+    await unsaved?.().catch((error: unknown) =>
+      run.logger.warn(
+        'Could not save the cursor past pages that added nothing; the next run reads them again',
+        {
+          error: (error as Error).message,
+        },
+      ),
+    );
   }
   return report;
 }
@@ -157,7 +186,7 @@ async function writePage(
 ): Promise<FindingWithDay[]> {
   const { run, deps, index } = context;
   const rawKey = keys.raw(window, offset);
-  await run.store.put(rawKey, gzip(page.raw), {
+  await run.store.put(rawKey, await gzipAsync(page.raw), {
     contentType: 'application/json',
     contentEncoding: 'gzip',
     metadata: {
@@ -197,14 +226,16 @@ async function writePage(
   const withoutAlert = context.alerts
     ? undefined
     : new Map(severe.map((item) => [item, curatedKeys.get(item.day) ?? '']));
-  try {
-    await context.outbox.add(candidates);
-    await index.add(fresh, uuidOf, dayOf, { withoutAlert, alerted: unalerted.map(({ record }) => record) });
-  } catch (error) {
-    // Not marked seen (or still unalerted): the retried page finds these again and queues their alerts
-    // then; sending them with this run's flush would send them twice.
-    context.outbox.withhold(candidates.map((candidate) => candidate.key));
-    throw error;
+  const seen = index.delta(fresh, uuidOf, dayOf, {
+    withoutAlert,
+    alerted: unalerted.map(({ record }) => record),
+  });
+  if (Object.keys(seen).length > 0 || candidates.length > 0) {
+    // The one write that records the page: its findings seen and their alerts queued, together. If
+    // it fails, neither happened, and the retried page finds the same findings new again.
+    await context.journal.append({ seen, alerts: candidates });
+    await index.apply(seen);
+    await context.outbox.queue(candidates);
   }
   run.summary.curatedWithoutAlert += withoutAlert?.size ?? 0;
   run.summary.alertedAfterBackfill += caughtUp.length;
@@ -237,7 +268,7 @@ async function curate(
       lake_ingested_at: ingestedAt,
       lake_raw_key: rawKey,
     }));
-    await run.store.put(key, toNdjsonGzip(records), {
+    await run.store.put(key, await toNdjsonGzipAsync(records), {
       contentType: 'application/x-ndjson',
       contentEncoding: 'gzip',
     });

@@ -15,11 +15,15 @@ export interface CollectorManifest {
     readonly raw: string;
     readonly state: string;
     readonly files?: string;
+    /** `state/<name>/journal/`: per-page state written once and merged later (cdr-findings). */
+    readonly journal?: string;
   };
   /** Prefixes its role may read, each ending in `/`. */
   readonly reads: readonly string[];
   /** Prefixes its role may write, each ending in `/`. */
   readonly writes: readonly string[];
+  /** Prefixes its role may delete objects under (its journal, once merged), each ending in `/`. */
+  readonly deletes: readonly string[];
 }
 
 /** The prefix of one curated dataset: `curated/<dataset>/`. */
@@ -35,18 +39,22 @@ export function defineCollector(options: {
   datasets: readonly CuratedDataset[];
   publishesAlerts: boolean;
   files?: boolean;
+  /** Keeps a journal of per-page state under `state/<name>/journal/`, deleted once merged. */
+  journal?: boolean;
 }): CollectorManifest {
   const { name, datasets, publishesAlerts } = options;
   const raw = `${PREFIX.raw}${name}/`;
   const state = `${PREFIX.state}${name}/`;
   const files = options.files ? `${PREFIX.reports}${name}/` : undefined;
+  const journal = options.journal ? `${state}journal/` : undefined;
   return {
     name,
     datasets,
     publishesAlerts,
-    prefixes: files ? { raw, state, files } : { raw, state },
+    prefixes: { raw, state, ...(files && { files }), ...(journal && { journal }) },
     reads: [state, QUALYS_STATE_PREFIX, ...(files ? [files] : [])],
     writes: [raw, ...datasets.map(curatedPrefix), state, QUALYS_STATE_PREFIX, ...(files ? [files] : [])],
+    deletes: journal ? [journal] : [],
   };
 }
 

@@ -21,6 +21,8 @@ export interface ObjectStore {
   upload(key: string, body: AsyncIterable<Uint8Array>, options: PutOptions): Promise<{ bytes: number }>;
   /** Keys under a prefix, in lexical order. */
   list(prefix: string): AsyncIterable<string>;
+  /** Deletes objects (a missing key is no error); only under prefixes a manifest lists in `deletes`. */
+  delete(keys: readonly string[]): Promise<void>;
 }
 
 /** One alert: a plain-text email body, an AWS Chatbot custom notification and the attributes. */

@@ -1,14 +1,22 @@
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzipSync, gzip as gzipCallback, gzipSync } from 'node:zlib';
 import type { ObjectStore } from './ports';
 
 /** Encodes records as gzip-compressed NDJSON: one JSON object per line, Athena's JSON SerDe input. */
 export function toNdjsonGzip(records: readonly unknown[]): Uint8Array {
-  return gzipSync(
-    records
-      .map((record) => JSON.stringify(record))
-      .join('\n')
-      .concat(records.length ? '\n' : ''),
-  );
+  return gzipSync(ndjson(records));
+}
+
+/** {@link toNdjsonGzip} off the event loop (zlib's thread pool), for pages written while others are fetched. */
+export function toNdjsonGzipAsync(records: readonly unknown[]): Promise<Uint8Array> {
+  return gzipAsync(ndjson(records));
+}
+
+function ndjson(records: readonly unknown[]): string {
+  return records
+    .map((record) => JSON.stringify(record))
+    .join('\n')
+    .concat(records.length ? '\n' : '');
 }
 
 export function fromNdjsonGzip(bytes: Uint8Array): unknown[] {
@@ -20,6 +28,10 @@ export function fromNdjsonGzip(bytes: Uint8Array): unknown[] {
 }
 
 export const gzip = (bytes: Uint8Array | string): Uint8Array => gzipSync(bytes);
+
+const gzipInPool = promisify(gzipCallback);
+/** gzip in zlib's thread pool: the event loop stays free for the calls in flight. */
+export const gzipAsync = async (bytes: Uint8Array | string): Promise<Uint8Array> => gzipInPool(bytes);
 
 /** Reads a JSON state object (gzip or plain), or undefined when it does not exist. */
 export async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefined> {

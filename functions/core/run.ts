@@ -320,5 +320,6 @@ function countingStore(store: ObjectStore, counted: () => void): ObjectStore {
     get: (key) => store.get(key),
     exists: (key) => store.exists(key),
     list: (prefix) => store.list(prefix),
+    delete: (keys) => store.delete(keys),
   };
 }

@@ -44,6 +44,8 @@ export interface PrefixGrants {
   readonly read?: readonly string[];
   /** Prefixes the function may put objects under (multipart uploads included). */
   readonly write?: readonly string[];
+  /** Prefixes the function may delete objects under (the bucket keeps the old version). */
+  readonly delete?: readonly string[];
 }
 
 /** Transitions of raw pages, skipped when the page expires first. */
@@ -118,12 +120,13 @@ export class ArchiveBucket extends Construct {
 
   /**
    * Grants object reads (and listing, so a missing key reads as `NoSuchKey` rather than
-   * `AccessDenied`) under `read`, and object writes under `write`. Nothing bucket-wide: no delete, no
-   * access outside the given prefixes.
+   * `AccessDenied`) under `read`, object writes under `write`, and deletes only under `delete`.
+   * Nothing bucket-wide: no access outside the given prefixes.
    */
   grantPrefixes(grantee: iam.IGrantable, prefixes: PrefixGrants): void {
     const read = (prefixes.read ?? []).map((prefix) => this.checkPrefix(prefix));
     const write = (prefixes.write ?? []).map((prefix) => this.checkPrefix(prefix));
+    const remove = (prefixes.delete ?? []).map((prefix) => this.checkPrefix(prefix));
 
     if (read.length > 0) {
       iam.Grant.addToPrincipal({
@@ -146,9 +149,17 @@ export class ArchiveBucket extends Construct {
       });
     }
 
+    if (remove.length > 0) {
+      iam.Grant.addToPrincipal({
+        grantee,
+        actions: ['s3:DeleteObject'],
+        resourceArns: remove.map((prefix) => this.bucket.arnForObjects(`${prefix}*`)),
+      });
+    }
+
     const principal = grantee.grantPrincipal;
     if (principal instanceof Construct) {
-      for (const prefix of new Set([...read, ...write])) {
+      for (const prefix of new Set([...read, ...write, ...remove])) {
         acknowledge(
           principal,
           wildcardResourceFinding(this, this.bucket.arnForObjects(`${prefix}*`)),

@@ -72,8 +72,12 @@ export interface CollectorProps extends CollectorOptions {
   /** Secret holding the Qualys base URL and credentials; the function may read only this one. */
   readonly secret: secretsmanager.ISecret;
   readonly archive: ArchiveBucket;
-  /** Archive prefixes the function may read and write, each ending in `/`. */
-  readonly prefixes: { readonly read: readonly string[]; readonly write: readonly string[] };
+  /** Archive prefixes the function may read, write and delete under, each ending in `/`. */
+  readonly prefixes: {
+    readonly read: readonly string[];
+    readonly write: readonly string[];
+    readonly delete?: readonly string[];
+  };
   /**
    * Topic the collector's alarms notify and, with `publishAlerts`, the collector publishes alerts to.
    * @default alarms have no actions, and the collector publishes nothing

@@ -78,13 +78,21 @@ describe('the stack grants each collector its manifest', () => {
       expect(JSON.stringify(list?.Condition)).toContain('"state/qualys/*"');
     });
 
+    it('may delete exactly the objects under its deletes (its page journal), and nothing else', () => {
+      expect(granted('s3:DeleteObject')).toEqual(objects(manifest.deletes));
+      expect(manifest.deletes).toEqual(manifest.prefixes.journal ? [manifest.prefixes.journal] : []);
+    });
+
     it('has no other S3 action', () => {
-      expect([...new Set(s3Statements.flatMap(actionsOf))].sort()).toEqual([
-        's3:AbortMultipartUpload',
-        's3:GetObject',
-        's3:ListBucket',
-        's3:PutObject',
-      ]);
+      expect([...new Set(s3Statements.flatMap(actionsOf))].sort()).toEqual(
+        [
+          's3:AbortMultipartUpload',
+          's3:GetObject',
+          's3:ListBucket',
+          's3:PutObject',
+          ...(manifest.deletes.length > 0 ? ['s3:DeleteObject'] : []),
+        ].sort(),
+      );
     });
 
     it(`publishes alerts only if its manifest says so (${manifest.publishesAlerts})`, () => {

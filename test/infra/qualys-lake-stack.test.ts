@@ -250,6 +250,7 @@ describe('QualysLakeStack with email and Slack', () => {
         's3:AbortMultipartUpload /curated/cdr_findings/*',
         's3:AbortMultipartUpload /state/cdr-findings/*',
         's3:AbortMultipartUpload /state/qualys/*',
+        's3:DeleteObject /state/cdr-findings/journal/*',
       ].sort(),
     );
     for (const statement of s3Statements) {

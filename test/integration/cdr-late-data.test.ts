@@ -1,3 +1,4 @@
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, onTestFinished, vi } from 'vitest';
 import { cdrFindingsKeys } from '../../functions/cdr-findings/keys';
 import type { CdrCheckpoint } from '../../functions/cdr-findings/windows';
@@ -27,6 +28,7 @@ const FINDINGS_PATH = '/cdr-api/rest/v1/findings';
 
 interface Summary {
   windows: Array<{ kind: string; startAt: string; endAt: string; newFindings: number; complete: boolean }>;
+  newFindings: number;
   lateFindings: number;
   alertsPublished: number;
 }
@@ -141,9 +143,9 @@ describe('cdr-findings with late data', () => {
       { historyHours: 2, findingsPerHour: 30, lateFindings: 0 },
       { AWS_ENDPOINT_URL_S3: proxy.url },
     );
-    // The seen index cannot be written: page 0 is archived, curated and its alerts queued, but its
-    // findings are not marked seen, so the retried page finds them new again.
-    proxy.refusePuts((path) => path.includes('/state/cdr-findings/seen/'));
+    // The page journal cannot be written: page 0 is archived and curated, but its findings are not
+    // marked seen nor their alerts queued, so the retried page finds them new again.
+    proxy.refusePuts((path) => path.includes('/state/cdr-findings/journal/'));
     await expect(run(handler)).rejects.toThrow();
     expect(proxy.refused).toBeGreaterThan(0);
     const planned = await getJson<CdrCheckpoint>(aws, lake.bucket, cdrFindingsKeys.checkpoint);
@@ -158,6 +160,41 @@ describe('cdr-findings with late data', () => {
       endAt: planned.pending?.endAt,
       complete: true,
     });
+
+    const served = sim.data.findings();
+    const records = await curatedRecords<Curated>(aws, lake.bucket, 'curated/cdr_findings/');
+    expectOnce(
+      records.map((record) => record.uuid),
+      served.map((finding) => finding.uuid),
+    );
+    const alertKeys = (await drainAlerts(aws, lake.queueUrl)).map((alert) => alert.attributes.alertKey ?? '');
+    expectOnce(alertKeys, severeUuids(served));
+  });
+  it('the seen index cannot be written when the run merges its journal: the next run merges it, no duplicate row, no duplicate alert', async () => {
+    const proxy = await failingS3(aws.endpoint);
+    onTestFinished(() => proxy.close());
+    const { sim, lake, handler } = await setUp(
+      { historyHours: 2, findingsPerHour: 30, lateFindings: 0 },
+      { AWS_ENDPOINT_URL_S3: proxy.url },
+    );
+    // Every page is written and journaled, but the merged seen index cannot be saved: the journal
+    // stays, and no alert goes out (sent now, the next run's merge would queue them again).
+    proxy.refusePuts((path) => path.includes('/state/cdr-findings/seen/'));
+    await expect(run(handler)).rejects.toThrow();
+    expect(proxy.refused).toBeGreaterThan(0);
+    expect(await drainAlerts(aws, lake.queueUrl)).toEqual([]);
+    const left = await aws.s3.send(
+      new ListObjectsV2Command({ Bucket: lake.bucket, Prefix: cdrFindingsKeys.journalPrefix }),
+    );
+    expect(left.KeyCount).toBeGreaterThan(0);
+
+    proxy.allow();
+    vi.setSystemTime(ANCHOR + 5 * MINUTE);
+    await run(handler);
+    const merged = await aws.s3.send(
+      new ListObjectsV2Command({ Bucket: lake.bucket, Prefix: cdrFindingsKeys.journalPrefix }),
+    );
+    expect(merged.Contents?.map((o) => o.Key) ?? []).toEqual([]);
 
     const served = sim.data.findings();
     const records = await curatedRecords<Curated>(aws, lake.bucket, 'curated/cdr_findings/');

@@ -16,6 +16,7 @@ import type { Handler } from '../support/invoke';
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
 const OUTBOX = 'state/cdr-findings/alert-outbox.json';
+const JOURNAL = 'state/cdr-findings/journal/';
 
 /**
  * Per test: the fault proxies in front of S3 (`s3`) and SNS (`sns`), the captured output, the
@@ -73,28 +74,34 @@ describe('fault injection (cdr-findings)', () => {
   // 12 h of history at 6 an hour, inside the first 24 h window: 8 pages of 10; no late data.
   test.override('simulatorOptions', { cdr: { historyHours: 12, findingsPerHour: 6, lateFindings: 0 } });
 
-  describe.each([
-    ['a raw page', 'raw/cdr-findings/'],
-    ['a curated object', 'curated/cdr_findings/'],
-    ['the alert outbox', OUTBOX],
-    ['the seen index', 'state/cdr-findings/seen/'],
-    ['the checkpoint', 'state/cdr-findings/checkpoint.json'],
-  ])('S3 refuses %s', (_, prefix) => {
-    test.for([
-      ['on the first page', 0],
-      ['on a middle page', 3],
-    ] as const)('%s: the run fails, the next runs land everything once', async ([, passes], { faults }) => {
-      const { trial, s3 } = faults;
-      const handler = await faults.warm();
-      s3.refusePuts(refuseAfter(prefix, passes));
-      const first = await trial.run(await handler());
-      expect(s3.refused).toBeGreaterThan(0);
-      expect(first.error?.message).toBeDefined();
-      s3.allow();
-      // README "Alerts": an alert can go out twice when the outbox cannot be saved after SNS took it.
-      const redelivered = prefix === OUTBOX ? first.alertKeys : [];
-      await trial.settleAndCheck(handler, { redelivered });
-    });
+  // Raw pages, curated objects and journal entries are written page by page; the seen index and the
+  // outbox once a run, when it merges its journal (and the outbox again after each publish round).
+  type When = readonly [string, number];
+  const FIRST: When = ['on the first write', 0];
+  const MIDDLE: When = ['on a middle page', 3];
+  describe.each<[string, string, When[]]>([
+    ['a raw page', 'raw/cdr-findings/', [FIRST, MIDDLE]],
+    ['a curated object', 'curated/cdr_findings/', [FIRST, MIDDLE]],
+    ['the page journal', JOURNAL, [FIRST, MIDDLE]],
+    ['the seen index', 'state/cdr-findings/seen/', [FIRST]],
+    ['the alert outbox', OUTBOX, [FIRST, ['after the first publish round', 1]]],
+    ['the checkpoint', 'state/cdr-findings/checkpoint.json', [FIRST, MIDDLE]],
+  ])('S3 refuses %s', (_, prefix, cases) => {
+    test.for(cases)(
+      '%s: the run fails, the next runs land everything once',
+      async ([, passes], { faults }) => {
+        const { trial, s3 } = faults;
+        const handler = await faults.warm();
+        s3.refusePuts(refuseAfter(prefix, passes));
+        const first = await trial.run(await handler());
+        expect(s3.refused).toBeGreaterThan(0);
+        expect(first.error?.message).toBeDefined();
+        s3.allow();
+        // README "Alerts": an alert can go out twice when the outbox cannot be saved after SNS took it.
+        const redelivered = prefix === OUTBOX ? first.alertKeys : [];
+        await trial.settleAndCheck(handler, { redelivered });
+      },
+    );
   });
 });
 

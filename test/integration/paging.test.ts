@@ -134,12 +134,15 @@ describe('paging that trusts what the API says', () => {
     expect(uuids).toHaveLength(WINDOW_FINDINGS);
     expect(new Set(uuids)).toEqual(new Set(sim.data.findings().map((finding) => finding.uuid)));
     // ceil(2345 / 37) = 64 pages, offSet moving by the 37 rows received. Pages are read ahead (two
-    // calls in flight), so the failed run had also asked for the page after the refused one: 370 and
-    // 407 were asked twice, and nothing else.
+    // calls in flight, up to four pages ahead of the one being written), so the failed run had also
+    // asked for some pages after the refused one; those, and only those, were asked twice.
     expect(Math.ceil(WINDOW_FINDINGS / CAP)).toBe(64);
     const asked = offsetsAsked(window).sort((a, b) => a - b);
     expect([...new Set(asked)]).toEqual(multiples(0, 64));
-    expect(asked).toEqual([...multiples(0, 64), 10 * CAP, 11 * CAP].sort((a, b) => a - b));
+    const twice = asked.filter((offset, index) => asked[index + 1] === offset);
+    expect(twice[0]).toBe(10 * CAP);
+    expect(twice).toEqual(multiples(10, 10 + twice.length));
+    expect(twice.length).toBeLessThanOrEqual(4);
   });
 
   it.each<[string, PagingBehaviour]>([

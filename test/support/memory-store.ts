@@ -10,7 +10,10 @@ export class MemoryStore implements ObjectStore {
   readonly objects = new Map<string, StoredObject>();
   /** Keys in the order they were written (a key written twice appears twice). */
   readonly writes: string[] = [];
+  /** Keys deleted, in order. */
+  readonly deletes: string[] = [];
   private readonly failures: Array<{ match: (key: string) => boolean; error: Error }> = [];
+  private readonly deleteFailures: Array<{ match: (key: string) => boolean; error: Error }> = [];
 
   /** The next put of a key `match` accepts throws `error`, once, as a failed S3 write would. */
   failOnce(match: (key: string) => boolean, error = new Error('simulated S3 write failure')): void {
@@ -48,6 +51,18 @@ export class MemoryStore implements ObjectStore {
 
   async *list(prefix: string): AsyncIterable<string> {
     for (const key of [...this.objects.keys()].sort()) if (key.startsWith(prefix)) yield key;
+  }
+
+  /** The next delete that includes a key `match` accepts throws, once, deleting nothing. */
+  failDeleteOnce(match: (key: string) => boolean, error = new Error('simulated S3 delete failure')): void {
+    this.deleteFailures.push({ match, error });
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    const failure = this.deleteFailures.findIndex(({ match }) => keys.some(match));
+    if (failure >= 0) throw this.deleteFailures.splice(failure, 1)[0]?.error;
+    for (const key of keys) this.objects.delete(key);
+    this.deletes.push(...keys);
   }
 
   /** The object's body as text (undefined when missing); does not gunzip. */

@@ -66,9 +66,10 @@ interface Group {
 export class AlertOutbox {
   private candidates: AlertCandidate[] = [];
   private loaded = false;
+  /** Candidates queued in memory and not written yet. */
+  private unsaved = false;
   /** Kept up to date round by round, so a flush that fails part-way still reports what it did. */
   readonly delivered: DeliveryCounts = { alerts: 0, digests: 0, rejected: 0 };
-  private readonly withheld = new Set<string>();
 
   constructor(
     private readonly store: ObjectStore,
@@ -82,8 +83,16 @@ export class AlertOutbox {
     this.loaded = true;
   }
 
-  private save(): Promise<void> {
-    return writeJson(this.store, this.keys.outbox, { candidates: this.candidates } satisfies Outbox);
+  private async save(): Promise<void> {
+    // Compact: a digest-sized queue is written in one line, not pretty-printed.
+    await this.store.put(
+      this.keys.outbox,
+      `${JSON.stringify({ candidates: this.candidates } satisfies Outbox)}\n`,
+      {
+        contentType: 'application/json',
+      },
+    );
+    this.unsaved = false;
   }
 
   get size(): number {
@@ -92,25 +101,29 @@ export class AlertOutbox {
 
   /** Queues candidates (ignoring keys already queued) and saves the outbox. */
   async add(candidates: readonly AlertCandidate[]): Promise<void> {
+    await this.queue(candidates);
+    await this.saveQueued();
+  }
+
+  /**
+   * Queues candidates (ignoring keys already queued) in memory only: their page's journal entry
+   * holds them until {@link saveQueued} writes the outbox once, when the run merges its journal.
+   */
+  async queue(candidates: readonly AlertCandidate[]): Promise<void> {
     await this.load();
-    if (candidates.length === 0) return;
     const queued = new Set(this.candidates.map((candidate) => candidate.key));
     for (const candidate of candidates) {
       if (queued.has(candidate.key)) continue;
       queued.add(candidate.key);
       const keepMessage = this.candidates.length < this.maxPerRun;
       this.candidates.push(keepMessage ? candidate : { ...candidate, message: undefined });
+      this.unsaved = true;
     }
-    await this.save();
   }
 
-  /**
-   * Keeps `keys` queued but out of this run's flush: their records could not be marked seen, so
-   * the retried page finds them new again and queues them once more (same keys, so once). Sending
-   * them now would send them twice.
-   */
-  withhold(keys: Iterable<string>): void {
-    for (const key of keys) this.withheld.add(key);
+  /** Writes the outbox when something was queued since it was last written. */
+  async saveQueued(): Promise<void> {
+    if (this.unsaved) await this.save();
   }
 
   /**
@@ -122,7 +135,7 @@ export class AlertOutbox {
   async flush(sink: AlertSink, format: DigestFormat, window: PublishWindow): Promise<FlushResult> {
     await this.load();
     const now = window.now ?? Date.now;
-    const ready = this.candidates.filter((candidate) => !this.withheld.has(candidate.key));
+    const ready = [...this.candidates];
     const keys = ready.map((candidate) => candidate.key);
     const individual = ready.length <= this.maxPerRun && ready.every((c) => c.message);
     const groups: Group[] = individual

@@ -167,6 +167,22 @@ async function scheduled(store: MemoryStore, api: Api, clock: { now: number }, c
   return { summary, alerts: alerts.sent };
 }
 
+/** Scheduled runs on demand over one store, API and clock; every alert they send goes to one sink. */
+function repeatedRuns(
+  store: MemoryStore,
+  findings: Array<ReturnType<typeof finding>>,
+  clock: { now: number },
+) {
+  const alerts = sink();
+  const run = () =>
+    runCdrFindings(
+      { ...fakeApi(findings, clock), store, alerts, logger, settings: lateSettings, now: () => clock.now },
+      { kind: 'incremental' },
+      { deadline: Number.POSITIVE_INFINITY },
+    );
+  return { run, alerts };
+}
+
 /** Scheduled runs every `stepMinutes` from the clock's time until `until`; every alert key sent. */
 async function schedule(
   store: MemoryStore,
@@ -321,8 +337,7 @@ describe('stable windows', () => {
   const failures: Array<[string, () => (key: string) => boolean]> = [
     ['the raw page', () => (key) => key.startsWith('raw/')],
     ['the curated object', () => (key) => key.startsWith('curated/')],
-    ['the alert outbox', () => (key) => key === 'state/cdr-findings/alert-outbox.json'],
-    ['the seen index', () => (key) => key.startsWith('state/cdr-findings/seen/')],
+    ['its journal entry', () => (key) => key.startsWith('state/cdr-findings/journal/')],
     ['the checkpoint after it', secondCheckpoint],
   ];
 
@@ -331,21 +346,8 @@ describe('stable windows', () => {
     async (_what, failing) => {
       const clock = { now: START };
       const store = new MemoryStore();
-      const alerts = sink();
       const findings = Array.from({ length: 5 }, (_, i) => finding(`f${i}`, START - (i + 1) * 10 * MINUTE));
-      const run = () =>
-        runCdrFindings(
-          {
-            ...fakeApi(findings, clock),
-            store,
-            alerts,
-            logger,
-            settings: lateSettings,
-            now: () => clock.now,
-          },
-          { kind: 'incremental' },
-          { deadline: Number.POSITIVE_INFINITY },
-        );
+      const { run, alerts } = repeatedRuns(store, findings, clock);
       store.failOnce(failing());
       await expect(run()).rejects.toThrow(/simulated S3 write failure/);
       const planned = JSON.parse(store.text(checkpointKey) ?? '{}') as {
@@ -367,6 +369,63 @@ describe('stable windows', () => {
       );
     },
   );
+});
+
+describe('the page journal', () => {
+  const journal = 'state/cdr-findings/journal/';
+  const failures: Array<[string, (store: MemoryStore) => void]> = [
+    ['the seen index', (store) => store.failOnce((key) => key.startsWith('state/cdr-findings/seen/'))],
+    ['the alert outbox', (store) => store.failOnce((key) => key === 'state/cdr-findings/alert-outbox.json')],
+    ['the deletion of the merged entries', (store) => store.failDeleteOnce((key) => key.startsWith(journal))],
+  ];
+
+  it.each(failures)(
+    'a run whose merge fails at %s sends no alert; the next run merges, with no duplicate row or alert',
+    async (_what, fail) => {
+      const clock = { now: START };
+      const store = new MemoryStore();
+      const findings = Array.from({ length: 5 }, (_, i) => finding(`f${i}`, START - (i + 1) * 10 * MINUTE));
+      const { run, alerts } = repeatedRuns(store, findings, clock);
+      fail(store);
+      await expect(run()).rejects.toThrow(/simulated S3 (write|delete) failure/);
+      expect(alerts.sent).toEqual([]);
+      expect([...store.objects.keys()].some((key) => key.startsWith(journal))).toBe(true);
+
+      clock.now += 5 * MINUTE;
+      const next = await run();
+      expect(next.newFindings).toBe(0);
+      expect([...store.objects.keys()].filter((key) => key.startsWith(journal))).toEqual([]);
+      expect(curatedUuids(store).sort()).toEqual(findings.map((f) => f.uuid).sort());
+      expect(alerts.sent.map((alert) => alert.attributes.alertKey).sort()).toEqual(
+        severeUuids(findings).sort(),
+      );
+    },
+  );
+
+  it('writes per page only the raw page, its curated object and one journal entry; the rest once a run', async () => {
+    const clock = { now: START };
+    const store = new MemoryStore();
+    const findings = Array.from({ length: 40 }, (_, i) => finding(`g${i}`, START - (i + 1) * 3 * MINUTE));
+    await runCdrFindings(
+      {
+        ...fakeApi(findings, clock),
+        store,
+        alerts: sink(),
+        logger,
+        settings: { ...lateSettings, pageSize: 5 },
+        now: () => clock.now,
+      },
+      { kind: 'incremental' },
+      { deadline: Number.POSITIVE_INFINITY },
+    );
+    const count = (prefix: string) => store.writes.filter((key) => key.startsWith(prefix)).length;
+    expect(count('raw/cdr-findings/')).toBe(8);
+    expect(count('curated/cdr_findings/')).toBe(8);
+    expect(count(journal)).toBe(8);
+    expect(count('state/cdr-findings/seen/')).toBe(1);
+    expect(count('state/cdr-findings/alert-outbox.json')).toBeLessThanOrEqual(2);
+    expect(store.deletes.filter((key) => key.startsWith(journal))).toHaveLength(8);
+  });
 });
 
 describe('backfills without alerts', () => {

@@ -14,6 +14,16 @@ const PREFIX = 'state/cdr-findings/seen/';
 
 const f = (uuid: string, dayOfEvent = '2025-05-09'): Finding => ({ uuid, day: dayOfEvent });
 
+/** One page's change applied and compacted, as a run does at its end. */
+async function add(
+  index: SeenIndex,
+  records: Finding[],
+  changes?: { withoutAlert?: Map<Finding, string>; alerted?: Finding[] },
+): Promise<void> {
+  await index.apply(index.delta(records, id, day, changes));
+  await index.compact();
+}
+
 describe('SeenIndex', () => {
   it('lets every id through before anything is indexed', async () => {
     const index = new SeenIndex(new MemoryStore(), PREFIX);
@@ -23,14 +33,14 @@ describe('SeenIndex', () => {
 
   it('filters out ids already added', async () => {
     const index = new SeenIndex(new MemoryStore(), PREFIX);
-    await index.add([f('a'), f('b')], id, day);
+    await add(index, [f('a'), f('b')]);
 
     expect(await index.unseen([f('a'), f('c'), f('b')], id, day)).toEqual([f('c')]);
   });
 
   it('remembers across a fresh instance reading the same store (the next run)', async () => {
     const store = new MemoryStore();
-    await new SeenIndex(store, PREFIX).add([f('a'), f('b', '2025-05-10')], id, day);
+    await add(new SeenIndex(store, PREFIX), [f('a'), f('b', '2025-05-10')]);
 
     const nextRun = new SeenIndex(store, PREFIX);
     expect(await nextRun.unseen([f('a'), f('b', '2025-05-10'), f('c')], id, day)).toEqual([f('c')]);
@@ -49,8 +59,8 @@ describe('SeenIndex', () => {
 
   it('adds to what earlier runs indexed instead of replacing it', async () => {
     const store = new MemoryStore();
-    await new SeenIndex(store, PREFIX).add([f('a')], id, day);
-    await new SeenIndex(store, PREFIX).add([f('b')], id, day);
+    await add(new SeenIndex(store, PREFIX), [f('a')]);
+    await add(new SeenIndex(store, PREFIX), [f('b')]);
 
     expect(await new SeenIndex(store, PREFIX).unseen([f('a'), f('b'), f('c')], id, day)).toEqual([f('c')]);
   });
@@ -58,9 +68,9 @@ describe('SeenIndex', () => {
   it('does not rewrite a day object when nothing new was added', async () => {
     const store = new MemoryStore();
     const index = new SeenIndex(store, PREFIX);
-    await index.add([f('a')], id, day);
+    await add(index, [f('a')]);
     const writes = store.writes.length;
-    await index.add([f('a')], id, day);
+    await add(index, [f('a')]);
     expect(store.writes).toHaveLength(writes);
   });
 
@@ -68,10 +78,9 @@ describe('SeenIndex', () => {
     const store = new MemoryStore();
     const index = new SeenIndex(store, PREFIX, 2);
     const days = ['2025-05-01', '2025-05-02', '2025-05-03', '2025-05-04', '2025-05-05'];
-    await index.add(
+    await add(
+      index,
       days.map((d) => f(`id-${d}`, d)),
-      id,
-      day,
     );
     const again = days.map((d) => f(`id-${d}`, d));
     expect(await index.unseen([...again, f('new', '2025-05-01')], id, day)).toEqual([f('new', '2025-05-01')]);
@@ -82,7 +91,7 @@ describe('SeenIndex', () => {
     const backfill = new SeenIndex(store, PREFIX);
     const a = f('a');
     const b = f('b', '2025-05-10');
-    await backfill.add([a, b, f('c')], id, day, {
+    await add(backfill, [a, b, f('c')], {
       withoutAlert: new Map([
         [a, 'curated/x/dt=2025-05-09/a.json.gz'],
         [b, 'curated/x/dt=2025-05-10/b.json.gz'],
@@ -95,7 +104,7 @@ describe('SeenIndex', () => {
       { record: f('a'), curatedKey: 'curated/x/dt=2025-05-09/a.json.gz' },
       { record: f('b', '2025-05-10'), curatedKey: 'curated/x/dt=2025-05-10/b.json.gz' },
     ]);
-    await scheduled.add([], id, day, { alerted: [f('a')] });
+    await add(scheduled, [], { alerted: [f('a')] });
 
     const later = new SeenIndex(store, PREFIX);
     expect(await later.unalerted([f('a'), f('b', '2025-05-10')], id, day)).toEqual([
@@ -112,5 +121,54 @@ describe('SeenIndex', () => {
     const index = new SeenIndex(store, PREFIX);
     expect(await index.unseen([f('a'), f('b')], id, day)).toEqual([f('b')]);
     expect(await index.unalerted([f('a')], id, day)).toEqual([]);
+  });
+
+  it('writes nothing per page: a run writes each changed day once, when it compacts', async () => {
+    const store = new MemoryStore();
+    const index = new SeenIndex(store, PREFIX);
+    for (let page = 0; page < 5; page++) {
+      await index.apply(index.delta([f(`p${page}`), f(`q${page}`, '2025-05-10')], id, day));
+    }
+    expect(store.writes).toEqual([]);
+    expect(await index.unseen([f('p3'), f('x')], id, day)).toEqual([f('x')]);
+    await index.compact();
+    expect(store.writes.sort()).toEqual([`${PREFIX}dt=2025-05-09.json.gz`, `${PREFIX}dt=2025-05-10.json.gz`]);
+    const nextRun = new SeenIndex(store, PREFIX);
+    expect(await nextRun.unseen([f('p0'), f('p4'), f('q2', '2025-05-10'), f('y')], id, day)).toEqual([
+      f('y'),
+    ]);
+  });
+
+  it('applies the deltas of a run that never compacted, and writes them at the next compaction', async () => {
+    const store = new MemoryStore();
+    await add(new SeenIndex(store, PREFIX), [f('a')]);
+    const crashed = new SeenIndex(store, PREFIX);
+    const journaled = [
+      crashed.delta([f('b'), f('c', '2025-05-10')], id, day, {
+        withoutAlert: new Map([[f('c', '2025-05-10'), 'curated/x/c.json.gz']]),
+      }),
+    ];
+
+    const next = new SeenIndex(store, PREFIX);
+    next.replay(journaled);
+    expect(await next.unseen([f('a'), f('b'), f('d')], id, day)).toEqual([f('d')]);
+    expect(await next.unalerted([f('c', '2025-05-10')], id, day)).toEqual([
+      { record: f('c', '2025-05-10'), curatedKey: 'curated/x/c.json.gz' },
+    ]);
+    await next.compact();
+    // The day object of 2025-05-10 is written although this run never read a finding of that day.
+    const after = new SeenIndex(store, PREFIX);
+    expect(await after.unseen([f('b'), f('c', '2025-05-10'), f('e')], id, day)).toEqual([f('e')]);
+  });
+
+  it('writes a changed day before it leaves memory, so nothing is lost past maxCachedDays', async () => {
+    const store = new MemoryStore();
+    const index = new SeenIndex(store, PREFIX, 1);
+    await index.apply(index.delta([f('a', '2025-05-01')], id, day));
+    await index.apply(index.delta([f('b', '2025-05-02')], id, day));
+    expect(store.writes).toEqual([`${PREFIX}dt=2025-05-01.json.gz`]);
+    await index.compact();
+    const nextRun = new SeenIndex(store, PREFIX);
+    expect(await nextRun.unseen([f('a', '2025-05-01'), f('b', '2025-05-02')], id, day)).toEqual([]);
   });
 });

@@ -146,23 +146,23 @@ describe('AlertOutbox', () => {
     expect(alerts.batches).toEqual([queued.map((c) => c.message)]);
   });
 
-  it('keeps withheld alerts queued for the next run, which sends them once', async () => {
+  it('queues in memory until saveQueued writes the outbox once, one entry per key', async () => {
     const store = new MemoryStore();
     const outbox = new AlertOutbox(store, OUTBOX, 5);
-    const [kept, held] = range(2);
-    if (!kept || !held) throw new Error('no candidates');
-    await outbox.add([kept, held]);
-    outbox.withhold([held.key]);
-    const alerts = sink();
-    expect((await outbox.flush(alerts, FORMAT, OPEN)).keys).toEqual([kept.key]);
-    expect(alerts.batches).toEqual([[kept.message]]);
+    const [first, second] = range(2);
+    if (!first || !second) throw new Error('no candidates');
+    await outbox.queue([first]);
+    await outbox.queue([second, first]);
+    expect(store.writes).toEqual([]);
+    await outbox.saveQueued();
+    await outbox.saveQueued();
+    expect(store.writes).toEqual([OUTBOX.outbox]);
 
-    // The retried page queues it again: one entry, sent once.
     const nextRun = new AlertOutbox(store, OUTBOX, 5);
-    await nextRun.add([held]);
-    const later = sink();
-    await nextRun.flush(later, FORMAT, OPEN);
-    expect(later.batches).toEqual([[held.message]]);
+    await nextRun.queue([second]);
+    const alerts = sink();
+    await nextRun.flush(alerts, FORMAT, OPEN);
+    expect(alerts.batches).toEqual([[first.message, second.message]]);
     expect(nextRun.size).toBe(0);
   });
 
