@@ -230,12 +230,13 @@ async function writePage(
     withoutAlert,
     alerted: unalerted.map(({ record }) => record),
   });
-  if (Object.keys(seen).length > 0 || candidates.length > 0) {
+  const alerts = await context.outbox.admit(candidates);
+  if (Object.keys(seen).length > 0 || alerts.length > 0) {
     // The one write that records the page: its findings seen and their alerts queued, together. If
     // it fails, neither happened, and the retried page finds the same findings new again.
-    await context.journal.append({ seen, alerts: candidates });
+    await context.journal.append({ seen, alerts });
     await index.apply(seen);
-    await context.outbox.queue(candidates);
+    await context.outbox.queue(alerts);
   }
   run.summary.curatedWithoutAlert += withoutAlert?.size ?? 0;
   run.summary.alertedAfterBackfill += caughtUp.length;

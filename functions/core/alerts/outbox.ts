@@ -66,6 +66,8 @@ interface Group {
 export class AlertOutbox {
   private candidates: AlertCandidate[] = [];
   private loaded = false;
+  /** Keys of {@link candidates}. */
+  private readonly queuedKeys = new Set<string>();
   /** Candidates queued in memory and not written yet. */
   private unsaved = false;
   /** Kept up to date round by round, so a flush that fails part-way still reports what it did. */
@@ -80,6 +82,7 @@ export class AlertOutbox {
   private async load(): Promise<void> {
     if (this.loaded) return;
     this.candidates = (await readJson<Outbox>(this.store, this.keys.outbox))?.candidates ?? [];
+    for (const candidate of this.candidates) this.queuedKeys.add(candidate.key);
     this.loaded = true;
   }
 
@@ -106,17 +109,31 @@ export class AlertOutbox {
   }
 
   /**
+   * The candidates as {@link queue} would add them, without queuing them: keys not queued yet, and
+   * past `maxPerRun` without their individual message (digests replace them). What a page
+   * journals before it queues.
+   */
+  async admit(candidates: readonly AlertCandidate[]): Promise<AlertCandidate[]> {
+    await this.load();
+    const admitted: AlertCandidate[] = [];
+    const inBatch = new Set<string>();
+    for (const candidate of candidates) {
+      if (this.queuedKeys.has(candidate.key) || inBatch.has(candidate.key)) continue;
+      inBatch.add(candidate.key);
+      const keepMessage = this.candidates.length + admitted.length < this.maxPerRun;
+      admitted.push(keepMessage ? candidate : { ...candidate, message: undefined });
+    }
+    return admitted;
+  }
+
+  /**
    * Queues candidates (ignoring keys already queued) in memory only: their page's journal entry
    * holds them until {@link saveQueued} writes the outbox once, when the run merges its journal.
    */
   async queue(candidates: readonly AlertCandidate[]): Promise<void> {
-    await this.load();
-    const queued = new Set(this.candidates.map((candidate) => candidate.key));
-    for (const candidate of candidates) {
-      if (queued.has(candidate.key)) continue;
-      queued.add(candidate.key);
-      const keepMessage = this.candidates.length < this.maxPerRun;
-      this.candidates.push(keepMessage ? candidate : { ...candidate, message: undefined });
+    for (const candidate of await this.admit(candidates)) {
+      this.candidates.push(candidate);
+      this.queuedKeys.add(candidate.key);
       this.unsaved = true;
     }
   }
@@ -210,6 +227,7 @@ export class AlertOutbox {
     if (groups.length === 0) return;
     const done = new Set(groups.flatMap((group) => group.covers.map((candidate) => candidate.key)));
     this.candidates = this.candidates.filter((candidate) => !done.has(candidate.key));
+    for (const key of done) this.queuedKeys.delete(key);
     await this.save();
   }
 

@@ -146,6 +146,18 @@ describe('AlertOutbox', () => {
     expect(alerts.batches).toEqual([queued.map((c) => c.message)]);
   });
 
+  it('admits without queuing: new keys only, and past maxPerRun without their message', async () => {
+    const store = new MemoryStore();
+    const outbox = new AlertOutbox(store, OUTBOX, 2);
+    const [a, b, c] = range(3);
+    if (!a || !b || !c) throw new Error('no candidates');
+    await outbox.queue([a]);
+    const admitted = await outbox.admit([a, b, c, b]);
+    expect(admitted.map((candidate) => candidate.key)).toEqual([b.key, c.key]);
+    expect(admitted.map((candidate) => candidate.message !== undefined)).toEqual([true, false]);
+    expect(outbox.size).toBe(1);
+  });
+
   it('queues in memory until saveQueued writes the outbox once, one entry per key', async () => {
     const store = new MemoryStore();
     const outbox = new AlertOutbox(store, OUTBOX, 5);
