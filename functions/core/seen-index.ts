@@ -1,9 +1,11 @@
+import { IdSet } from './id-set';
 import type { ObjectStore } from './ports';
-import { gzipAsync, readJson } from './records';
+import { readJson } from './records';
 
 /**
- * Which record ids are already in the curated data, one gzip JSON object per day of event time
- * (`<prefix>dt=YYYY-MM-DD.json.gz`). Overlapping windows, retried pages and replays all consult
+ * Which record ids are already in the curated data, one object per day of event time
+ * (`<prefix>dt=YYYY-MM-DD.bin`: 16 bytes an id, see {@link IdSet}; days written before it existed
+ * are read from `dt=YYYY-MM-DD.json.gz` and rewritten in the new form). Overlapping windows, retried pages and replays all consult
  * it, so a record is curated and alerted once however often the API serves it. Only the days a
  * run touches are loaded, and at most `maxCachedDays` stay in memory.
  *
@@ -16,7 +18,7 @@ import { gzipAsync, readJson } from './records';
  * again alerts it then, once (README, "Backfills without alerts").
  */
 interface SeenDay {
-  ids: Set<string>;
+  ids: IdSet;
   /** Records seen without their alert: id → the curated object holding it. */
   unalerted: Map<string, string>;
 }
@@ -33,10 +35,31 @@ export interface SeenDayDelta {
 /** What one page changes, by day of event time. */
 export type SeenDelta = Record<string, SeenDayDelta>;
 
-/** The stored form; `unalerted` is absent when empty (and in objects written before it existed). */
-interface StoredDay {
+/** The legacy stored form; `unalerted` is absent when empty (and in objects written before it existed). */
+interface LegacyDay {
   ids: string[];
   unalerted?: Record<string, string>;
+}
+
+/** `QLS1`, a 4-byte length, the JSON of `{ unalerted }`, then the id keys back to back. */
+const MAGIC = Buffer.from('QLS1');
+
+function encodeDay(seen: SeenDay): Buffer {
+  const header = Buffer.from(JSON.stringify({ unalerted: Object.fromEntries(seen.unalerted) }));
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(header.byteLength);
+  return Buffer.concat([MAGIC, length, header, seen.ids.toBytes()]);
+}
+
+function decodeDay(bytes: Uint8Array, key: string): SeenDay {
+  const all = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (all.byteLength < 8 || !all.subarray(0, 4).equals(MAGIC))
+    throw new Error(`${key} is not a seen index day`);
+  const end = 8 + all.readUInt32BE(4);
+  const { unalerted } = JSON.parse(all.subarray(8, end).toString('utf8')) as {
+    unalerted?: Record<string, string>;
+  };
+  return { ids: IdSet.fromBytes(all.subarray(end)), unalerted: new Map(Object.entries(unalerted ?? {})) };
 }
 
 export class SeenIndex {
@@ -53,7 +76,17 @@ export class SeenIndex {
   ) {}
 
   private key(day: string): string {
-    return `${this.prefix}dt=${day}.json.gz`;
+    return `${this.prefix}dt=${day}.bin`;
+  }
+
+  private async read(day: string): Promise<SeenDay> {
+    const key = this.key(day);
+    const bytes = await this.store.get(key);
+    if (bytes) return decodeDay(bytes, key);
+    const legacy = await readJson<LegacyDay>(this.store, `${this.prefix}dt=${day}.json.gz`);
+    const ids = new IdSet(legacy?.ids.length);
+    for (const id of legacy?.ids ?? []) ids.add(id);
+    return { ids, unalerted: new Map(Object.entries(legacy?.unalerted ?? {})) };
   }
 
   /** Deltas an earlier run journaled and never compacted; call before anything else. */
@@ -69,8 +102,7 @@ export class SeenIndex {
       this.days.set(day, seen);
       return seen;
     }
-    const stored = await readJson<StoredDay>(this.store, this.key(day));
-    seen = { ids: new Set(stored?.ids ?? []), unalerted: new Map(Object.entries(stored?.unalerted ?? {})) };
+    seen = await this.read(day);
     for (const delta of this.earlier) {
       const change = delta[day];
       if (change && applyDayDelta(seen, change)) this.dirty.add(day);
@@ -176,21 +208,16 @@ export class SeenIndex {
   private async write(day: string): Promise<void> {
     const seen = this.days.get(day);
     if (!seen) return;
-    const stored: StoredDay = { ids: [...seen.ids].sort() };
-    if (seen.unalerted.size > 0) stored.unalerted = Object.fromEntries([...seen.unalerted].sort());
-    await this.store.put(this.key(day), await gzipAsync(JSON.stringify(stored)), {
-      contentType: 'application/json',
-      contentEncoding: 'gzip',
-    });
+    // Not compressed: 16 random-looking bytes an id do not compress.
+    await this.store.put(this.key(day), encodeDay(seen), { contentType: 'application/octet-stream' });
     this.dirty.delete(day);
   }
 }
 
 /** Applies one day's change; true when the day changed. */
 function applyDayDelta(seen: SeenDay, change: SeenDayDelta): boolean {
-  const idsBefore = seen.ids.size;
-  for (const recordId of change.ids) seen.ids.add(recordId);
-  let changed = seen.ids.size !== idsBefore;
+  let changed = false;
+  for (const recordId of change.ids) changed = seen.ids.add(recordId) || changed;
   for (const [recordId, curatedKey] of Object.entries(change.unalerted ?? {})) {
     if (seen.unalerted.get(recordId) === curatedKey) continue;
     seen.unalerted.set(recordId, curatedKey);

@@ -33,7 +33,8 @@ describe('cdrFindingsKeys', () => {
     const written = [
       cdrFindingsKeys.checkpoint,
       cdrFindingsKeys.outbox,
-      `${cdrFindingsKeys.seenPrefix}dt=2025-05-09.json.gz`,
+      `${cdrFindingsKeys.seenPrefix}dt=2025-05-09.bin`,
+      `${cdrFindingsKeys.journalPrefix}20250509T000000Z-0a1b2c3d-000000.json.gz`,
       cdrFindingsKeys.replayCheckpoint(window),
       cdrFindingsKeys.raw(window, 0),
       cdrFindingsKeys.rejected(window, 0),

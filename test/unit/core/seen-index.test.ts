@@ -45,8 +45,8 @@ describe('SeenIndex', () => {
     const nextRun = new SeenIndex(store, PREFIX);
     expect(await nextRun.unseen([f('a'), f('b', '2025-05-10'), f('c')], id, day)).toEqual([f('c')]);
     expect([...store.objects.keys()].sort()).toEqual([
-      `${PREFIX}dt=2025-05-09.json.gz`,
-      `${PREFIX}dt=2025-05-10.json.gz`,
+      `${PREFIX}dt=2025-05-09.bin`,
+      `${PREFIX}dt=2025-05-10.bin`,
     ]);
   });
 
@@ -132,7 +132,7 @@ describe('SeenIndex', () => {
     expect(store.writes).toEqual([]);
     expect(await index.unseen([f('p3'), f('x')], id, day)).toEqual([f('x')]);
     await index.compact();
-    expect(store.writes.sort()).toEqual([`${PREFIX}dt=2025-05-09.json.gz`, `${PREFIX}dt=2025-05-10.json.gz`]);
+    expect(store.writes.sort()).toEqual([`${PREFIX}dt=2025-05-09.bin`, `${PREFIX}dt=2025-05-10.bin`]);
     const nextRun = new SeenIndex(store, PREFIX);
     expect(await nextRun.unseen([f('p0'), f('p4'), f('q2', '2025-05-10'), f('y')], id, day)).toEqual([
       f('y'),
@@ -166,7 +166,7 @@ describe('SeenIndex', () => {
     const index = new SeenIndex(store, PREFIX, 1);
     await index.apply(index.delta([f('a', '2025-05-01')], id, day));
     await index.apply(index.delta([f('b', '2025-05-02')], id, day));
-    expect(store.writes).toEqual([`${PREFIX}dt=2025-05-01.json.gz`]);
+    expect(store.writes).toEqual([`${PREFIX}dt=2025-05-01.bin`]);
     await index.compact();
     const nextRun = new SeenIndex(store, PREFIX);
     expect(await nextRun.unseen([f('a', '2025-05-01'), f('b', '2025-05-02')], id, day)).toEqual([]);
