@@ -1,3 +1,4 @@
+import type { AlertCandidate } from '../core/alerts/digest';
 import { AlertOutbox } from '../core/alerts/outbox';
 import {
   type Checkpoint,
@@ -54,6 +55,7 @@ export async function runCdrFindings(
     run.store,
     { outbox: keys.outbox, rejectedPrefix: keys.alertsRejected },
     deps.settings.maxAlertsPerRun,
+    { prefix: keys.outboxSegments },
   );
   const context: RunContext = {
     run,
@@ -86,6 +88,11 @@ async function replayJournal({ journal, index, outbox }: RunContext): Promise<vo
   await outbox.queue(entries.flatMap((entry) => entry.alerts));
 }
 
+/** The alerts journaled, entry by entry, oldest first. */
+async function* alertsOf(journal: RunContext['journal']): AsyncIterable<AlertCandidate[]> {
+  for await (const entry of journal.entries()) yield entry.alerts;
+}
+
 /**
  * Writes the seen index's changed days and the outbox once, then deletes the journal entries they
  * now hold. Returns false when that failed: the entries stay for the next run to merge.
@@ -93,9 +100,10 @@ async function replayJournal({ journal, index, outbox }: RunContext): Promise<vo
 async function mergeJournal({ run, journal, index, outbox }: RunContext): Promise<boolean> {
   let merged = false;
   await run.steps(async () => {
+    const name = journal.oldestName;
     await journal.merge(async () => {
       await index.compact();
-      await outbox.saveQueued();
+      await outbox.saveQueued(name ? { name, source: () => alertsOf(journal) } : undefined);
     });
     merged = true;
   }, 'Stopping before the page journal was merged; the next run merges it and sends its alerts');

@@ -17,7 +17,9 @@ export const cdrFindingsKeys = {
   alertsRejected: `${state}${ALERTS_REJECTED_FOLDER}`,
   seenPrefix: `${state}seen/`,
   /** One object per page that found something new; merged into seen/ and the outbox at run end. */
-  journalPrefix: journal,
+  journalPrefix: `${journal}pages/`,
+  /** A queue of alerts too long for memory, in parts, until sent. */
+  outboxSegments: `${journal}alerts/`,
   replayCheckpoint: (window: Window) => `${state}replays/${windowId(window)}.json`,
   raw: (window: Window, offset: number) =>
     `${raw}dt=${utcDate(window.endAt)}/window=${windowId(window)}/offset=${offsetId(offset)}.json.gz`,

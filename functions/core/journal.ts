@@ -61,7 +61,24 @@ export class PageJournal<Entry> {
 
   /** Entries not merged yet: read back at the start of this run, or written by it. */
   get size(): number {
-    return (this.earlier?.length ?? 0) + this.written.length;
+    return this.keys().length;
+  }
+
+  private keys(): string[] {
+    return [...(this.earlier ?? []).map(({ key }) => key), ...this.written];
+  }
+
+  /** The name of the oldest entry not merged (what the merge writes is named after it). */
+  get oldestName(): string | undefined {
+    return this.keys()[0]?.slice(this.prefix.length).replace(/\.json\.gz$/, '');
+  }
+
+  /** Every entry not merged, oldest first, read again from the store one at a time. */
+  async *entries(): AsyncIterable<Entry> {
+    for (const key of this.keys()) {
+      const entry = await readJson<Entry>(this.store, key);
+      if (entry !== undefined) yield entry;
+    }
   }
 
   /**
@@ -71,7 +88,7 @@ export class PageJournal<Entry> {
    */
   async merge(saveMerged: () => Promise<void>): Promise<void> {
     await saveMerged();
-    const keys = [...(this.earlier ?? []).map(({ key }) => key), ...this.written];
+    const keys = this.keys();
     if (keys.length > 0) await this.store.delete(keys);
     this.earlier = [];
     this.written.length = 0;

@@ -3,6 +3,7 @@ import { type AlertMessage, AlertPublishError, type AlertSink, type ObjectStore 
 import { readJson, writeJson } from '../records';
 import { type AlertCandidate, type DigestFormat, digests } from './digest';
 import { fitAlert } from './size';
+import { IdSet } from '../id-set';
 
 /**
  * Alert delivery shared by every collector. New alerts go to an outbox object in S3 in the same
@@ -15,7 +16,33 @@ import { fitAlert } from './size';
  */
 interface Outbox {
   candidates: AlertCandidate[];
+  /** Queues too long to hold in memory, written in parts (only with {@link OutboxSpill}). */
+  segments?: SegmentRef[];
 }
+
+/** One part of a long queue: an object holding `{ candidates }`, and how many it holds. */
+interface SegmentRef {
+  key: string;
+  count: number;
+}
+
+/**
+ * How a collector that may queue more alerts than fit in memory keeps them: past `maxInMemory`
+ * queued candidates, the outbox holds only their count; its caller can read them back (from the
+ * page journal) when the run saves the outbox, which then writes them as segments under `prefix`
+ * of `segmentSize` each, and publishing reads one segment at a time.
+ */
+export interface OutboxSpill {
+  /** Ends in `/`; the role may delete under it (a segment is deleted once sent). */
+  prefix: string;
+  /** @default 5000 */
+  maxInMemory?: number;
+  /** @default 2000 */
+  segmentSize?: number;
+}
+
+/** The queued candidates, in the order they were queued, in batches (a page's, say). */
+export type CandidateSource = () => AsyncIterable<readonly AlertCandidate[]>;
 
 /** Where a collector keeps its alert outbox and the alerts SNS refused. */
 export interface AlertKeys {
@@ -65,9 +92,16 @@ interface Group {
 
 export class AlertOutbox {
   private candidates: AlertCandidate[] = [];
+  private segments: SegmentRef[] = [];
+  /** How many of {@link candidates} were loaded (the rest were queued by this run). */
+  private loadedCount = 0;
+  /** Candidates this run queued, counted even once {@link spilled}. */
+  private queuedCount = 0;
+  /** This run queued more than fits in memory: its candidates are dropped from memory. */
+  private spilled = false;
   private loaded = false;
-  /** Keys of {@link candidates}. */
-  private readonly queuedKeys = new Set<string>();
+  /** Keys queued (16 bytes each), so a key is queued once. */
+  private readonly queuedKeys = new IdSet();
   /** Candidates queued in memory and not written yet. */
   private unsaved = false;
   /** Kept up to date round by round, so a flush that fails part-way still reports what it did. */
@@ -77,29 +111,34 @@ export class AlertOutbox {
     private readonly store: ObjectStore,
     private readonly keys: AlertKeys,
     private readonly maxPerRun: number,
+    private readonly spill?: OutboxSpill,
   ) {}
 
   private async load(): Promise<void> {
     if (this.loaded) return;
-    this.candidates = (await readJson<Outbox>(this.store, this.keys.outbox))?.candidates ?? [];
+    const outbox = await readJson<Outbox>(this.store, this.keys.outbox);
+    this.candidates = outbox?.candidates ?? [];
+    this.segments = outbox?.segments ?? [];
     for (const candidate of this.candidates) this.queuedKeys.add(candidate.key);
+    this.loadedCount = this.candidates.length;
     this.loaded = true;
   }
 
   private async save(): Promise<void> {
+    const outbox: Outbox = { candidates: this.candidates };
+    if (this.segments.length > 0) outbox.segments = this.segments;
     // Compact: a digest-sized queue is written in one line, not pretty-printed.
-    await this.store.put(
-      this.keys.outbox,
-      `${JSON.stringify({ candidates: this.candidates } satisfies Outbox)}\n`,
-      {
-        contentType: 'application/json',
-      },
-    );
+    await this.store.put(this.keys.outbox, `${JSON.stringify(outbox)}\n`, { contentType: 'application/json' });
     this.unsaved = false;
   }
 
+  /** Alerts queued, in memory and in segments. */
   get size(): number {
-    return this.candidates.length;
+    return (
+      this.candidates.length +
+      (this.spilled ? this.queuedCount : 0) +
+      this.segments.reduce((sum, segment) => sum + segment.count, 0)
+    );
   }
 
   /** Queues candidates (ignoring keys already queued) and saves the outbox. */
@@ -120,7 +159,7 @@ export class AlertOutbox {
     for (const candidate of candidates) {
       if (this.queuedKeys.has(candidate.key) || inBatch.has(candidate.key)) continue;
       inBatch.add(candidate.key);
-      const keepMessage = this.candidates.length + admitted.length < this.maxPerRun;
+      const keepMessage = this.size + admitted.length < this.maxPerRun;
       admitted.push(keepMessage ? candidate : { ...candidate, message: undefined });
     }
     return admitted;
@@ -129,51 +168,86 @@ export class AlertOutbox {
   /**
    * Queues candidates (ignoring keys already queued) in memory only: their page's journal entry
    * holds them until {@link saveQueued} writes the outbox once, when the run merges its journal.
+   * With {@link OutboxSpill}, past `maxInMemory` this run's candidates leave memory (their journal
+   * entries hold them) and only their count stays.
    */
   async queue(candidates: readonly AlertCandidate[]): Promise<void> {
     for (const candidate of await this.admit(candidates)) {
-      this.candidates.push(candidate);
       this.queuedKeys.add(candidate.key);
+      this.queuedCount++;
       this.unsaved = true;
+      if (!this.spilled) this.candidates.push(candidate);
+    }
+    if (this.spill && !this.spilled && this.queuedCount > (this.spill.maxInMemory ?? 5000)) {
+      this.spilled = true;
+      this.candidates.length = this.loadedCount;
     }
   }
 
-  /** Writes the outbox when something was queued since it was last written. */
-  async saveQueued(): Promise<void> {
-    if (this.unsaved) await this.save();
+  /**
+   * Writes the outbox when something was queued since it was last written. When this run's queue
+   * left memory, `queued` reads it back in order and it is written in segments named after `name`
+   * (the same name and candidates give the same objects, so saving again overwrites them).
+   */
+  async saveQueued(queued?: { name: string; source: CandidateSource }): Promise<void> {
+    if (!this.unsaved) return;
+    if (this.spilled) {
+      if (!this.spill || !queued) throw new Error('the alert outbox spilled but cannot read its queue back');
+      await this.writeSegments(this.spill, queued.name, queued.source);
+    }
+    await this.save();
+  }
+
+  private async writeSegments(spill: OutboxSpill, name: string, source: CandidateSource): Promise<void> {
+    const size = spill.segmentSize ?? 2000;
+    const named = `${spill.prefix}${name}-`;
+    // Saved again (the entries it came from could not be deleted), the same parts are overwritten.
+    this.segments = this.segments.filter((segment) => !segment.key.startsWith(named));
+    let batch: AlertCandidate[] = [];
+    let sequence = 0;
+    const flushBatch = async () => {
+      const key = `${named}${String(sequence++).padStart(6, '0')}.json`;
+      await this.store.put(key, `${JSON.stringify({ candidates: batch })}\n`, { contentType: 'application/json' });
+      this.segments.push({ key, count: batch.length });
+      batch = [];
+    };
+    const inOutbox = new IdSet();
+    for (const candidate of this.candidates) inOutbox.add(candidate.key);
+    for await (const candidates of source()) {
+      for (const candidate of candidates) {
+        if (!inOutbox.add(candidate.key)) continue;
+        batch.push(candidate);
+        if (batch.length >= size) await flushBatch();
+      }
+    }
+    if (batch.length > 0) await flushBatch();
   }
 
   /**
    * Publishes what is queued (individually, or as digests above the limit), round by round: after
    * each round the outbox is saved without what SNS accepted or refused, so a failure or the end
    * of the window leaves exactly the unsent alerts queued. A round starts only while the window
-   * has ROUND_MS left, and is aborted when it closes.
+   * has ROUND_MS left, and is aborted when it closes. Segments are read and published one at a
+   * time, each saved (or deleted once empty) after each of its rounds.
    */
   async flush(sink: AlertSink, format: DigestFormat, window: PublishWindow): Promise<FlushResult> {
     await this.load();
-    const now = window.now ?? Date.now;
-    const ready = [...this.candidates];
-    const keys = ready.map((candidate) => candidate.key);
-    const individual = ready.length <= this.maxPerRun && ready.every((c) => c.message);
-    const groups: Group[] = individual
-      ? ready.map((candidate) => ({
-          message: candidate.message as AlertMessage,
-          covers: [candidate],
-        }))
-      : digests(ready, format);
     const before = { ...this.delivered };
-    let stoppedEarly: string | undefined;
-    for (let start = 0; start < groups.length && stoppedEarly === undefined; start += PUBLISH_ROUND) {
-      if (window.signal?.aborted || now() + ROUND_MS > window.publishBy) {
-        stoppedEarly = `${this.candidates.length} alert(s) stay queued: no time was left to publish them`;
-        break;
-      }
-      stoppedEarly = await this.publishRound(
-        sink,
-        groups.slice(start, start + PUBLISH_ROUND),
-        individual,
-        window,
-      );
+    const keys: string[] = [];
+    const individual =
+      this.segments.length === 0 &&
+      this.candidates.length <= this.maxPerRun &&
+      this.candidates.every((candidate) => candidate.message);
+    const publish = { sink, format, window, individual, keys };
+    let stoppedEarly = await this.publishPart(publish, [...this.candidates], (done) => this.forget(done));
+    for (const segment of [...this.segments]) {
+      if (stoppedEarly !== undefined) break;
+      const stored = await readJson<{ candidates: AlertCandidate[] }>(this.store, segment.key);
+      let left = stored?.candidates ?? [];
+      stoppedEarly = await this.publishPart(publish, left, async (done) => {
+        left = left.filter((candidate) => !done.has(candidate.key));
+        await this.saveSegment(segment, left);
+      });
     }
     return {
       alerts: this.delivered.alerts - before.alerts,
@@ -182,6 +256,40 @@ export class AlertOutbox {
       keys,
       ...(stoppedEarly && { stoppedEarly }),
     };
+  }
+
+  /** Publishes one part of the queue round by round; `forget` removes what a round settled. */
+  private async publishPart(
+    publish: {
+      sink: AlertSink;
+      format: DigestFormat;
+      window: PublishWindow;
+      individual: boolean;
+      keys: string[];
+    },
+    ready: readonly AlertCandidate[],
+    forget: (done: ReadonlySet<string>) => Promise<void>,
+  ): Promise<string | undefined> {
+    const { sink, format, window, individual } = publish;
+    const now = window.now ?? Date.now;
+    for (const candidate of ready) publish.keys.push(candidate.key);
+    const groups: Group[] = individual
+      ? ready.map((candidate) => ({ message: candidate.message as AlertMessage, covers: [candidate] }))
+      : digests(ready, format);
+    for (let start = 0; start < groups.length; start += PUBLISH_ROUND) {
+      if (window.signal?.aborted || now() + ROUND_MS > window.publishBy) {
+        return `${this.size} alert(s) stay queued: no time was left to publish them`;
+      }
+      const stopped = await this.publishRound(
+        sink,
+        groups.slice(start, start + PUBLISH_ROUND),
+        individual,
+        window,
+        forget,
+      );
+      if (stopped !== undefined) return stopped;
+    }
+    return undefined;
   }
 
   /**
@@ -194,6 +302,7 @@ export class AlertOutbox {
     round: readonly Group[],
     individual: boolean,
     window: PublishWindow,
+    forget: (done: ReadonlySet<string>) => Promise<void>,
   ): Promise<string | undefined> {
     const now = window.now ?? Date.now;
     const messages = round.map((group) => fitAlert(group.message));
@@ -214,20 +323,34 @@ export class AlertOutbox {
     const sent = round.filter((_, index) => accepted.has(index) && !refused.has(index)).length;
     if (individual) this.delivered.alerts += sent;
     else this.delivered.digests += sent;
-    await this.forget(round.filter((_, index) => refused.has(index) || accepted.has(index)));
+    const settled = round.filter((_, index) => refused.has(index) || accepted.has(index));
+    if (settled.length > 0) {
+      await forget(new Set(settled.flatMap((group) => group.covers.map((candidate) => candidate.key))));
+    }
     if (failure === undefined) return undefined;
     // A round cut off by the end of the window is a stop, not a failure: the rest stays queued.
     if (closes.aborted && !window.signal?.aborted) {
-      return `${this.candidates.length} alert(s) stay queued: the publish window closed`;
+      return `${this.size} alert(s) stay queued: the publish window closed`;
     }
     throw failure;
   }
 
-  private async forget(groups: readonly Group[]): Promise<void> {
-    if (groups.length === 0) return;
-    const done = new Set(groups.flatMap((group) => group.covers.map((candidate) => candidate.key)));
+  private async forget(done: ReadonlySet<string>): Promise<void> {
     this.candidates = this.candidates.filter((candidate) => !done.has(candidate.key));
-    for (const key of done) this.queuedKeys.delete(key);
+    await this.save();
+  }
+
+  /** Rewrites a segment with what is left of it, or deletes it once empty; then saves the outbox. */
+  private async saveSegment(segment: SegmentRef, left: readonly AlertCandidate[]): Promise<void> {
+    if (left.length === 0) {
+      await this.store.delete([segment.key]);
+      this.segments = this.segments.filter((other) => other.key !== segment.key);
+    } else {
+      await this.store.put(segment.key, `${JSON.stringify({ candidates: left })}\n`, {
+        contentType: 'application/json',
+      });
+      segment.count = left.length;
+    }
     await this.save();
   }
 

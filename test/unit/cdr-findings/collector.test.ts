@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCdrFindings } from '../../../functions/cdr-findings/collector';
 import type { CdrFindingsSettings } from '../../../functions/cdr-findings/config';
-import type { AlertMessage, AlertSink } from '../../../functions/core/ports';
+import { type AlertMessage, AlertPublishError, type AlertSink } from '../../../functions/core/ports';
 import { fromNdjsonGzip } from '../../../functions/core/records';
 import { CallBudget } from '../../../functions/qualys/budget';
 import { BudgetExhaustedError } from '../../../functions/qualys/errors';
@@ -425,6 +425,55 @@ describe('the page journal', () => {
     expect(count('state/cdr-findings/seen/')).toBe(1);
     expect(count('state/cdr-findings/alert-outbox.json')).toBeLessThanOrEqual(2);
     expect(store.deletes.filter((key) => key.startsWith(journal))).toHaveLength(8);
+  });
+});
+
+describe('a run with more alerts than it keeps in memory', () => {
+  const uuid = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+  /** 6,000 severe findings over the first run's 3 hours: past the 5,000 an outbox keeps in memory. */
+  const many = Array.from({ length: 6000 }, (_, i) => finding(uuid(i), START - 1000 - i * 1500, 4));
+  const coveredKeys = (sent: AlertMessage[]) =>
+    sent.flatMap((message) => message.email.split('Keys covered by this digest:')[1]?.match(/\S+/g) ?? []);
+  const big = { ...lateSettings, pageSize: 1000 };
+
+  it('sends every alert once, as digests read from segments, and leaves no segment or journal entry', async () => {
+    const clock = { now: START };
+    const store = new MemoryStore();
+    const { summary, alerts } = await scheduled(store, fakeApi(many, clock), clock, big);
+    expect(summary.newFindings).toBe(6000);
+    expect(summary.digestsPublished).toBeGreaterThanOrEqual(30);
+    expect(coveredKeys(alerts).sort()).toEqual(many.map((f) => f.uuid).sort());
+    expect([...store.objects.keys()].filter((key) => key.startsWith('state/cdr-findings/journal/'))).toEqual(
+      [],
+    );
+  });
+
+  it('SNS failing part-way: the next run sends the rest, each once', async () => {
+    const clock = { now: START };
+    const store = new MemoryStore();
+    const sent: AlertMessage[] = [];
+    let calls = 0;
+    const flaky: AlertSink = {
+      async publish(messages) {
+        if (++calls === 2) {
+          // SNS took the first three messages of this call, then throttled.
+          sent.push(...messages.slice(0, 3));
+          throw new AlertPublishError('SNS throttled', new Set([0, 1, 2]));
+        }
+        sent.push(...messages);
+        return { refused: new Map() };
+      },
+    };
+    const run = () =>
+      runCdrFindings(
+        { ...fakeApi(many, clock), store, alerts: flaky, logger, settings: big, now: () => clock.now },
+        { kind: 'incremental' },
+        { deadline: Number.POSITIVE_INFINITY },
+      );
+    await expect(run()).rejects.toThrow('SNS throttled');
+    clock.now += 5 * MINUTE;
+    await run();
+    expect(coveredKeys(sent).sort()).toEqual(many.map((f) => f.uuid).sort());
   });
 });
 

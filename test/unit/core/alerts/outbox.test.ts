@@ -395,3 +395,80 @@ describe('subjectLine', () => {
     expect(subjectLine('[HIGH] CDR Recon on AWS 123')).toBe('[HIGH] CDR Recon on AWS 123');
   });
 });
+
+describe('AlertOutbox with a queue too long for memory', () => {
+  const SPILL = { prefix: 'state/cdr-findings/journal/alerts/', maxInMemory: 10, segmentSize: 40 };
+  /** What the page journal would give back: the queued candidates, in batches, in order. */
+  const source = (candidates: AlertCandidate[]) =>
+    async function* () {
+      for (let start = 0; start < candidates.length; start += 7) yield candidates.slice(start, start + 7);
+    };
+  const segmentKeys = (store: MemoryStore) =>
+    [...store.objects.keys()].filter((key) => key.startsWith(SPILL.prefix)).sort();
+  /** The keys each digest lists as covered ("Keys covered by this digest:"), all digests together. */
+  const digestKeys = (batches: AlertMessage[][]) =>
+    batches
+      .flat()
+      .flatMap((message) => message.email.split('Keys covered by this digest:')[1]?.match(/\S+/g) ?? []);
+
+  it('keeps only a count past maxInMemory, writes the queue in segments, and sends each alert once', async () => {
+    const store = new MemoryStore();
+    const outbox = new AlertOutbox(store, OUTBOX, 5, SPILL);
+    const queued = range(100);
+    for (let start = 0; start < queued.length; start += 10)
+      await outbox.queue(queued.slice(start, start + 10));
+    expect(outbox.size).toBe(100);
+    await outbox.saveQueued({ name: 'run-a', source: source(queued) });
+    expect(segmentKeys(store)).toEqual([
+      `${SPILL.prefix}run-a-000000.json`,
+      `${SPILL.prefix}run-a-000001.json`,
+      `${SPILL.prefix}run-a-000002.json`,
+    ]);
+
+    // A later run reads the outbox and sends the segments as digests, deleting each once sent.
+    const nextRun = new AlertOutbox(store, OUTBOX, 5, SPILL);
+    expect(nextRun.size).toBe(0);
+    const alerts = sink();
+    const result = await nextRun.flush(alerts, FORMAT, OPEN);
+    expect(result.digests).toBeGreaterThanOrEqual(3);
+    expect(digestKeys(alerts.batches).sort()).toEqual(queued.map((c) => c.key).sort());
+    expect(segmentKeys(store)).toEqual([]);
+    expect(nextRun.size).toBe(0);
+  });
+
+  it('saved again with the same name, overwrites its segments instead of adding to them', async () => {
+    const store = new MemoryStore();
+    const queued = range(60);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const outbox = new AlertOutbox(store, OUTBOX, 5, SPILL);
+      await outbox.queue(queued);
+      await outbox.saveQueued({ name: 'run-a', source: source(queued) });
+    }
+    expect(segmentKeys(store)).toHaveLength(2);
+    const alerts = sink();
+    await new AlertOutbox(store, OUTBOX, 5, SPILL).flush(alerts, FORMAT, OPEN);
+    expect(digestKeys(alerts.batches).sort()).toEqual(queued.map((c) => c.key).sort());
+  });
+
+  it('keeps what SNS did not take in its segment, and the next run sends only that', async () => {
+    const store = new MemoryStore();
+    const outbox = new AlertOutbox(store, OUTBOX, 5, { ...SPILL, segmentSize: 1000 });
+    const queued = range((45 * DIGEST_CHUNK) / 5);
+    await outbox.queue(queued);
+    await outbox.saveQueued({ name: 'run-a', source: source(queued) });
+    const partial: AlertSink = {
+      async publish() {
+        throw new AlertPublishError('throttled', new Set([0, 1]));
+      },
+    };
+    await expect(new AlertOutbox(store, OUTBOX, 5, SPILL).flush(partial, FORMAT, OPEN)).rejects.toThrow(
+      'throttled',
+    );
+    const alerts = sink();
+    await new AlertOutbox(store, OUTBOX, 5, SPILL).flush(alerts, FORMAT, OPEN);
+    const sentLater = digestKeys(alerts.batches);
+    expect(sentLater.length).toBeLessThan(queued.length);
+    expect(new Set(sentLater).size).toBe(sentLater.length);
+    expect(segmentKeys(store)).toEqual([]);
+  });
+});
