@@ -70,7 +70,9 @@ export class PageJournal<Entry> {
 
   /** The name of the oldest entry not merged (what the merge writes is named after it). */
   get oldestName(): string | undefined {
-    return this.keys()[0]?.slice(this.prefix.length).replace(/\.json\.gz$/, '');
+    return this.keys()[0]
+      ?.slice(this.prefix.length)
+      .replace(/\.json\.gz$/, '');
   }
 
   /** Every entry not merged, oldest first, read again from the store one at a time. */

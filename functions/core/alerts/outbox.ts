@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
+import { IdSet } from '../id-set';
 import { type AlertMessage, AlertPublishError, type AlertSink, type ObjectStore } from '../ports';
 import { readJson, writeJson } from '../records';
 import { type AlertCandidate, type DigestFormat, digests } from './digest';
 import { fitAlert } from './size';
-import { IdSet } from '../id-set';
 
 /**
  * Alert delivery shared by every collector. New alerts go to an outbox object in S3 in the same
@@ -128,7 +128,9 @@ export class AlertOutbox {
     const outbox: Outbox = { candidates: this.candidates };
     if (this.segments.length > 0) outbox.segments = this.segments;
     // Compact: a digest-sized queue is written in one line, not pretty-printed.
-    await this.store.put(this.keys.outbox, `${JSON.stringify(outbox)}\n`, { contentType: 'application/json' });
+    await this.store.put(this.keys.outbox, `${JSON.stringify(outbox)}\n`, {
+      contentType: 'application/json',
+    });
     this.unsaved = false;
   }
 
@@ -207,7 +209,9 @@ export class AlertOutbox {
     let sequence = 0;
     const flushBatch = async () => {
       const key = `${named}${String(sequence++).padStart(6, '0')}.json`;
-      await this.store.put(key, `${JSON.stringify({ candidates: batch })}\n`, { contentType: 'application/json' });
+      await this.store.put(key, `${JSON.stringify({ candidates: batch })}\n`, {
+        contentType: 'application/json',
+      });
       this.segments.push({ key, count: batch.length });
       batch = [];
     };
