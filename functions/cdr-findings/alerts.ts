@@ -1,4 +1,4 @@
-import type { AlertCandidate, DigestFormat } from '../core/alerts/digest';
+import type { DigestFormat, NewAlertCandidate } from '../core/alerts/digest';
 import { chatCode, chatText } from '../core/alerts/markdown';
 import { attribute, sqlString, subjectLine, text } from '../core/alerts/text';
 import { ALERT_SOURCE } from '../core/names';
@@ -114,13 +114,13 @@ function cdrAttributes(finding: CdrFinding, extra: Record<string, string> = {}):
   };
 }
 
-export function cdrAlertCandidate(finding: CdrFinding, where: FindingLocation): AlertCandidate {
+export function cdrAlertCandidate(finding: CdrFinding, where: FindingLocation): NewAlertCandidate {
   const severity = severityName(finding.severity);
   return {
     key: finding.uuid,
     rank: severityLevel(finding.severity) ?? 0,
     line: `${finding.uuid} ${severity} ${text(finding.threatCategory)} ${text(finding.cloudType)} ${text(finding.cspAccount)} ${finding.timestamp}`,
     attributes: cdrAttributes(finding),
-    message: cdrAlertMessage(finding, where),
+    message: () => cdrAlertMessage(finding, where),
   };
 }

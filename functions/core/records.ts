@@ -60,7 +60,11 @@ export function keyTime(iso: string | Date): string {
 }
 
 /** The UTC date (YYYY-MM-DD) of a timestamp, for `dt=` partitions. */
+const UTC_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z$/;
+
 export function utcDate(timestamp: string | number | Date): string {
+  // A UTC ISO-8601 timestamp carries its date already (the common case, once per finding).
+  if (typeof timestamp === 'string' && UTC_ISO.test(timestamp)) return timestamp.slice(0, 10);
   return new Date(timestamp).toISOString().slice(0, 10);
 }
 

@@ -18,6 +18,22 @@ export interface AlertCandidate {
   message?: AlertMessage;
 }
 
+/**
+ * A candidate as a collector makes it: its message may be a function, called only for the
+ * candidates that keep one (the first `maxPerRun`), so an alert storm does not build messages
+ * that digests replace.
+ */
+export type NewAlertCandidate = Omit<AlertCandidate, 'message'> & {
+  message?: AlertMessage | (() => AlertMessage);
+};
+
+/** The candidate with its message built (`keep`) or left out. */
+export function settle(candidate: NewAlertCandidate, keep = true): AlertCandidate {
+  const { message, ...rest } = candidate;
+  if (!keep || message === undefined) return rest;
+  return { ...rest, message: typeof message === 'function' ? message() : message };
+}
+
 export interface DigestFormat {
   source: string;
   /** What one alert is called in the digest ("CDR findings", "failed controls"). */

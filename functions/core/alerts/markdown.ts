@@ -25,7 +25,11 @@ const oneLine = (value: string) => value.replace(/[\r\n\t\v\f\u2028\u2029]+/g, '
 
 const isWordChar = (char: string | undefined) => char !== undefined && /[\p{L}\p{N}]/u.test(char);
 
+/** Anything {@link escapeMarkdown} would change; most values have none of it. */
+const ACTIVE = /[&<>`*~[\]@_\r\n\t\v\f\u2028\u2029]|:\/\//;
+
 function escapeMarkdown(value: string, inCode: boolean): string {
+  if (!ACTIVE.test(value)) return value;
   const chars = Array.from(oneLine(value));
   const escaped = chars
     .map((char, index) => {

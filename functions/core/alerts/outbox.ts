@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { IdSet } from '../id-set';
 import { type AlertMessage, AlertPublishError, type AlertSink, type ObjectStore } from '../ports';
 import { readJson, writeJson } from '../records';
-import { type AlertCandidate, type DigestFormat, digests } from './digest';
+import { type AlertCandidate, type DigestFormat, digests, type NewAlertCandidate, settle } from './digest';
 import { fitAlert } from './size';
 
 /**
@@ -144,7 +144,7 @@ export class AlertOutbox {
   }
 
   /** Queues candidates (ignoring keys already queued) and saves the outbox. */
-  async add(candidates: readonly AlertCandidate[]): Promise<void> {
+  async add(candidates: readonly NewAlertCandidate[]): Promise<void> {
     await this.queue(candidates);
     await this.saveQueued();
   }
@@ -154,7 +154,7 @@ export class AlertOutbox {
    * past `maxPerRun` without their individual message (digests replace them). What a page
    * journals before it queues.
    */
-  async admit(candidates: readonly AlertCandidate[]): Promise<AlertCandidate[]> {
+  async admit(candidates: readonly NewAlertCandidate[]): Promise<AlertCandidate[]> {
     await this.load();
     const admitted: AlertCandidate[] = [];
     const inBatch = new Set<string>();
@@ -162,7 +162,7 @@ export class AlertOutbox {
       if (this.queuedKeys.has(candidate.key) || inBatch.has(candidate.key)) continue;
       inBatch.add(candidate.key);
       const keepMessage = this.size + admitted.length < this.maxPerRun;
-      admitted.push(keepMessage ? candidate : { ...candidate, message: undefined });
+      admitted.push(settle(candidate, keepMessage));
     }
     return admitted;
   }
@@ -173,7 +173,7 @@ export class AlertOutbox {
    * With {@link OutboxSpill}, past `maxInMemory` this run's candidates leave memory (their journal
    * entries hold them) and only their count stays.
    */
-  async queue(candidates: readonly AlertCandidate[]): Promise<void> {
+  async queue(candidates: readonly NewAlertCandidate[]): Promise<void> {
     for (const candidate of await this.admit(candidates)) {
       this.queuedKeys.add(candidate.key);
       this.queuedCount++;

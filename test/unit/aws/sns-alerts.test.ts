@@ -10,7 +10,7 @@ import * as v from 'valibot';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { PUBLISH_CONCURRENCY, SnsAlerts } from '../../../functions/aws/sns-alerts';
 import { cdrAlertCandidate } from '../../../functions/cdr-findings/alerts';
-import { digests } from '../../../functions/core/alerts/digest';
+import { digests, settle } from '../../../functions/core/alerts/digest';
 import { type AlertMessage, AlertPublishError } from '../../../functions/core/ports';
 import { CdrFindingSchema } from '../../../functions/qualys/schemas';
 import samplePage from '../../support/fixtures/cdr-findings-page.json';
@@ -287,12 +287,14 @@ describe('SnsAlerts with large digests', () => {
     }));
     const sample = v.parse(CdrFindingSchema, samplePage.content[0]);
     const candidates = Array.from({ length: 2000 }, (_, n) =>
-      cdrAlertCandidate(
-        { ...sample, uuid: `0000${String(n).padStart(4, '0')}-1111-2222-3333-444455556666` },
-        {
-          bucket: 'qualys-lake-archive',
-          curatedKey: 'curated/cdr_findings/dt=2025-05-09/w-offset=0000000.json.gz',
-        },
+      settle(
+        cdrAlertCandidate(
+          { ...sample, uuid: `0000${String(n).padStart(4, '0')}-1111-2222-3333-444455556666` },
+          {
+            bucket: 'qualys-lake-archive',
+            curatedKey: 'curated/cdr_findings/dt=2025-05-09/w-offset=0000000.json.gz',
+          },
+        ),
       ),
     );
     const messages = digests(candidates, {

@@ -5,6 +5,7 @@ import {
   cdrAlertCandidate,
   cdrAlertMessage,
 } from '../../../functions/cdr-findings/alerts';
+import { settle } from '../../../functions/core/alerts/digest';
 import { CdrFindingSchema } from '../../../functions/qualys/schemas';
 import samplePage from '../../support/fixtures/cdr-findings-page.json';
 
@@ -104,7 +105,7 @@ describe('cdrAlertMessage for unusual findings', () => {
 
 describe('cdrAlertCandidate', () => {
   it('keys on the uuid, ranks by severity and leaves alertKey out of the shared attributes', () => {
-    const candidate = cdrAlertCandidate({ ...sample, severity: 4 }, where);
+    const candidate = settle(cdrAlertCandidate({ ...sample, severity: 4 }, where));
     expect(candidate.key).toBe(sample.uuid);
     expect(candidate.rank).toBe(4);
     expect(candidate.attributes).not.toHaveProperty('alertKey');

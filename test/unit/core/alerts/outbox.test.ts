@@ -1,7 +1,7 @@
 import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
 import { cdrAlertCandidate } from '../../../../functions/cdr-findings/alerts';
-import { type AlertCandidate, DIGEST_CHUNK } from '../../../../functions/core/alerts/digest';
+import { type AlertCandidate, DIGEST_CHUNK, settle } from '../../../../functions/core/alerts/digest';
 import { AlertOutbox, PUBLISH_ROUND, ROUND_MS } from '../../../../functions/core/alerts/outbox';
 import { subjectLine } from '../../../../functions/core/alerts/text';
 import { type AlertMessage, AlertPublishError, type AlertSink } from '../../../../functions/core/ports';
@@ -21,9 +21,8 @@ const FORMAT = { source: 'cdr-findings', noun: 'CDR findings', severityAttribute
 
 function candidate(n: number, severity = 3): AlertCandidate {
   const uuid = `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`;
-  return cdrAlertCandidate(
-    { ...sample, uuid, severity },
-    { bucket: 'b', curatedKey: `curated/${uuid}.json.gz` },
+  return settle(
+    cdrAlertCandidate({ ...sample, uuid, severity }, { bucket: 'b', curatedKey: `curated/${uuid}.json.gz` }),
   );
 }
 
@@ -144,6 +143,23 @@ describe('AlertOutbox', () => {
     const alerts = sink();
     await nextRun.flush(alerts, FORMAT, OPEN);
     expect(alerts.batches).toEqual([queued.map((c) => c.message)]);
+  });
+
+  it('builds a message given as a function only for the candidates that keep one', async () => {
+    const outbox = new AlertOutbox(new MemoryStore(), OUTBOX, 2);
+    let built = 0;
+    const lazy = range(5).map((candidate) => ({
+      ...candidate,
+      message: () => {
+        built++;
+        return candidate.message as AlertMessage;
+      },
+    }));
+    await outbox.queue(lazy);
+    expect(built).toBe(2);
+    const alerts = sink();
+    await outbox.flush(alerts, FORMAT, OPEN);
+    expect(alerts.batches.flat()).toHaveLength(1);
   });
 
   it('admits without queuing: new keys only, and past maxPerRun without their message', async () => {
@@ -271,9 +287,11 @@ describe('AlertOutbox delivery', () => {
 
   it('hands SNS each message cut to fit its size limit', async () => {
     const outbox = new AlertOutbox(new MemoryStore(), OUTBOX, 50);
-    const big = cdrAlertCandidate(
-      { ...sample, uuid: 'big', severity: 4, eventMessage: 'x'.repeat(140_000) },
-      { bucket: 'b', curatedKey: 'curated/big.json.gz' },
+    const big = settle(
+      cdrAlertCandidate(
+        { ...sample, uuid: 'big', severity: 4, eventMessage: 'x'.repeat(140_000) },
+        { bucket: 'b', curatedKey: 'curated/big.json.gz' },
+      ),
     );
     expect(publishedBytes(big.message as AlertMessage)).toBeGreaterThan(SNS_LIMIT);
     await outbox.add([big, candidate(1)]);
