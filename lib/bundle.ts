@@ -41,3 +41,19 @@ export function bundleOptions(name: FunctionName, outdir: string): BuildOptions 
 export function bundleFunction(name: FunctionName, outdir: string = distDir(name)): void {
   buildSync(bundleOptions(name, outdir));
 }
+
+/**
+ * The npm packages whose code ends up in a function's bundle (from esbuild's metafile, nothing
+ * written), e.g. `@aws-sdk/client-s3`; a package imported but tree-shaken away is not counted.
+ */
+export function bundledPackages(name: FunctionName): Set<string> {
+  const { metafile } = buildSync({ ...bundleOptions(name, distDir(name)), metafile: true, write: false });
+  const packages = new Set<string>();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const match = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
+      if (match?.[1] && bytesInOutput > 0) packages.add(match[1]);
+    }
+  }
+  return packages;
+}

@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-sns';
 import { groupBySize, snsMessageBody } from '../core/alerts/size';
 import { type AlertMessage, AlertPublishError, type AlertSink, type PublishResult } from '../core/ports';
+import { sns } from './sns-client';
 
 /** SNS PublishBatch takes at most 10 entries (Amazon SNS API reference, PublishBatch). */
 export const PUBLISH_BATCH_SIZE = 10;
@@ -173,3 +174,10 @@ export class SnsAlerts implements AlertSink {
     }
   }
 }
+
+/**
+ * The alert sink of a collector that publishes alerts (its `alerts` in collectorHandler): the SNS
+ * client is imported here only, so a collector that does not pass this never bundles it.
+ */
+export const snsAlerts = (topicArn: string, signal: AbortSignal | undefined): AlertSink =>
+  new SnsAlerts(sns, topicArn, signal);

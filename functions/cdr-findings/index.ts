@@ -1,3 +1,4 @@
+import { snsAlerts } from '../aws/sns-alerts';
 import { METRICS } from '../core/names';
 import { collectorHandler } from '../runtime/handler';
 import { runCdrFindings } from './collector';
@@ -7,6 +8,7 @@ import { parseRequest } from './request';
 
 export const handler = collectorHandler({
   manifest: cdrFindingsManifest,
+  alerts: snsAlerts,
   settings: readCdrFindingsSettings,
   run: (runtime, event, call) => runCdrFindings(runtime, parseRequest(event), call),
   metrics: (summary) => ({

@@ -2,11 +2,10 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import { s3, sns } from '../aws/clients';
+import { s3 } from '../aws/s3-client';
 import { S3LedgerStore } from '../aws/s3-ledger';
 import { S3Store } from '../aws/s3-store';
 import { secretLoader } from '../aws/secret';
-import { SnsAlerts } from '../aws/sns-alerts';
 import type { CollectorManifest } from '../core/manifest';
 import { ENV, type FunctionName, METRIC_DIMENSIONS } from '../core/names';
 import type { AlertSink, ObjectStore, RunLogger } from '../core/ports';
@@ -138,6 +137,11 @@ export interface CollectorRuntime<Settings> {
 
 export interface CollectorDefinition<Settings, Summary> {
   manifest: CollectorManifest;
+  /**
+   * The alert sink of one invocation (`snsAlerts` from functions/aws/sns-alerts.ts), if and only if
+   * the manifest says `publishesAlerts`: only then is the SNS client imported, and so bundled.
+   */
+  alerts?: AlertSinkFactory;
   /** Reads and validates the collector's own settings; a bad variable fails the first invocation. */
   settings: (env: Env) => Settings;
   /** One run for one event. */
@@ -150,12 +154,30 @@ export interface CollectorDefinition<Settings, Summary> {
   finished: string;
 }
 
+/** Makes the alert sink of one invocation: the topic (ALERT_TOPIC_ARN) and the invocation's abort signal. */
+export type AlertSinkFactory = (topicArn: string, signal: AbortSignal | undefined) => AlertSink;
+
 /** Collectors that publish no alerts get a sink that says so, instead of an SNS client. */
 const noAlerts: AlertSink = {
   async publish() {
     throw new Error('this collector publishes no alerts (its manifest says publishesAlerts: false)');
   },
 };
+
+/** The alert sink per invocation, read at init: ALERT_TOPIC_ARN is required only where alerts are published. */
+function alertSinks(
+  manifest: CollectorManifest,
+  alerts: AlertSinkFactory | undefined,
+  env: Env,
+): (signal: AbortSignal | undefined) => AlertSink {
+  if (manifest.publishesAlerts !== (alerts !== undefined))
+    throw new Error(
+      `${manifest.name}: its manifest says publishesAlerts: ${manifest.publishesAlerts}, but its handler ${alerts ? 'passes' : 'passes no'} alert sink`,
+    );
+  if (!alerts) return () => noAlerts;
+  const topicArn = requiredString(env, ENV.alertTopicArn);
+  return (signal) => alerts(topicArn, signal);
+}
 
 /**
  * The whole handler of a collector: settings read once at init, the middy chain, the deadline,
@@ -166,7 +188,7 @@ export function collectorHandler<Settings, Summary extends RunCounts>(
   env: Env = process.env,
 ) {
   const common = readCommonConfig(env);
-  const topicArn = definition.manifest.publishesAlerts ? requiredString(env, ENV.alertTopicArn) : undefined;
+  const alertsFor = alertSinks(definition.manifest, definition.alerts, env);
   const qualys = qualysClientFor(common, definition.manifest.name);
   const settings = { ...definition.settings(env), bucket: common.bucket };
   // The Qualys client lives as long as the execution environment (its JWT is reused); the S3 and
@@ -174,7 +196,7 @@ export function collectorHandler<Settings, Summary extends RunCounts>(
   const runtimeFor = (signal: AbortSignal | undefined): CollectorRuntime<Settings> => ({
     qualys,
     store: new S3Store(s3, common.bucket, { signal }),
-    alerts: topicArn ? new SnsAlerts(sns, topicArn, signal) : noAlerts,
+    alerts: alertsFor(signal),
     logger: runLogger,
     settings,
   });

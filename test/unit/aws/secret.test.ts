@@ -1,5 +1,4 @@
 import 'aws-sdk-client-mock-vitest/extend';
-import { clearCaches } from '@aws-lambda-powertools/parameters';
 import {
   DecryptionFailure,
   GetSecretValueCommand,
@@ -8,8 +7,8 @@ import {
   SecretsManagerServiceException,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
-import { secretLoader } from '../../../functions/aws/secret';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { SECRET_MAX_AGE_MS, secretLoader } from '../../../functions/aws/secret';
 
 const SECRET_ID = 'qualys-lake/qualys-api';
 const secretsManager = mockClient(SecretsManagerClient);
@@ -28,7 +27,6 @@ async function failure(promise: Promise<unknown>): Promise<Error> {
 describe('secretLoader', () => {
   beforeEach(() => {
     secretsManager.reset();
-    clearCaches();
     process.env.AWS_REGION ??= 'us-east-1';
   });
 
@@ -61,6 +59,29 @@ describe('secretLoader', () => {
     expect(secretsManager).toHaveReceivedCommandTimes(GetSecretValueCommand, 2);
   });
 
+  describe('after five minutes', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('reads the secret again', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      secretsManager
+        .on(GetSecretValueCommand)
+        .resolvesOnce({ SecretString: creds('before') })
+        .resolves({ SecretString: creds('after-rotation') });
+      const loader = secretLoader(SECRET_ID);
+      const load = async () => ((await loader(false)) as { password: string }).password;
+
+      expect(await load()).toBe('before');
+      vi.advanceTimersByTime(SECRET_MAX_AGE_MS - 1);
+      expect(await load()).toBe('before');
+      vi.advanceTimersByTime(1);
+      expect(await load()).toBe('after-rotation');
+      expect(secretsManager).toHaveReceivedCommandTimes(GetSecretValueCommand, 2);
+    });
+  });
+
   it('refuses a secret that is not JSON without quoting it', async () => {
     const plain = 'api-user:Plain-Text-Password-99';
     secretsManager.on(GetSecretValueCommand).resolves({ SecretString: plain });
@@ -81,11 +102,10 @@ describe('secretLoader', () => {
   });
 });
 
-// The error must say why the read failed (missing secret, KMS, IAM), not only Powertools' wrapper.
+// The error must say why the read failed (missing secret, KMS, IAM).
 describe('secretLoader when Secrets Manager refuses', () => {
   beforeEach(() => {
     secretsManager.reset();
-    clearCaches();
     process.env.AWS_REGION ??= 'us-east-1';
   });
 

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { ABORT_MARGIN_MS } from '../../../functions/core/run';
-import { lambda } from '../../../functions/runtime/handler';
+import { cdrFindingsManifest } from '../../../functions/cdr-findings/manifest';
+import type { CollectorManifest } from '../../../functions/core/manifest';
+import type { AlertSink } from '../../../functions/core/ports';
+import { ABORT_MARGIN_MS, emptyRunCounts } from '../../../functions/core/run';
+import {
+  type AlertSinkFactory,
+  type CollectorRuntime,
+  collectorHandler,
+  lambda,
+} from '../../../functions/runtime/handler';
+import { sdrInventoryManifest } from '../../../functions/sdr-inventory/manifest';
 
 const contextWithMs = (remainingMs: number) => ({
   functionName: 'qualys-lake-test',
@@ -28,5 +37,76 @@ describe('lambda', () => {
   it('returns what the run returns when it ends in time', async () => {
     const handler = lambda(async (_event: unknown, _context, signal) => ({ aborted: signal?.aborted }));
     await expect(handler({}, contextWithMs(60_000) as never)).resolves.toEqual({ aborted: false });
+  });
+});
+
+describe('collectorHandler: the alert sink', () => {
+  const TOPIC = 'arn:aws:sns:us-east-1:000000000000:alerts';
+  const env = { QUALYS_SECRET_ID: 'qualys-lake/qualys', ARCHIVE_BUCKET: 'archive', ALERT_TOPIC_ARN: TOPIC };
+  const definition = (
+    manifest: CollectorManifest,
+    alerts: AlertSinkFactory | undefined,
+    run: (runtime: CollectorRuntime<object>) => Promise<unknown> = async () => undefined,
+  ) => ({
+    manifest,
+    alerts,
+    settings: () => ({}),
+    run: async (runtime: CollectorRuntime<object>) => {
+      await run(runtime);
+      return emptyRunCounts();
+    },
+    metrics: () => ({}),
+    finished: 'run finished',
+  });
+  const sink: AlertSink = { publish: async () => ({ refused: new Map() }) };
+
+  it('is the one the collector passes, on the topic of ALERT_TOPIC_ARN', async () => {
+    const topics: string[] = [];
+    const handler = collectorHandler(
+      definition(
+        cdrFindingsManifest,
+        (topicArn) => {
+          topics.push(topicArn);
+          return sink;
+        },
+        (runtime) => runtime.alerts.publish([]),
+      ),
+      env,
+    );
+    await handler({}, contextWithMs(60_000) as never);
+    expect(topics).toEqual([TOPIC]);
+  });
+
+  it('needs ALERT_TOPIC_ARN only where the manifest publishes alerts', () => {
+    const { ALERT_TOPIC_ARN: _topic, ...withoutTopic } = env;
+    expect(() =>
+      collectorHandler(
+        definition(cdrFindingsManifest, () => sink),
+        withoutTopic,
+      ),
+    ).toThrow(/ALERT_TOPIC_ARN/);
+    expect(() => collectorHandler(definition(sdrInventoryManifest, undefined), withoutTopic)).not.toThrow();
+  });
+
+  it('refuses a collector whose alert sink disagrees with its manifest', () => {
+    expect(() => collectorHandler(definition(cdrFindingsManifest, undefined), env)).toThrow(
+      'cdr-findings: its manifest says publishesAlerts: true, but its handler passes no alert sink',
+    );
+    expect(() =>
+      collectorHandler(
+        definition(sdrInventoryManifest, () => sink),
+        env,
+      ),
+    ).toThrow('sdr-inventory: its manifest says publishesAlerts: false, but its handler passes alert sink');
+  });
+
+  it('of a collector that publishes no alerts refuses to publish', async () => {
+    const alerts: AlertSink[] = [];
+    const handler = collectorHandler(
+      definition(sdrInventoryManifest, undefined, async (runtime) => alerts.push(runtime.alerts)),
+      env,
+    );
+    await handler({}, contextWithMs(60_000) as never);
+    await expect(alerts[0]?.publish([])).rejects.toThrow(/publishes no alerts/);
   });
 });
