@@ -74,6 +74,8 @@ class PostureState {
   failures: Record<string, OpenFailure> = {};
   /** The poll this run works on (also once it completed and left the checkpoint). */
   poll?: Poll;
+  /** A pair's alerts were queued but its failures not saved: the next run queues them again, so none may go out now. */
+  holdAlerts = false;
   private readonly checkpoints: CheckpointStore<PostureCheckpoint>;
   private readonly failureStore: CheckpointStore<FailureState>;
 
@@ -192,13 +194,18 @@ async function completePair(
   const result = comparePair(state.failures, pair, observed, poll.pollId, meetsThreshold);
   const recovered = settings.notifyRecovery ? result.recovered : [];
   const where = { bucket: settings.bucket };
-  await outbox.add([
-    ...result.failed.map((seen) => postureFailedCandidate(seen, where)),
-    ...recovered.map((failure) =>
-      postureRecoveredCandidate(failure, { policyName: pair.policyName, pollId: poll.pollId }, where),
-    ),
-  ]);
-  await state.saveFailures(result.failures);
+  try {
+    await outbox.add([
+      ...result.failed.map((seen) => postureFailedCandidate(seen, where)),
+      ...recovered.map((failure) =>
+        postureRecoveredCandidate(failure, { policyName: pair.policyName, pollId: poll.pollId }, where),
+      ),
+    ]);
+    await state.saveFailures(result.failures);
+  } catch (error) {
+    state.holdAlerts = true;
+    throw error;
+  }
   run.summary.newFailures += result.failed.length;
   run.summary.recoveries += result.recovered.length;
   pair.status = 'done';
@@ -367,7 +374,10 @@ export async function runSdrPosture(
     summary.pairs.remaining = countPairs(pairs, 'pending');
   }
   summary.openFailures = Object.keys(state.failures).length;
-  await run.finish({ outbox, sink: deps.alerts, format: POSTURE_DIGEST, counts: summary, call });
+  const alerts = { outbox, sink: deps.alerts, format: POSTURE_DIGEST, counts: summary, call };
+  if (state.holdAlerts)
+    run.logger.error('Alerts stay queued: the failure state was not saved; the next run sends them');
+  await run.finish(state.holdAlerts ? undefined : alerts);
   if (summary.pairErrors.length > 0) {
     run.logger.error('Posture run finished with unreadable connector/policy pairs', { summary });
     const first = summary.pairErrors[0];

@@ -9,8 +9,10 @@ import type { AddressInfo } from 'node:net';
 export async function failingS3(target: string) {
   let refuse: ((path: string) => boolean) | undefined;
   let refused = 0;
+  const puts: string[] = [];
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
+    if (req.method === 'PUT') puts.push(keyOf(path));
     if (req.method === 'PUT' && refuse?.(path)) {
       refused++;
       req.resume();
@@ -44,10 +46,32 @@ export async function failingS3(target: string) {
     get refused() {
       return refused;
     },
+    /** The key of every PUT so far, refused or not, in order (a multipart upload: one per part). */
+    puts,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** The object key of an S3 request path (`/<bucket>/<key>`, path-style). */
+const keyOf = (path: string) => path.split('/').slice(2).join('/');
+
+/**
+ * A matcher for {@link failingS3}'s `refusePuts`: PUTs of keys under `keys` (a prefix, or a test of
+ * the key) once `passes` of them went through (0: from the first), and only while `when()` holds.
+ */
+export function refuseKeys(
+  keys: string | ((key: string) => boolean),
+  passes: number,
+  when: () => boolean = () => true,
+) {
+  const matches = typeof keys === 'string' ? (key: string) => key.startsWith(keys) : keys;
+  let seen = 0;
+  return (path: string) => {
+    if (!matches(keyOf(path)) || !when()) return false;
+    return ++seen > passes;
   };
 }

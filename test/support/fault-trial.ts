@@ -9,17 +9,22 @@ import { type Handler, lambdaContext } from './invoke';
 import type { ReceivedAlert } from './local-aws';
 
 /**
- * Runs of the built cdr-findings bundle under injected faults, and the invariants that must hold
- * whatever the fault: every finding served for the window is curated once, every alert-worthy one
- * alerts once and nothing else does, the checkpoint never claims data that is not in S3 (checked
- * after every run), and no password or JWT reaches a log line, an object or an alert.
+ * Runs of a built collector bundle under injected faults, and the invariants that must hold
+ * whatever the fault: every record served is curated once, every alert-worthy one alerts once and
+ * nothing else does, the collector's state never claims data that is not in S3 (checked after
+ * every run), and no password or JWT reaches a log line, an object or an alert. The trial is
+ * generic ({@link collectorTrial}); each collector brings its own {@link TrialChecks}
+ * (cdr-findings: {@link faultTrial}; the SaaSDR collectors: sdr-fault-checks.ts).
  */
 export interface RunSummary {
   windows: Array<{ startAt: string; endAt: string; complete: boolean }>;
   stoppedEarly?: string;
 }
 
-export type Outcome = ({ summary: RunSummary; error?: undefined } | { summary?: undefined; error: Error }) & {
+export type Outcome<S = RunSummary> = (
+  | { summary: S; error?: undefined }
+  | { summary?: undefined; error: Error }
+) & {
   /** The alertKeys of the alerts this run published. */
   alertKeys: string[];
 };
@@ -34,16 +39,45 @@ export interface SettleOptions {
   redelivered?: readonly string[];
 }
 
-export interface FaultTrial {
-  /** One run: its outcome, the alerts it published (drained) and the checkpoint check. */
-  run(handler: Handler): Promise<Outcome>;
+export interface FaultTrial<S = RunSummary> {
+  /** One run: its outcome, the alerts it published (drained) and the state check. */
+  run(handler: Handler): Promise<Outcome<S>>;
   /**
-   * Runs `handler()` again, at most `maxRuns` times, until a run returns without stopping early,
-   * then checks every invariant. Returns the runs it took.
+   * Runs `handler()` again, at most `maxRuns` times, until a run returns settled (by default:
+   * without stopping early), then checks every invariant. Returns the runs it took.
    */
   settleAndCheck(handler: () => Promise<Handler>, options?: SettleOptions): Promise<number>;
   /** Every log line and error written so far. */
   readonly output: string[];
+}
+
+/** What one collector's trial checks. */
+export interface TrialChecks<S> {
+  /** (3) After every run: nothing the collector's state claims is read is missing from S3. */
+  stateBacked(alerts: readonly ReceivedAlert[]): Promise<void>;
+  /** Whether a run that returned `summary` ends the trial; default: it did not stop early. */
+  settled?(summary: S): boolean;
+  /** (1) and (2) once settled: the data landed once; each alert of the trial went out once. */
+  landed(alerts: readonly ReceivedAlert[], redelivered: readonly string[]): Promise<void>;
+}
+
+/** The key an alert is counted by: its alertKey, or `(a digest)`. */
+export const alertKeyOf = (alert: ReceivedAlert) => alert.attributes.alertKey ?? '(a digest)';
+
+/**
+ * (2) Each of `expected` alerted exactly once (those in `redelivered` at most twice), nothing else,
+ * and no digest.
+ */
+export function expectAlertedOnce(
+  alerts: readonly ReceivedAlert[],
+  expected: readonly string[],
+  redelivered: readonly string[],
+): void {
+  const times = new Map<string, number>();
+  for (const key of alerts.map(alertKeyOf)) times.set(key, (times.get(key) ?? 0) + 1);
+  const twice = [...times].filter(([key, count]) => count > (redelivered.includes(key) ? 2 : 1));
+  expect(twice, 'alerts sent more often than allowed').toEqual([]);
+  expect([...times.keys()].sort()).toEqual([...expected].sort());
 }
 
 const CHECKPOINT_SLOTS = ['pending', 'settling', 'reconciling'] as const;
@@ -88,19 +122,84 @@ const text = (bytes: Uint8Array) =>
     ? gunzipSync(bytes).toString('utf8')
     : Buffer.from(bytes).toString('utf8');
 
+/** (4) No password of `passwords` nor any JWT the simulator issued in the output, an alert or an object. */
+async function expectNoSecrets(
+  sim: Simulator,
+  lake: TestLake,
+  output: readonly string[],
+  alerts: readonly ReceivedAlert[],
+  passwords: readonly string[],
+): Promise<void> {
+  const tokens = sim.data.issuedTokens();
+  expect(tokens.length).toBeGreaterThan(0);
+  expect(passwords.length).toBeGreaterThan(0);
+  expect(output.join('').length).toBeGreaterThan(0);
+  const haystacks = [output.join('\n'), ...alerts.map((alert) => JSON.stringify(alert))];
+  for (const key of await lake.keys()) haystacks.push(`${key}\n${text(await lake.bytes(key))}`);
+  for (const haystack of haystacks) {
+    for (const secret of [...passwords, ...tokens]) {
+      expect(haystack.includes(secret), `a secret in: ${haystack.slice(0, 200)}`).toBe(false);
+    }
+  }
+}
+
 /**
- * A trial against `sim` and `lake`. The window the invariants cover starts at `since` (at or
+ * A trial of one collector against `sim` and `lake`, judged by `checks`. `secrets()` lists every
+ * password the trial used (rotations included): none may appear anywhere. The caller captures the
+ * output (see {@link captureOutput}).
+ */
+export function collectorTrial<S extends { stoppedEarly?: string }>(
+  sim: Simulator,
+  lake: TestLake,
+  options: { output: string[]; secrets: () => string[]; checks: TrialChecks<S> },
+): FaultTrial<S> {
+  const { output, secrets, checks } = options;
+  const settled = checks.settled ?? ((summary: S) => !summary.stoppedEarly);
+  const alerts: ReceivedAlert[] = [];
+
+  async function run(handler: Handler): Promise<Outcome<S>> {
+    let result: { summary: S } | { error: Error };
+    try {
+      result = { summary: (await handler({}, lambdaContext())) as S };
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      output.push(failure.message, String(failure.stack));
+      result = { error: failure };
+    }
+    const published = await lake.alerts();
+    alerts.push(...published);
+    await checks.stateBacked(alerts);
+    return { ...result, alertKeys: published.map(alertKeyOf) };
+  }
+
+  return {
+    output,
+    run,
+    async settleAndCheck(handler, { maxRuns = 6, redelivered = [] } = {}) {
+      for (let attempt = 1; attempt <= maxRuns; attempt++) {
+        const outcome = await run(await handler());
+        if (outcome.summary && settled(outcome.summary)) {
+          await checks.landed(alerts, redelivered);
+          await expectNoSecrets(sim, lake, output, alerts, secrets());
+          return attempt;
+        }
+      }
+      throw new Error(`the collector did not recover in ${maxRuns} runs`);
+    },
+  };
+}
+
+/**
+ * A trial of the cdr-findings bundle. The window the invariants cover starts at `since` (at or
  * before the first run's first window: the first run reads CDR_INITIAL_LOOKBACK_HOURS back) and
- * ends at the checkpoint's watermark. `secrets()` lists every password the trial used (rotations
- * included): none may appear anywhere. The caller captures the output (see {@link captureOutput}).
+ * ends at the checkpoint's watermark.
  */
 export function faultTrial(
   sim: Simulator,
   lake: TestLake,
   options: { since: string; output: string[]; secrets: () => string[] },
 ): FaultTrial {
-  const { since, output, secrets } = options;
-  const alerts: ReceivedAlert[] = [];
+  const { since } = options;
 
   const curatedUuids = async () =>
     (await lake.records<{ uuid: string }>('curated/cdr_findings/')).map((record) => record.uuid);
@@ -123,22 +222,7 @@ export function faultTrial(
     expect(missing, `the checkpoint ${JSON.stringify(checkpoint)} claims findings not curated`).toEqual([]);
   }
 
-  async function run(handler: Handler): Promise<Outcome> {
-    let result: { summary: RunSummary } | { error: Error };
-    try {
-      result = { summary: (await handler({}, lambdaContext())) as RunSummary };
-    } catch (error) {
-      const failure = error instanceof Error ? error : new Error(String(error));
-      output.push(failure.message, String(failure.stack));
-      result = { error: failure };
-    }
-    const published = await lake.alerts();
-    alerts.push(...published);
-    await expectCheckpointBacked();
-    return { ...result, alertKeys: published.map((alert) => alert.attributes.alertKey ?? '(a digest)') };
-  }
-
-  async function expectInvariants(redelivered: readonly string[]): Promise<void> {
+  async function expectLanded(alerts: readonly ReceivedAlert[], redelivered: readonly string[]) {
     const checkpoint = await lake.json<CdrCheckpoint>(cdrFindingsKeys.checkpoint);
     if (!checkpoint.watermark) throw new Error('no window was completed');
     const served = between(sim.data.findings(), since, checkpoint.watermark);
@@ -154,40 +238,15 @@ export function faultTrial(
     expect([...curated].sort()).toEqual(served.map((finding) => finding.uuid).sort());
 
     // (2) One alert per alert-worthy finding, none for anything else, no digest.
-    const keys = alerts.map((alert) => alert.attributes.alertKey ?? '(a digest)');
-    const times = new Map<string, number>();
-    for (const key of keys) times.set(key, (times.get(key) ?? 0) + 1);
-    const twice = [...times].filter(([key, count]) => count > (redelivered.includes(key) ? 2 : 1));
-    expect(twice, 'alerts sent more often than allowed').toEqual([]);
-    expect([...times.keys()].sort()).toEqual(worthy.map((finding) => finding.uuid).sort());
-
-    // (4) No password or JWT in any log line, object or alert.
-    const tokens = sim.data.issuedTokens();
-    const passwords = secrets();
-    expect(tokens.length).toBeGreaterThan(0);
-    expect(passwords.length).toBeGreaterThan(0);
-    expect(output.join('').length).toBeGreaterThan(0);
-    const haystacks = [output.join('\n'), ...alerts.map((alert) => JSON.stringify(alert))];
-    for (const key of await lake.keys()) haystacks.push(`${key}\n${text(await lake.bytes(key))}`);
-    for (const haystack of haystacks) {
-      for (const secret of [...passwords, ...tokens]) {
-        expect(haystack.includes(secret), `a secret in: ${haystack.slice(0, 200)}`).toBe(false);
-      }
-    }
+    expectAlertedOnce(
+      alerts,
+      worthy.map((finding) => finding.uuid),
+      redelivered,
+    );
   }
 
-  return {
-    output,
-    run,
-    async settleAndCheck(handler, { maxRuns = 6, redelivered = [] } = {}) {
-      for (let attempt = 1; attempt <= maxRuns; attempt++) {
-        const outcome = await run(await handler());
-        if (outcome.summary && !outcome.summary.stoppedEarly) {
-          await expectInvariants(redelivered);
-          return attempt;
-        }
-      }
-      throw new Error(`the collector did not recover in ${maxRuns} runs`);
-    },
-  };
+  return collectorTrial<RunSummary>(sim, lake, {
+    ...options,
+    checks: { stateBacked: expectCheckpointBacked, landed: expectLanded },
+  });
 }

@@ -13,7 +13,7 @@ export async function faultySns(target: string) {
   let throttling = false;
   let failLast = 0;
   let failBatches = 0;
-  const counts = { throttled: 0, failedEntries: 0, unreadableAnswers: 0 };
+  const counts = { throttled: 0, failedEntries: 0, unreadableAnswers: 0, accepted: 0 };
 
   const server = createServer((incoming, response) => {
     const chunks: Buffer[] = [];
@@ -53,6 +53,7 @@ export async function faultySns(target: string) {
               response.destroy();
               return;
             }
+            if (isBatch && answer.statusCode === 200) counts.accepted++;
             const headers = { ...answer.headers, 'content-length': String(Buffer.byteLength(text)) };
             response.writeHead(answer.statusCode ?? 502, headers);
             response.end(text);
@@ -80,7 +81,10 @@ export async function faultySns(target: string) {
       throttling = false;
       failBatches = 0;
     },
-    /** PublishBatch calls throttled, entries reported failed, and fauxqs answers it could not amend. */
+    /**
+     * PublishBatch calls throttled, entries reported failed, fauxqs answers it could not amend, and
+     * PublishBatch calls SNS (fauxqs) accepted.
+     */
     counts,
     close: () =>
       new Promise<void>((resolve) => {

@@ -150,6 +150,21 @@ describe('sdr-posture collector core', () => {
     expect(published).toHaveLength(3);
   });
 
+  it('alerts each failure once when S3 refused the failure state: the run that could not save it holds its alerts', async () => {
+    const { run, store, json, published } = setup();
+    // Both pairs' saves fail; the next run compares them again and queues the same alerts.
+    store.failOnce((key) => key === sdrPostureKeys.failures);
+    store.failOnce((key) => key === sdrPostureKeys.failures);
+    await expect(run()).rejects.toThrow(/could not be read.*simulated S3 write failure/);
+
+    expect(await run()).toMatchObject({ pollComplete: true, alertsPublished: 3 });
+    const failures = json<FailureState>(sdrPostureKeys.failures).failures;
+    expect(Object.keys(failures)).toHaveLength(3);
+    expect(published.map((message) => message.attributes.alertKey).sort()).toEqual(
+      Object.keys(failures).sort(),
+    );
+  });
+
   it('fails a bad page clearly, keeps what was read, and the next run resumes from that page', async () => {
     const { run, overrides, keys, json, reportingRequests, published } = setup();
     let broken = true;
