@@ -300,6 +300,28 @@ describe('Qualys simulator', () => {
         await Promise.all([a.close(), b.close()]);
       }
     });
+
+    it('serves a finding added while a window is being paged through from its next page on', async () => {
+      const other = await startSimulator({ anchor: ANCHOR, cdr: { historyHours: 6 } });
+      try {
+        const jwt = await login(other);
+        const params = {
+          query: 'tc.findings.cloudProvider: *',
+          startAt: iso(ANCHOR.getTime() - 6 * 3_600_000),
+          endAt: iso(ANCHOR.getTime()),
+          limit: 10,
+        };
+        const first = (await getJson<Page<CdrFinding>>(other, FINDINGS, jwt, params)).body;
+        const [added] = other.control.addFindings([{ timestamp: iso(ANCHOR.getTime() - 5 * 3_600_000) }]);
+        const rest = (
+          await getJson<Page<CdrFinding>>(other, FINDINGS, jwt, { ...params, offSet: 10, limit: 1000 })
+        ).body;
+        expect(rest.totalElements).toBe(first.totalElements + 1);
+        expect(rest.content.map((f) => f.uuid)).toContain(added?.uuid);
+      } finally {
+        await other.close();
+      }
+    });
   });
 
   describe('rate limiting', () => {
