@@ -13,6 +13,7 @@ import type { DeployedCollector } from './bench-stack';
 
 export const FIRST_RUN_PAGE_SIZE = 1000;
 const HOUR = 3_600_000;
+const HISTORY_HOURS = 23.9;
 
 export interface FirstRun {
   /** Findings the simulator serves in the window. */
@@ -51,12 +52,13 @@ export async function firstRuns(
   remainingMs: number,
   untilIncomplete = false,
 ): Promise<FirstRun[]> {
-  // A minute-aligned anchor in the past: the run's clock starts there, so its 24 h window is
-  // exactly the simulator's 24 h of history whenever the run starts.
+  // A minute-aligned anchor in the past: the run's clock starts there whenever the run starts, so
+  // its 24 h window ends at the anchor (plus the milliseconds before the run reads its clock) and
+  // holds every finding of the simulator's history, a few minutes short of 24 h.
   const anchor = Math.floor(Date.now() / 60_000) * 60_000 - HOUR;
   const options = {
     anchor: new Date(anchor),
-    cdr: { historyHours: 24, findingsPerHour: size / 24, lateFindings: 0 },
+    cdr: { historyHours: HISTORY_HOURS, findingsPerHour: size / HISTORY_HOURS, lateFindings: 0 },
   };
   return withQualys(options, (qualys) =>
     repeat(

@@ -218,6 +218,10 @@ export function show(values: readonly number[], digits = 0): string {
     : `${num(median, digits)} (${num(min, digits)}–${num(max, digits)})`;
 }
 
+/** One figure of every run, as {@link show} prints it. */
+export const column = <T>(runs: readonly T[], pick: (run: T) => number, digits = 0): string =>
+  show(runs.map(pick), digits);
+
 /**
  * Runs `work` `times` times in turn, logging progress on stderr; stops early once `goOn` says
  * a result is not worth repeating.

@@ -189,7 +189,7 @@ export function steadyTable(days: readonly SteadyDay[]): string {
       ...used.map((operation) => row(`S3 ${operation}s`, (run) => countOf(run.counts, operation))),
       row('objectsWritten (run summary)', (run) => run.objectsWritten),
       row('SNS calls', (run) => countOf(run.counts, 'SNS/SQS')),
-      row('MB sent in PUTs', (run) => countOf(run.counts, 'PUT', 'bytes') / 1e6, 2),
+      row('MB sent in PUTs', (run) => countOf(run.counts, 'PUT', 'bytes') / 1e6, 1),
       row('wall s', (run) => run.wallMs / 1000, 2),
       row('CPU s', (run) => run.cpuMs / 1000, 2),
     ],

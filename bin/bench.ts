@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import { readCdrFindingsSettings } from '../functions/cdr-findings/config';
 import { completed, FIRST_RUN_PAGE_SIZE, firstRuns } from './bench-first-run';
 import { type FirstRunSeries, memoryTable, requestsTable, throughputTable } from './bench-first-run-tables';
-import { compileChild, markdown, num, repeat, show } from './bench-harness';
+import { column, compileChild, markdown, num, repeat, show } from './bench-harness';
 import { LATE_DATA_DESIGNS, LATE_DATA_SCENARIO, lateDataScenario } from './bench-late-data';
 import { LATENCY_SCENARIO, latencyScenario } from './bench-latency';
 import { BIG_REPORT_MIB, reportsRun } from './bench-reports';
@@ -130,20 +130,11 @@ async function latencySection(defaults: StackDefaults) {
     );
     rows.push([
       String(concurrency),
-      show(runs.map((run) => run.pages)),
-      show(
-        runs.map((run) => run.seconds),
-        1,
-      ),
-      show(
-        runs.map((run) => run.floorSeconds),
-        1,
-      ),
-      show(
-        runs.map((run) => run.seconds / run.floorSeconds),
-        2,
-      ),
-      show(runs.map((run) => run.refused)),
+      column(runs, (run) => run.pages),
+      column(runs, (run) => run.seconds, 1),
+      column(runs, (run) => run.floorSeconds, 1),
+      column(runs, (run) => run.seconds / run.floorSeconds, 2),
+      column(runs, (run) => run.refused),
     ]);
   }
   print(
@@ -177,19 +168,13 @@ async function lateDataSection(defaults: StackDefaults) {
     );
     rows.push([
       design.name,
-      show(runs.map((run) => run.runs)),
-      show(runs.map((run) => run.findings)),
-      show(runs.map((run) => run.lost)),
-      show(runs.map((run) => run.apiCalls)),
-      show(runs.map((run) => run.minimumCalls)),
-      show(
-        runs.map((run) => run.apiCalls / run.minimumCalls),
-        2,
-      ),
-      show(
-        runs.map((run) => run.seconds),
-        1,
-      ),
+      column(runs, (run) => run.runs),
+      column(runs, (run) => run.findings),
+      column(runs, (run) => run.lost),
+      column(runs, (run) => run.apiCalls),
+      column(runs, (run) => run.minimumCalls),
+      column(runs, (run) => run.apiCalls / run.minimumCalls, 2),
+      column(runs, (run) => run.seconds, 1),
     ]);
   }
   print(`\n## Late data: API calls over the minimum\n\n${LATE_DATA_SCENARIO}. Median (min–max).\n`);
@@ -221,17 +206,11 @@ async function reportsSection(defaults: StackDefaults) {
       rows: [
         [
           'sdr-reports, streamed multipart upload',
-          `${show(runs.map((run) => run.downloaded))} reports, ${show(runs.map((run) => run.mib))} MiB (one of ${BIG_REPORT_MIB} MiB)`,
-          show(
-            runs.map((run) => run.wallMs / 1000),
-            1,
-          ),
-          show(
-            runs.map((run) => (run.mib * 1000) / run.wallMs),
-            1,
-          ),
-          show(runs.map((run) => run.memory.peakRssMiB)),
-          show(runs.map((run) => run.apiCalls)),
+          `${column(runs, (run) => run.downloaded)} reports, ${column(runs, (run) => run.mib)} MiB (one of ${BIG_REPORT_MIB} MiB)`,
+          column(runs, (run) => run.wallMs / 1000, 1),
+          column(runs, (run) => (run.mib * 1000) / run.wallMs, 1),
+          column(runs, (run) => run.memory.peakRssMiB),
+          column(runs, (run) => run.apiCalls),
         ],
       ],
     }),
