@@ -1,15 +1,17 @@
 /**
- * The late-data scenario of `npm run bench`: the built cdr-findings bundle over 12 h of findings
- * and 5-minute runs, 15 % of the findings reaching the API up to 2 h after their timestamp, then
- * 3 h more runs with no new findings so the last late ones arrive and settle. Run once per design
+ * The late-data scenario of `npm run bench` (issue 8): the built cdr-findings bundle over 12 h of
+ * findings and 5-minute runs, 15 % of the findings reaching the API up to 2 h after their timestamp,
+ * then 3 h more runs with no new findings so the last late ones arrive and settle. Run per design
  * (the legacy sliding re-read, the new windows), each against its own simulator and lake.
  *
- * Simulated time: `Date.now` is replaced before the simulator starts and the bundle loads, as
- * vi.setSystemTime does in the tests; both read it, so a 5-minute step costs no real time.
+ * Simulated time: before each run the simulator's clock and the run's clock are set to the run's
+ * scheduled time (they then run on in real time), so a 5-minute step costs no real time.
  */
-import { lambdaContext } from '../test/support/invoke';
-import { curatedRecords } from '../test/support/local-aws';
-import { withCdrLake } from './bench-cdr-lake';
+import { curatedPrefix } from '../functions/core/manifest';
+import { CURATED_DATASETS } from '../functions/core/names';
+import { CDR_FINDINGS_PATH } from '../functions/qualys/cdr';
+import { withCollector, withLake, withQualys } from './bench-harness';
+import type { DeployedCollector } from './bench-stack';
 
 export interface LateDataDesign {
   name: string;
@@ -36,7 +38,6 @@ const PAGE_SIZE = 100;
 const HISTORY_HOURS = 14;
 const SERIES_HOURS = 12;
 const SETTLING_HOURS = 3;
-const FINDINGS_PATH = '/cdr-api/rest/v1/findings';
 
 export const LATE_DATA_DESIGNS: LateDataDesign[] = [
   {
@@ -48,23 +49,10 @@ export const LATE_DATA_DESIGNS: LateDataDesign[] = [
 
 export const LATE_DATA_SCENARIO = `cdr-findings, ${SERIES_HOURS} h of 5-minute runs (+${SETTLING_HOURS} h to settle), ${FINDINGS_PER_HOUR} findings/h, 15 % up to 2 h late, page size ${PAGE_SIZE}`;
 
-/** Replaces Date.now with a clock that moves only when told to. */
-function simulatedClock(start: number) {
-  const real = Date.now;
-  let now = start;
-  Date.now = () => now;
-  return {
-    set: (ms: number) => {
-      now = ms;
-    },
-    restore: () => {
-      Date.now = real;
-    },
-  };
-}
-
-export async function lateDataScenario(design: LateDataDesign): Promise<LateDataRow> {
-  const clock = simulatedClock(ANCHOR);
+export async function lateDataScenario(
+  design: LateDataDesign,
+  deployed: DeployedCollector,
+): Promise<LateDataRow> {
   const options = {
     anchor: new Date(ANCHOR),
     cdr: {
@@ -76,39 +64,41 @@ export async function lateDataScenario(design: LateDataDesign): Promise<LateData
       lateFindings: 0,
     },
   };
-  const env = {
-    CDR_PAGE_SIZE: String(PAGE_SIZE),
-    CDR_INITIAL_LOOKBACK_HOURS: String(HISTORY_HOURS),
-    ...design.env,
-  };
-  try {
-    return await withCdrLake('bench-late', options, env, async ({ sim, aws, lake, handler }) => {
+  return withQualys(options, (qualys) =>
+    withLake(qualys.url, async (lake) => {
+      const env = {
+        ...lake.env,
+        CDR_PAGE_SIZE: String(PAGE_SIZE),
+        CDR_INITIAL_LOOKBACK_HOURS: String(HISTORY_HOURS),
+        ...design.env,
+      };
       const started = performance.now();
-      let runs = 0;
-      for (let at = ANCHOR; at < ANCHOR + (SERIES_HOURS + SETTLING_HOURS) * HOUR; at += 5 * MINUTE) {
-        clock.set(at);
-        await handler({}, lambdaContext(15 * MINUTE));
-        runs++;
-      }
+      const { result: runs } = await withCollector('cdr-findings', deployed, env, async (collector) => {
+        let count = 0;
+        for (let at = ANCHOR; at < ANCHOR + (SERIES_HOURS + SETTLING_HOURS) * HOUR; at += 5 * MINUTE) {
+          await qualys.clock(at);
+          const { error } = await collector.invoke({}, { at, remainingMs: deployed.timeoutSeconds * 1000 });
+          if (error)
+            throw new Error(
+              `late data, ${design.name}: the run at ${new Date(at).toISOString()} failed: ${error}`,
+            );
+          count++;
+        }
+        return count;
+      });
       const seconds = (performance.now() - started) / 1000;
-      const served = sim.data.findings();
-      const landed = new Set(
-        (await curatedRecords<{ uuid: string }>(aws, lake.bucket, 'curated/cdr_findings/')).map(
-          (r) => r.uuid,
-        ),
-      );
+      const served = await qualys.visibleUuids();
+      const landed = new Set(await lake.curatedUuids(curatedPrefix(CURATED_DATASETS.cdrFindings)));
       return {
         design: design.name,
         runs,
         findings: served.length,
-        lost: served.filter((finding) => !landed.has(finding.uuid)).length,
-        apiCalls: sim.stats.byPath[FINDINGS_PATH] ?? 0,
+        lost: served.filter((uuid) => !landed.has(uuid)).length,
+        apiCalls: (await qualys.stats()).byPath?.[CDR_FINDINGS_PATH] ?? 0,
         // One call a run plus one a page of unique findings: the least any design can do.
         minimumCalls: runs + Math.ceil(served.length / PAGE_SIZE),
         seconds,
       };
-    });
-  } finally {
-    clock.restore();
-  }
+    }),
+  );
 }

@@ -1,12 +1,13 @@
 /**
- * The latency scenario of `npm run bench`: one CDR window of about 40 pages from a gateway that
- * takes 300 ms a call and allows C concurrent calls, read by the built cdr-findings bundle. The
+ * The latency scenario of `npm run bench` (issue 8): one CDR window of about 40 pages from a gateway
+ * that takes 300 ms a call and allows C concurrent calls, read by the built cdr-findings bundle. The
  * floor is N·L/C (N pages, L latency, C concurrency); the row reports wall time over it, and the
  * calls the simulator refused (409/429), which must be 0. The first page is read alone (it tells
- * how far the window goes), so the least any reader can take is L + (N − 1)·L/C.
+ * how far the window goes), so the least any reader can take is L + (N − 1)·L/C. The simulator runs
+ * in a process of its own, so it no longer shares the collector's event loop.
  */
-import { lambdaContext } from '../test/support/invoke';
-import { withCdrLake } from './bench-cdr-lake';
+import { withCollector, withLake, withQualys } from './bench-harness';
+import type { DeployedCollector } from './bench-stack';
 
 export interface LatencyRow {
   concurrency: number;
@@ -24,35 +25,37 @@ const FINDINGS_PER_HOUR = 167;
 
 export const LATENCY_SCENARIO = `cdr-findings, one 24 h window of ~${(24 * FINDINGS_PER_HOUR).toLocaleString('en-US')} findings (page size ${PAGE_SIZE}), ${LATENCY_MS} ms a call`;
 
-export async function latencyScenario(concurrency: number): Promise<LatencyRow> {
+export async function latencyScenario(concurrency: number, deployed: DeployedCollector): Promise<LatencyRow> {
   const options = {
     latencyMs: LATENCY_MS,
     rateLimit: { limit: 10_000, windowSec: 3600, concurrency },
     cdr: { historyHours: 24, findingsPerHour: FINDINGS_PER_HOUR, lateFindings: 0 },
   };
-  const env = { CDR_PAGE_SIZE: String(PAGE_SIZE), CDR_LAG_MINUTES: '0' };
-  return withCdrLake('bench-latency', options, env, async ({ sim, handler }) => {
-    // A scheduled run finds the JWT of the run before (it lasts 4 h): log in first with a one-minute
-    // replay of an empty hour, so the timed run is the window's calls alone.
-    const quiet = Date.now() - 40 * 24 * 3600_000;
-    await handler(
-      {
-        startAt: new Date(quiet).toISOString(),
-        endAt: new Date(quiet + 60_000).toISOString(),
-        alerts: false,
-      },
-      lambdaContext(15 * 60_000),
-    );
-    const started = performance.now();
-    const summary = (await handler({}, lambdaContext(15 * 60_000))) as { pages: number };
-    const seconds = (performance.now() - started) / 1000;
-    return {
-      concurrency,
-      pages: summary.pages,
-      latencyMs: LATENCY_MS,
-      seconds,
-      floorSeconds: (summary.pages * LATENCY_MS) / 1000 / concurrency,
-      refused: sim.stats.rateLimited,
-    };
-  });
+  return withQualys(options, (qualys) =>
+    withLake(qualys.url, async (lake) => {
+      const env = { ...lake.env, CDR_PAGE_SIZE: String(PAGE_SIZE), CDR_LAG_MINUTES: '0' };
+      const { result } = await withCollector('cdr-findings', deployed, env, async (collector) => {
+        // A scheduled run finds the JWT of the run before (it lasts 4 h): log in first with a
+        // one-minute replay of an empty hour, so the timed run is the window's calls alone.
+        const quiet = Date.now() - 40 * 24 * 3600_000;
+        const login = {
+          startAt: new Date(quiet).toISOString(),
+          endAt: new Date(quiet + 60_000).toISOString(),
+          alerts: false,
+        };
+        await collector.invoke(login, { remainingMs: deployed.timeoutSeconds * 1000 });
+        return collector.invoke({}, { remainingMs: deployed.timeoutSeconds * 1000 });
+      });
+      if (result.error) throw new Error(`latency, C=${concurrency}: ${result.error}`);
+      const pages = Number(result.summary?.pages ?? 0);
+      return {
+        concurrency,
+        pages,
+        latencyMs: LATENCY_MS,
+        seconds: result.wallMs / 1000,
+        floorSeconds: (pages * LATENCY_MS) / 1000 / concurrency,
+        refused: (await qualys.stats()).refused ?? 0,
+      };
+    }),
+  );
 }

@@ -154,6 +154,7 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
   const world: World = {
     now,
     findings: stored,
+    findingsRevision: 0,
     probe: factory.make(new Rng(seed), anchorMs),
     sdr,
     posture,
@@ -424,6 +425,7 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
   const addStored = (items: StoredFinding[]): CdrFinding[] => {
     stored.push(...items);
     stored.sort(compareFindings);
+    world.findingsRevision++;
     return items.map((s) => structuredClone(s.finding));
   };
   const complete = (partial: Partial<CdrFinding>, ts: number): CdrFinding => {

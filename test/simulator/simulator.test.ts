@@ -60,6 +60,13 @@ async function getJson<T>(
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/** Every finding of the six hours before ANCHOR. */
+const LAST_SIX_HOURS = {
+  query: 'tc.findings.cloudProvider: *',
+  startAt: iso(ANCHOR.getTime() - 6 * 3_600_000),
+  endAt: iso(ANCHOR.getTime()),
+};
+
 describe('Qualys simulator', () => {
   let sim: Simulator;
   let token: string;
@@ -223,11 +230,7 @@ describe('Qualys simulator', () => {
       const other = await startSimulator({ anchor: ANCHOR, cdr: { historyHours: 6, lateFindings: 4 } });
       try {
         const jwt = await login(other);
-        const params = {
-          query: 'tc.findings.cloudProvider: *',
-          startAt: iso(ANCHOR.getTime() - 6 * 3_600_000),
-          endAt: iso(ANCHOR.getTime()),
-        };
+        const params = LAST_SIX_HOURS;
         const count = async () =>
           (await getJson<Page<CdrFinding>>(other, FINDINGS, jwt, params)).body.totalElements;
         const before = await count();
@@ -298,6 +301,23 @@ describe('Qualys simulator', () => {
         expect(a.data.findings().some((f) => f.uuid === added?.uuid)).toBe(true);
       } finally {
         await Promise.all([a.close(), b.close()]);
+      }
+    });
+
+    it('serves a finding added while a window is being paged through from its next page on', async () => {
+      const other = await startSimulator({ anchor: ANCHOR, cdr: { historyHours: 6 } });
+      try {
+        const jwt = await login(other);
+        const params = { ...LAST_SIX_HOURS, limit: 10 };
+        const first = (await getJson<Page<CdrFinding>>(other, FINDINGS, jwt, params)).body;
+        const [added] = other.control.addFindings([{ timestamp: iso(ANCHOR.getTime() - 5 * 3_600_000) }]);
+        const rest = (
+          await getJson<Page<CdrFinding>>(other, FINDINGS, jwt, { ...params, offSet: 10, limit: 1000 })
+        ).body;
+        expect(rest.totalElements).toBe(first.totalElements + 1);
+        expect(rest.content.map((f) => f.uuid)).toContain(added?.uuid);
+      } finally {
+        await other.close();
       }
     });
   });
