@@ -186,18 +186,28 @@ async function writePage(
 ): Promise<FindingWithDay[]> {
   const { run, deps, index } = context;
   const rawKey = keys.raw(window, offset);
-  await run.store.put(rawKey, await gzipAsync(page.raw), {
-    contentType: 'application/json',
-    contentEncoding: 'gzip',
-    metadata: {
-      'qualys-endpoint': CDR_FINDINGS_PATH,
-      'window-start': window.startAt,
-      'window-end': window.endAt,
-      offset: String(offset),
-    },
-  });
+  // The raw page is written while the page is judged and curated, and is in S3 before anything is
+  // set aside or recorded in the journal: a page whose archive failed is never marked seen.
+  const archived = (async () =>
+    run.store.put(rawKey, await gzipAsync(page.raw), {
+      contentType: 'application/json',
+      contentEncoding: 'gzip',
+      metadata: {
+        'qualys-endpoint': CDR_FINDINGS_PATH,
+        'window-start': window.startAt,
+        'window-end': window.endAt,
+        offset: String(offset),
+      },
+    }))();
+  archived.catch(() => undefined);
   const { valid, rejected } = screen(page.content, CdrFindingSchema);
-  // The raw page is archived already; keep the rejects beside the state for inspection.
+  const items = valid.map((finding): FindingWithDay => ({ finding, day: utcDate(finding.timestamp) }));
+  const fresh = await index.unseen(items, uuidOf, dayOf);
+  // Curated by a backfill without alerts, and never alerted: a scheduled read alerts them now.
+  const unalerted = context.alertUnalerted ? await index.unalerted(items, uuidOf, dayOf) : [];
+  const curatedKeys = await curate(run, window, offset, fresh, rawKey);
+  await archived;
+  // The raw page is archived; keep the rejects beside the state for inspection.
   await run.setAside(
     keys.rejected(window, offset),
     { endpoint: CDR_FINDINGS_PATH, window, offset },
@@ -206,11 +216,6 @@ async function writePage(
     { window, offset },
   );
 
-  const items = valid.map((finding): FindingWithDay => ({ finding, day: utcDate(finding.timestamp) }));
-  const fresh = await index.unseen(items, uuidOf, dayOf);
-  // Curated by a backfill without alerts, and never alerted: a scheduled read alerts them now.
-  const unalerted = context.alertUnalerted ? await index.unalerted(items, uuidOf, dayOf) : [];
-  const curatedKeys = await curate(run, window, offset, fresh, rawKey);
   const where = (curatedKey: string) => ({ bucket: deps.settings.bucket, curatedKey });
   const severe = fresh.filter(({ finding }) => alertsAt(finding.severity, deps.settings.minSeverity));
   const caughtUp = unalerted.filter(({ record }) =>

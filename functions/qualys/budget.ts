@@ -1,11 +1,15 @@
 import { randomUUID } from 'node:crypto';
+import type { BudgetOptions, CallResult, CallTicket } from './budget-options';
+import { pollMs, refusedReason, remove, sleep, spentReason } from './budget-options';
 import { BudgetExhaustedError, DeadlineError } from './errors';
 import {
+  type CallOutcome,
   concurrencyOf,
   current,
   DEFAULT_CONCURRENCY,
   type Decision,
   decide,
+  handOver,
   type LedgerState,
   settle,
 } from './ledger';
@@ -13,63 +17,8 @@ import { type LedgerStore, MemoryLedgerStore } from './ledger-store';
 import { readRateLimitHeaders } from './limits';
 import { type ClientLogger, silentLogger } from './retry';
 
-/**
- * Paces the calls of one process through the subscription's call-budget ledger (./ledger.ts),
- * shared by every run of every collector: before each call it takes a call of the window and a
- * concurrency slot in the ledger, and on each answer it records what the gateway announced and
- * frees the slot. So a run knows before its first call whether the window is spent (for it: a
- * collector leaves `reserve` calls of each window to the others) and when it reopens, and then
- * waits (within `maxWaitMs` and the deadline) or stops the run cleanly with a
- * {@link BudgetExhaustedError}. One ledger read-modify-write per acquire and per release; the
- * ledger's version from this process's last write saves the read when nobody else wrote since.
- */
-export interface BudgetOptions {
-  /** Calls of each window left for other collectors of the same subscription. @default 0 */
-  reserve?: number;
-  /**
-   * Longest a run waits for the gateway's limits (a spent window to reopen, a 409/429 from another
-   * consumer) before it checkpoints and stops. @default 180 s
-   */
-  maxWaitMs?: number;
-  /** The subscription's ledger. @default one kept in this process only */
-  ledger?: LedgerStore;
-  /** Whose calls these are, as the ledger's in-flight entries name them. @default 'qualys-lake' */
-  collector?: string;
-  /** How long a slot stays taken if its call is never recorded (the run crashed). @default 35 s */
-  slotTtlMs?: number;
-  now?: () => number;
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  /** Jitter source, 0..1. */
-  random?: () => number;
-  logger?: ClientLogger;
-}
-
-/** A call the ledger let start; hand it back to {@link CallBudget.release}. */
-export interface CallTicket {
-  readonly id: string;
-  readonly startedAt: number;
-}
-
-/** How a call ended: the answer's headers (none when no answer came), and a refusal's wait. */
-export interface CallResult {
-  headers?: Headers;
-  /** The gateway refused the call (409/429): nobody calls for this long. */
-  refusedForMs?: number;
-}
-
-export const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+export type { BudgetOptions, CallResult, CallTicket } from './budget-options';
+export { sleep } from './budget-options';
 
 /** Attempts at one ledger update when other runs keep writing first (S3 412/409). */
 const LEDGER_ATTEMPTS = 10;
@@ -78,6 +27,16 @@ const MAX_ACQUIRE_STEPS = 10_000;
 
 type Step<T> = { save?: LedgerState; result: T } | 'reload';
 
+/**
+ * Paces the calls of one process through the subscription's call-budget ledger (./ledger.ts),
+ * shared by every run of every collector: before each call it takes a call of the window and a
+ * concurrency slot in the ledger, and on each answer it records what the gateway announced and
+ * frees the slot. So a run knows before its first call whether the window is spent (for it: a
+ * collector leaves `reserve` calls of each window to the others) and when it reopens, and then
+ * waits (within `maxWaitMs` and the deadline) or stops the run cleanly with a
+ * {@link BudgetExhaustedError}. A slot that ends while this process starts another call passes
+ * straight to it, and the two are recorded in one write; writes queued together go as one.
+ */
 export class CallBudget {
   /** Calls this process has sent (successful or not), for run summaries. */
   callsMade = 0;
@@ -96,6 +55,10 @@ export class CallBudget {
   /** Ids of this process's calls in flight. */
   private readonly mine = new Set<string>();
   private readonly waiters: Array<() => void> = [];
+  /** Slots of calls that just ended, for one turn of the event loop (see {@link release}). */
+  private readonly parked: Array<{ ticket: CallTicket; outcome: CallOutcome }> = [];
+  /** Calls of this process waiting for one of its own slots: a release hands its slot straight over. */
+  private readonly handoffs: Array<(ticket: CallTicket) => void> = [];
   /** Ledger updates of this process run one at a time, so they never conflict with each other. */
   private readonly queued: Array<{
     step: (state: LedgerState, fresh: boolean) => Step<unknown>;
@@ -135,8 +98,16 @@ export class CallBudget {
     const id = randomUUID();
     for (let step = 0, polls = 0; step < MAX_ACQUIRE_STEPS; step++) {
       if (this.now() >= deadline) throw new DeadlineError('the run deadline has passed');
+      const parked = this.parked.shift();
+      if (parked) {
+        const taken = this.takeOver(parked.ticket, parked.outcome);
+        if (taken) return taken;
+        this.free(parked.ticket, parked.outcome);
+        continue;
+      }
       if (this.mine.size >= this.knownConcurrency()) {
-        await this.nextRelease();
+        const handed = await this.nextHandoff();
+        if (handed) return handed;
         continue;
       }
       const decision = await this.update<
@@ -161,22 +132,11 @@ export class CallBudget {
           return { id, startedAt: decision.now };
         case 'spent':
           await this.waitUntil(decision.reopensAt, deadline, signal, (waitMs) =>
-            [
-              `call budget spent: ${decision.remaining} of ${decision.limit ?? '?'} calls left in the window`,
-              this.reserve > 0 ? ` (${this.reserve} reserved for other collectors)` : '',
-              `; the window reopens in ${Math.ceil(waitMs / 1000)} s`,
-            ].join(''),
+            spentReason(decision, this.reserve, waitMs),
           );
           break;
         case 'refused':
-          await this.waitUntil(
-            decision.until,
-            deadline,
-            signal,
-            (waitMs) =>
-              `the Qualys gateway refused calls (409/429) for ${Math.ceil(waitMs / 1000)} s more: ` +
-              'another consumer of the subscription is using its limits',
-          );
+          await this.waitUntil(decision.until, deadline, signal, refusedReason);
           break;
         case 'busy':
           // Only this process's own calls hold the slots: the next of them to end wakes it. Else
@@ -184,7 +144,7 @@ export class CallBudget {
           if (this.mine.size > 0 && decision.holders.every((holder) => this.mine.has(holder))) {
             await this.nextRelease();
           } else {
-            await this.pause(Math.min(this.pollMs(polls++), decision.recheckAt - this.now()), signal);
+            await this.pause(Math.min(pollMs(polls++, this.random), decision.recheckAt - this.now()), signal);
           }
           break;
       }
@@ -203,17 +163,37 @@ export class CallBudget {
       announced: result.headers ? readRateLimitHeaders(result.headers) : undefined,
       refusedForMs: result.refusedForMs,
     };
+    const waiting = this.handoffs.length > 0 ? this.takeOver(ticket, outcome) : undefined;
+    if (waiting) {
+      this.handoffs.shift()?.(waiting);
+      return;
+    }
+    // A refusal is recorded at once, for every run to see.
+    if (outcome.refusedForMs) {
+      this.free(ticket, outcome);
+      return;
+    }
+    // Parked for one turn of the event loop: a call this process starts meanwhile (the next page
+    // of a read-ahead, started as this one lands) takes the slot over without a write of its own.
+    const parked = { ticket, outcome };
+    this.parked.push(parked);
+    setImmediate(() => this.unpark(parked));
+  }
+
+  private unpark(parked: { ticket: CallTicket; outcome: CallOutcome }): void {
+    const index = this.parked.indexOf(parked);
+    if (index < 0) return;
+    this.parked.splice(index, 1);
+    this.free(parked.ticket, parked.outcome);
+  }
+
+  /** Frees the call's slot in the ledger (a queued write) and wakes this process's waiting calls. */
+  private free(ticket: CallTicket, outcome: CallOutcome): void {
     // Queued, not awaited: the caller goes on with the answer while the ledger is written, and
     // this process's next start is queued behind it, so it decides from the freed slot. A run
     // awaits settled() before it ends.
     this.update((state) => ({ save: settle(state, outcome, this.now()), result: undefined })).catch(
-      (error: unknown) => {
-        this.known = undefined;
-        this.logger.warn('Could not record a Qualys call in the call-budget ledger; its slot frees itself', {
-          error: (error as Error).message,
-          expiresInMs: this.slotTtlMs,
-        });
-      },
+      (error: unknown) => this.unrecorded(error),
     );
     this.mine.delete(ticket.id);
     // Wake every waiter: each decides again, and one that gives up must not strand the rest.
@@ -307,8 +287,18 @@ export class CallBudget {
     );
   }
 
+  /** A ledger write of a call's end failed: the slot frees itself when it expires. */
+  private unrecorded(error: unknown): void {
+    this.known = undefined;
+    this.logger.warn('Could not record a Qualys call in the call-budget ledger; its slot frees itself', {
+      error: (error as Error).message,
+      expiresInMs: this.slotTtlMs,
+    });
+  }
+
   /** Resolves once every ledger write queued so far has been made (a run awaits it before it ends). */
   async settled(): Promise<void> {
+    for (const parked of [...this.parked]) this.unpark(parked);
     while (this.writing) await this.writing;
   }
 
@@ -337,11 +327,6 @@ export class CallBudget {
     await this.sleep(waitMs, signal);
   }
 
-  /** Polling interval while other runs hold the slots: 100 ms growing to 1 s, jittered. */
-  private pollMs(polls: number): number {
-    return Math.round(Math.min(1_000, 100 * 1.5 ** polls) * (0.5 + this.random() / 2));
-  }
-
   /** Pauses `ms`, or less when a call of this process ends first. */
   private async pause(ms: number, signal?: AbortSignal): Promise<void> {
     const done = new AbortController();
@@ -352,6 +337,52 @@ export class CallBudget {
     await (this.mine.size > 0 ? Promise.race([timer, this.nextRelease()]) : timer);
     done.abort();
     if (signal?.aborted) throw new DeadlineError('the run deadline cut off the wait for a Qualys call slot');
+  }
+
+  /** Resolves with a slot handed over by a release, or undefined when woken to decide again. */
+  private nextHandoff(): Promise<CallTicket | undefined> {
+    return new Promise((resolve) => {
+      // Each way out removes the other, so only calls still waiting can be handed a slot.
+      const handoff = (ticket: CallTicket) => {
+        remove(this.waiters, wake);
+        resolve(ticket);
+      };
+      const wake = () => {
+        remove(this.handoffs, handoff);
+        resolve(undefined);
+      };
+      this.handoffs.push(handoff);
+      this.waiters.push(wake);
+    });
+  }
+
+  /**
+   * Passes the slot of a call that ended straight to another call of this process, when what this
+   * process knows of the ledger lets a call start: from the ledger's side the slot was never free,
+   * so no other run can have taken it, and the next call goes out without waiting for a ledger
+   * write. One write, queued, records both the end and the start. Undefined when the window does
+   * not allow a call (then the slot is freed as usual).
+   */
+  private takeOver(ticket: CallTicket, outcome: CallOutcome): CallTicket | undefined {
+    const known = this.known;
+    if (!known) return undefined;
+    const now = this.now();
+    const id = randomUUID();
+    const claim = {
+      id,
+      collector: this.collector,
+      reserve: this.reserve,
+      now,
+      expiresAt: now + this.slotTtlMs,
+    };
+    if (decide(settle(known.state, outcome, now), claim).kind !== 'start') return undefined;
+    this.mine.delete(ticket.id);
+    this.mine.add(id);
+    this.callsMade++;
+    this.update((state) => ({ save: handOver(state, outcome, claim, this.now()), result: undefined })).catch(
+      (error: unknown) => this.unrecorded(error),
+    );
+    return { id, startedAt: now };
   }
 
   private nextRelease(): Promise<void> {

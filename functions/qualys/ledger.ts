@@ -111,13 +111,28 @@ export function decide(state: LedgerState, claim: Claim): Decision {
       recheckAt: Math.min(...live.inFlight.map((call) => call.expiresAt)),
     };
   }
+  return { kind: 'start', state: startCall(live, claim) };
+}
+
+/**
+ * A call ended and its slot went straight to the claim's call (CallBudget's hand-over): the end is
+ * recorded and the new call is in flight, whatever the limits say now, since it is under way.
+ */
+export function handOver(state: LedgerState, outcome: CallOutcome, claim: Claim, now: number): LedgerState {
+  const ended = settle(state, outcome, now);
+  const verdict = decide(ended, { ...claim, now });
+  return verdict.kind === 'start' ? verdict.state : startCall(ended, claim);
+}
+
+/** The state with the claim's call in flight, whatever the limits say (a call already under way). */
+function startCall(state: LedgerState, claim: Claim): LedgerState {
   const call: InFlightCall = {
     id: claim.id,
     collector: claim.collector,
-    startedAt: now,
+    startedAt: claim.now,
     expiresAt: claim.expiresAt,
   };
-  return { kind: 'start', state: { ...live, inFlight: [...live.inFlight, call] } };
+  return { ...state, inFlight: [...state.inFlight, call] };
 }
 
 /** How one call ended, as the run that made it saw it. */
