@@ -106,15 +106,33 @@ export interface Collector {
   memory(): Promise<ChildMemory>;
 }
 
+/**
+ * The V8 heap flags the Lambda Node.js runtime starts a function with (its bootstrap script: a
+ * tenth of the memory is new space, half of that each semi-space, the rest old space), so the heap
+ * grows and collects as in a function of that size, not as on a host with gigabytes to spare.
+ */
+export function lambdaHeapFlags(deployed: DeployedCollector): string[] {
+  const newSpace = Math.floor(deployed.memoryMiB / 10);
+  return [
+    `--max-semi-space-size=${Math.floor(newSpace / 2)}`,
+    `--max-old-space-size=${deployed.memoryMiB - newSpace}`,
+  ];
+}
+
 /** The environment of the measured process itself, before the Lambda's: what Node needs, nothing inherited. */
 function processEnv(deployed: DeployedCollector): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     NODE_OPTIONS: deployed.env.NODE_OPTIONS ?? '',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(deployed.memoryMiB),
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
 }
+
+/** A process of the kind a Lambda function runs in: the stack's NODE_OPTIONS and the runtime's heap flags. */
+const measured = (deployed: DeployedCollector) =>
+  startChild([...profiling, ...lambdaHeapFlags(deployed), CHILD_SCRIPT], processEnv(deployed));
 
 /**
  * The built bundle of `name` in a measured process of its own, with the environment the stack
@@ -127,7 +145,7 @@ export async function withCollector<T>(
   env: Record<string, string>,
   work: (collector: Collector) => Promise<T>,
 ): Promise<{ result: T; memory: ChildMemory }> {
-  const child = await startChild([...profiling, CHILD_SCRIPT], processEnv(deployed));
+  const child = await measured(deployed);
   try {
     await child.call('load', {
       bundle: pathToFileURL(path.join(distDir(name), 'index.mjs')).href,
@@ -146,7 +164,7 @@ export async function withCollector<T>(
 
 /** The CPU floor on the raw pages in `lake`, in a fresh process of the collector's kind. */
 export async function floorOf(lake: Lake, deployed: DeployedCollector, prefix: string): Promise<FloorResult> {
-  const child: Child = await startChild([...profiling, CHILD_SCRIPT], processEnv(deployed));
+  const child: Child = await measured(deployed);
   try {
     return await child.call<FloorResult>('floor', { ...lake.endpoint, bucket: lake.bucket, prefix });
   } finally {

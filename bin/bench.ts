@@ -11,11 +11,15 @@
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
+import { existsSync } from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { readCdrFindingsSettings } from '../functions/cdr-findings/config';
+import { PROJECT_ROOT } from '../lib/bundle';
 import { completed, FIRST_RUN_PAGE_SIZE, firstRuns } from './bench-first-run';
 import { type FirstRunSeries, memoryTable, requestsTable, throughputTable } from './bench-first-run-tables';
-import { column, compileChild, markdown, num, repeat, show } from './bench-harness';
+import { column, compileChild, lambdaHeapFlags, markdown, num, repeat, show } from './bench-harness';
 import { LATE_DATA_DESIGNS, LATE_DATA_SCENARIO, lateDataScenario } from './bench-late-data';
 import { LATENCY_SCENARIO, latencyScenario } from './bench-latency';
 import { BIG_REPORT_MIB, reportsRun } from './bench-reports';
@@ -55,7 +59,8 @@ function deployedLine(defaults: StackDefaults): string {
       .map(([name, value]) => `${name}=${value}`)
       .join(', ')}; ` +
     `collector defaults: CDR_PAGE_SIZE=${settings.pageSize}, CDR_LAG_MINUTES=${settings.lagMinutes}, ` +
-    `CDR_LATE_MINUTES=${settings.lateMinutes}, CDR_RECONCILE_DAYS=${settings.reconcileDays}`
+    `CDR_LATE_MINUTES=${settings.lateMinutes}, CDR_RECONCILE_DAYS=${settings.reconcileDays}; ` +
+    `measured processes run \`node ${lambdaHeapFlags(cdr).join(' ')}\` as the Lambda runtime starts a ${cdr.memoryMiB} MB function`
   );
 }
 
@@ -78,7 +83,10 @@ async function firstRunSection(defaults: StackDefaults) {
       'remaining time; each run with its own fauxqs and its own measured process. The floor is measured after ' +
       'each run, on the raw pages it archived, in a fresh process of the same kind: decode, JSON.parse, NDJSON ' +
       'JSON.stringify of the findings, gzip level 6. Ingest ÷ floor is findings/s of the run (wall) over ' +
-      'findings/s of the floor (CPU); issue 10 asks for at least 0.50. Median (min–max).\n',
+      'findings/s of the floor (CPU); issue 10 asks for at least 0.50. Median (min–max). A size whose first ' +
+      'run does not land every finding in that time is not repeated (a repeat would stop at the same place): ' +
+      `the largest multiple of ${num(FALLBACK_STEP)} it got 10 % past is run instead, and ${num(BIG)} is ` +
+      'extrapolated from it.\n',
   );
   print(throughputTable(series));
   print(
@@ -217,12 +225,22 @@ async function reportsSection(defaults: StackDefaults) {
   );
 }
 
+/** What bin/bench-bundles.ts (issue 10, item 4, written separately) exports. */
+interface BenchBundles {
+  bundleRows(options: { runs?: number }): Promise<unknown[]>;
+  bundleTable(rows: readonly unknown[]): string;
+}
+
 /**
- * Bundle size and import time over the SDK baseline (issue 10, item 4): bin/bench-bundles.ts,
- * written separately, prints its table here once it is merged.
+ * Bundle size and import time over a bundle of the SDK clients alone (issue 10, item 4): the
+ * table of bin/bench-bundles.ts, printed here once that module is in the tree.
  */
 async function bundlesSection() {
-  print('\n## Bundles\n\n(bundle size and import time: bin/bench-bundles.ts, not in this build)');
+  print('\n## Bundles: size and import time over the SDK baseline\n');
+  const module = path.join(PROJECT_ROOT, 'bin', 'bench-bundles.ts');
+  if (!existsSync(module)) return print('(bin/bench-bundles.ts is not in this tree)');
+  const bundles = (await import(pathToFileURL(module).href)) as BenchBundles;
+  print(bundles.bundleTable(await bundles.bundleRows({})));
 }
 
 async function main() {
