@@ -58,10 +58,11 @@ export class IdSet {
     return this.addKey(idKey(id));
   }
 
-  /** Every key back to back, in table order: the stored form. */
-  toBytes(): Buffer {
-    const bytes = Buffer.alloc(this.count * ID_BYTES);
-    let offset = 0;
+  /** Every key back to back, in table order: the stored form, after `head` in the same buffer. */
+  toBytes(head: Uint8Array = new Uint8Array()): Buffer {
+    const bytes = Buffer.alloc(head.byteLength + this.count * ID_BYTES);
+    bytes.set(head);
+    let offset = head.byteLength;
     for (let slot = 0; slot < this.state.length; slot++) {
       if (this.state[slot] !== FULL) continue;
       this.keys.copy(bytes, offset, slot * ID_BYTES, (slot + 1) * ID_BYTES);
