@@ -46,6 +46,8 @@ function keyKind(key: string): string {
   if (key.startsWith('reports/')) return 'report file';
   if (/^state\/qualys\//.test(key)) return 'call-budget ledger';
   if (/\/seen\//.test(key)) return 'seen index';
+  if (/journal\/alerts\//.test(key)) return 'journal: alerts';
+  if (/journal\//.test(key)) return 'journal: pages';
   if (/alert-outbox/.test(key)) return 'alert outbox';
   if (/checkpoint\.json$/.test(key)) return 'checkpoint';
   if (/\/rejected\//.test(key) || /alerts-rejected/.test(key)) return 'set aside';
@@ -59,7 +61,10 @@ export function requestKind(method: string, url: string): string {
   const [, , ...rest] = path.split('/');
   const key = decodeURIComponent(rest.join('/'));
   const params = new URLSearchParams(query);
-  if (!key) return method === 'GET' ? 'LIST bucket' : `${method} bucket`;
+  if (!key) {
+    if (method === 'POST' && params.has('delete')) return 'DELETE objects (one batch)';
+    return method === 'GET' ? 'LIST bucket' : `${method} bucket`;
+  }
   if (method === 'POST' || params.has('uploadId')) return `MULTIPART ${keyKind(key)}`;
   return `${method} ${keyKind(key)}`;
 }
