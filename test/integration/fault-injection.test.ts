@@ -1,10 +1,8 @@
 import { describe, expect, vi } from 'vitest';
 import { DEFAULT_CREDENTIALS, type Simulator } from '../simulator/index';
-import { failingS3 } from '../support/failing-s3';
-import { captureOutput, faultTrial } from '../support/fault-trial';
-import { faultySns } from '../support/faulty-sns';
+import { faultRig } from '../support/fault-rig';
+import { cdrChecks } from '../support/fault-trial';
 import { collectorTest } from '../support/fixtures';
-import type { Handler } from '../support/invoke';
 
 /**
  * Fault injection against the built cdr-findings bundle: a fault in S3, SNS, the Qualys gateway or
@@ -37,28 +35,9 @@ const test = collectorTest('cdr-findings', {
     { severity: null as unknown as number, timestamp: new Date(now - 3 * HOUR).toISOString() },
     { severity: 'urgent' as unknown as number, timestamp: new Date(now - 5 * HOUR).toISOString() },
   ]);
-  const s3 = await failingS3(aws.endpoint);
-  const sns = await faultySns(aws.endpoint);
-  const output: string[] = [];
-  const restore = captureOutput(output);
-  onCleanup(async () => {
-    restore();
-    await s3.close();
-    await sns.close();
-  });
-  const passwords: string[] = [DEFAULT_CREDENTIALS.password];
   // The first run reads CDR_INITIAL_LOOKBACK_HOURS (24) back from its start, which is after this.
   const since = new Date(now - 24 * HOUR).toISOString();
-  const trial = faultTrial(sim, lake, { since, output, secrets: () => passwords });
-  const warm = async (extra: Record<string, string> = {}): Promise<() => Promise<Handler>> => {
-    const handler = await handlerWith({
-      AWS_ENDPOINT_URL_S3: s3.url,
-      AWS_ENDPOINT_URL_SNS: sns.url,
-      ...extra,
-    });
-    return async () => handler;
-  };
-  return { s3, sns, trial, passwords, warm };
+  return faultRig({ aws, sim, lake, handlerWith }, onCleanup, cdrChecks(sim, lake, since));
 });
 
 /** Refuses PUTs under `prefix` once `passes` of them went through (0: from the first). */
