@@ -158,10 +158,11 @@ export class AlertOutbox {
     await this.load();
     const admitted: AlertCandidate[] = [];
     const inBatch = new Set<string>();
+    const queued = this.size;
     for (const candidate of candidates) {
       if (this.queuedKeys.has(candidate.key) || inBatch.has(candidate.key)) continue;
       inBatch.add(candidate.key);
-      const keepMessage = this.size + admitted.length < this.maxPerRun;
+      const keepMessage = queued + admitted.length < this.maxPerRun;
       admitted.push(settle(candidate, keepMessage));
     }
     return admitted;
