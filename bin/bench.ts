@@ -7,7 +7,9 @@
  *
  * BENCH_RUNS (default 3) repeats each scenario; BENCH_CAP_SECONDS (default 240) is the most one
  * first run is given (its Lambda deadline), so a size that does not fit is reported as such and
- * extrapolated from a size that does.
+ * extrapolated from a size that does. BENCH_ONLY=first-run,steady,latency,late-data,reports,bundles
+ * runs only the sections named (default: all), for working on one of them; README's table is
+ * always a whole run.
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
@@ -34,6 +36,14 @@ const BIG = 1_000_000;
 const FALLBACK_STEP = 50_000;
 
 const print = (text = '') => console.log(text);
+
+const SECTIONS = ['first-run', 'steady', 'latency', 'late-data', 'reports', 'bundles'] as const;
+const only = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
+for (const name of only) {
+  if (!(SECTIONS as readonly string[]).includes(name))
+    throw new Error(`BENCH_ONLY: no section "${name}" (sections: ${SECTIONS.join(', ')})`);
+}
+const wanted = (section: (typeof SECTIONS)[number]) => only.length === 0 || only.includes(section);
 
 function machine(): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
@@ -249,12 +259,12 @@ async function main() {
   const defaults = stackDefaults();
   await compileChild();
   print(`${deployedLine(defaults)}. Each scenario ${RUNS} times.\n`);
-  await firstRunSection(defaults);
-  await steadySection(defaults);
-  await latencySection(defaults);
-  await lateDataSection(defaults);
-  await reportsSection(defaults);
-  await bundlesSection();
+  if (wanted('first-run')) await firstRunSection(defaults);
+  if (wanted('steady')) await steadySection(defaults);
+  if (wanted('latency')) await latencySection(defaults);
+  if (wanted('late-data')) await lateDataSection(defaults);
+  if (wanted('reports')) await reportsSection(defaults);
+  if (wanted('bundles')) await bundlesSection();
   const minutes = (performance.now() - started) / 60_000;
   print(
     `\nThe whole bench took ${minutes.toFixed(1)} min; load average at the end ${os.loadavg()[0]?.toFixed(2)}.`,
