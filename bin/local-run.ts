@@ -6,17 +6,15 @@
 // The Lambdas run Node 22; this machine's Node 20 is fine for the local run and tests.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
-import { mkdir, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { PROJECT_ROOT } from '../lib/bundle';
 import { startSimulator } from '../test/simulator/index';
 import { lambdaContext, loadHandler } from '../test/support/invoke';
 import {
   drainAlerts,
-  getBytes,
-  lambdaEnv,
-  listKeys,
+  mirrorBucket,
   type ReceivedAlert,
+  simulatedDeployment,
   startLocalAws,
 } from '../test/support/local-aws';
 import { printNamedQueries } from '../tools/local-lake/duckdb';
@@ -29,12 +27,7 @@ async function main() {
   const simulator = await startSimulator({ rateLimit: { limit: 300, windowSec: 3600, concurrency: 2 } });
   const aws = await startLocalAws();
   try {
-    const lake = await aws.createLake('local');
-    const secretId = aws.secrets.put(
-      'qualys-lake/qualys',
-      JSON.stringify({ baseUrl: simulator.url, username: 'qualys-lake-demo', password: 'demo-password' }),
-    );
-    const env = lambdaEnv(aws, lake, secretId, { POWERTOOLS_LOG_LEVEL: 'ERROR' });
+    const { lake, env } = await simulatedDeployment(aws, simulator.url);
     line(`Qualys simulator  ${simulator.url}  (300 calls / 3600 s announced, concurrency 2)`);
     line(`fauxqs (S3/SNS/SQS) ${aws.endpoint}   Secrets Manager ${aws.secrets.url}`);
     line(`bucket ${lake.bucket}   topic ${lake.topicArn}`);
@@ -92,7 +85,7 @@ async function main() {
       `  ${reportRun.downloaded} downloaded, ${skipped.join(', ') || 'none'} skipped until completed, ${reportRun.expired.length} expired before they could be archived`,
     );
 
-    const keys = await listKeys(aws, lake.bucket);
+    const keys = await mirrorBucket(aws, lake.bucket, MIRROR);
     heading(`bucket contents: ${keys.length} objects, mirrored to ./local-lake`);
     const byPrefix = new Map<string, number>();
     for (const key of keys) {
@@ -101,12 +94,6 @@ async function main() {
     }
     for (const [prefix, count] of byPrefix)
       line(`  ${prefix.padEnd(40)} ${String(count).padStart(5)} objects`);
-    await rm(MIRROR, { recursive: true, force: true });
-    for (const key of keys) {
-      const file = path.join(MIRROR, ...key.split('/'));
-      await mkdir(path.dirname(file), { recursive: true });
-      await writeFile(file, await getBytes(aws, lake.bucket, key));
-    }
     heading('Athena named queries, run by DuckDB on ./local-lake');
     await printNamedQueries(MIRROR, [
       'cdr_high_critical_by_account_category',

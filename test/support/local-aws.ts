@@ -1,3 +1,5 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
@@ -9,6 +11,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { buildApp } from 'fauxqs';
+import { DEFAULT_CREDENTIALS } from '../simulator/index';
 import { type SecretsManagerFake, startSecretsManagerFake } from './secrets-manager-fake';
 
 /**
@@ -134,6 +137,23 @@ export function lambdaEnv(aws: LocalAws, lake: Lake, secretId: string, extra: Re
   };
 }
 
+/**
+ * A lake on local AWS for a run against the simulator at `simulatorUrl` (`npm start`, the local
+ * backfill): the bucket and topic, the secret with the simulator's credentials, the Lambda env.
+ */
+export async function simulatedDeployment(
+  aws: LocalAws,
+  simulatorUrl: string,
+  extra: Record<string, string> = {},
+) {
+  const lake = await aws.createLake('local');
+  const secretId = aws.secrets.put(
+    'qualys-lake/qualys',
+    JSON.stringify({ baseUrl: simulatorUrl, ...DEFAULT_CREDENTIALS }),
+  );
+  return { lake, env: lambdaEnv(aws, lake, secretId, { POWERTOOLS_LOG_LEVEL: 'ERROR', ...extra }) };
+}
+
 export async function listKeys(aws: LocalAws, bucket: string, prefix = ''): Promise<string[]> {
   const keys: string[] = [];
   let token: string | undefined;
@@ -146,6 +166,18 @@ export async function listKeys(aws: LocalAws, bucket: string, prefix = ''): Prom
     token = response.NextContinuationToken;
   }
   return keys.sort();
+}
+
+/** Copies every object of the bucket to `dir` (emptied first), keys as paths: the local lake. */
+export async function mirrorBucket(aws: LocalAws, bucket: string, dir: string): Promise<string[]> {
+  const keys = await listKeys(aws, bucket);
+  await rm(dir, { recursive: true, force: true });
+  for (const key of keys) {
+    const file = path.join(dir, ...key.split('/'));
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, await getBytes(aws, bucket, key));
+  }
+  return keys;
 }
 
 export async function getBytes(aws: LocalAws, bucket: string, key: string): Promise<Uint8Array> {

@@ -1,0 +1,45 @@
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+/** Options and values shared by the verbs. */
+export const DEFAULT_LAKE = 'local-lake';
+export const DEFAULT_OUTPUTS = 'cdk-outputs.json';
+
+/** A mistake in how the command was called: exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export function positive(flag: string) {
+  return (value: string) => {
+    const number = Number(value);
+    if (!Number.isFinite(number) || number <= 0)
+      throw new UsageError(`${flag} must be a positive number, not "${value}"`);
+    return number;
+  };
+}
+
+export function isoTime(flag: string) {
+  return (value: string) => {
+    const time = new Date(value);
+    if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(time.getTime()))
+      throw new UsageError(`${flag} must be an ISO 8601 time such as 2026-11-01T00:00:00Z, not "${value}"`);
+    return time;
+  };
+}
+
+export const localDir = (value: string | true) => path.resolve(value === true ? DEFAULT_LAKE : value);
+
+/** The stack's outputs as `cdk deploy --outputs-file` wrote them: the first stack's values. */
+export function stackOutputs(file: string | undefined): Record<string, string> {
+  const where = path.resolve(file ?? DEFAULT_OUTPUTS);
+  if (!existsSync(where)) {
+    if (file) throw new UsageError(`no outputs file at ${where}`);
+    return {};
+  }
+  const all = JSON.parse(readFileSync(where, 'utf8')) as Record<string, Record<string, string>>;
+  return Object.values(all)[0] ?? {};
+}
+
+export const outputEnding = (outputs: Record<string, string>, suffix: string) =>
+  Object.entries(outputs).find(([key]) => key.endsWith(suffix))?.[1];

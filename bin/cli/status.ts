@@ -1,0 +1,211 @@
+/**
+ * `qualys-lake status`: what the collectors' state in the lake says — per collector how far behind
+ * now it is, what it last completed and saved, what waits to be sent — and the shared call budget.
+ * It reads state objects only (a few GETs and LISTs), so it is safe against a running deployment.
+ */
+import { cdrFindingsKeys } from '../../functions/cdr-findings/keys';
+import type { FunctionName } from '../../functions/core/names';
+import { CALL_BUDGET_LEDGER_KEY } from '../../functions/core/names';
+import { sdrInventoryKeys } from '../../functions/sdr-inventory/keys';
+import type { InventoryCheckpoint } from '../../functions/sdr-inventory/snapshot';
+import { sdrPostureKeys } from '../../functions/sdr-posture/keys';
+import { sdrReportsKeys } from '../../functions/sdr-reports/keys';
+import { type LakeSource, readJsonObject } from './lake-source';
+
+export interface CollectorStatus {
+  collector: FunctionName;
+  /** What "fresh as of" means for this collector. */
+  freshness: string;
+  /** The instant the collector's data is complete up to, or undefined before its first success. */
+  freshAsOf?: string;
+  lagMinutes?: number;
+  /** Behind when the lag passes three schedule periods (the freshness alarm's default). */
+  behind: boolean;
+  /** When the collector last saved progress. */
+  lastSaved?: string;
+  details: string[];
+  alertsWaiting: number;
+}
+
+export interface BudgetStatus {
+  limit?: number;
+  windowSec?: number;
+  remaining?: number;
+  observedAt?: string;
+  reopensAt?: string;
+  concurrencyLimit?: number;
+  inFlight: number;
+}
+
+export interface LakeStatus {
+  where: string;
+  at: string;
+  collectors: CollectorStatus[];
+  budget?: BudgetStatus;
+}
+
+interface OutboxObject {
+  candidates?: unknown[];
+  segments?: { count: number }[];
+}
+
+interface Ledger {
+  gateway?: Omit<BudgetStatus, 'inFlight'>;
+  inFlight?: unknown[];
+}
+
+const minutesBetween = (from: string, to: number) =>
+  Math.max(0, Math.round((to - Date.parse(from)) / 60_000));
+
+export async function lakeStatus(
+  source: LakeSource,
+  scheduleMinutes: Record<FunctionName, number>,
+  now = Date.now(),
+): Promise<LakeStatus> {
+  const outboxCount = async (key: string) => {
+    const outbox = await readJsonObject<OutboxObject>(source, key);
+    return (
+      (outbox?.candidates?.length ?? 0) + (outbox?.segments ?? []).reduce((sum, part) => sum + part.count, 0)
+    );
+  };
+  const status = (
+    collector: FunctionName,
+    freshness: string,
+    freshAsOf: string | undefined,
+    rest: Omit<CollectorStatus, 'collector' | 'freshness' | 'freshAsOf' | 'lagMinutes' | 'behind'>,
+  ): CollectorStatus => {
+    const lagMinutes = freshAsOf ? minutesBetween(freshAsOf, now) : undefined;
+    const limit = 3 * scheduleMinutes[collector];
+    return {
+      collector,
+      freshness,
+      freshAsOf,
+      lagMinutes,
+      behind: lagMinutes === undefined || lagMinutes > limit,
+      ...rest,
+    };
+  };
+
+  const cdr = await readJsonObject<{
+    watermark?: string;
+    updatedAt?: string;
+    settledUntil?: string;
+    reconciledOn?: string;
+  }>(source, cdrFindingsKeys.checkpoint);
+  const journalPages = (await source.list(cdrFindingsKeys.journalPrefix, 1000)).length;
+  const cdrStatus = status('cdr-findings', 'watermark (findings read up to)', cdr?.watermark, {
+    lastSaved: cdr?.updatedAt,
+    alertsWaiting: await outboxCount(cdrFindingsKeys.outbox),
+    details: [
+      cdr
+        ? `late findings settled until ${cdr.settledUntil ?? '-'}, last reconcile ${cdr.reconciledOn ?? '-'}`
+        : 'no checkpoint yet',
+      ...(journalPages
+        ? [`${journalPages} page journal entries not merged yet (a run in progress, or cut off)`]
+        : []),
+    ],
+  });
+
+  const inventory = await readJsonObject<InventoryCheckpoint>(source, sdrInventoryKeys.state);
+  const current = inventory?.current;
+  const inventoryStatus = status(
+    'sdr-inventory',
+    'last complete snapshot',
+    inventory?.lastCompleted?.completedAt,
+    {
+      lastSaved: inventory?.updatedAt,
+      alertsWaiting: 0,
+      details: [
+        inventory?.lastCompleted
+          ? `snapshot ${inventory.lastCompleted.snapshotId} complete`
+          : 'no complete snapshot yet',
+        ...(current
+          ? [
+              `snapshot ${current.snapshotId} in progress: ${Object.values(current.lists).filter((list) => list.complete).length}` +
+                ` of ${Object.keys(current.lists).length} lists done, ${current.runs} runs, ${current.apiCalls} calls so far`,
+            ]
+          : []),
+      ],
+    },
+  );
+
+  const posture = await readJsonObject<{
+    lastPoll?: { pollId: string; completedAt: string; pairs: number };
+    updatedAt?: string;
+  }>(source, sdrPostureKeys.checkpoint);
+  const failures = await readJsonObject<{ failures?: Record<string, { criticality?: string | null }> }>(
+    source,
+    sdrPostureKeys.failures,
+  );
+  const open = Object.values(failures?.failures ?? {});
+  const byLevel = new Map<string, number>();
+  for (const failure of open) {
+    const level = failure.criticality ?? 'UNKNOWN';
+    byLevel.set(level, (byLevel.get(level) ?? 0) + 1);
+  }
+  const postureStatus = status('sdr-posture', 'last complete poll', posture?.lastPoll?.completedAt, {
+    lastSaved: posture?.updatedAt,
+    alertsWaiting: await outboxCount(sdrPostureKeys.outbox),
+    details: [
+      posture?.lastPoll
+        ? `poll ${posture.lastPoll.pollId}: ${posture.lastPoll.pairs} connector/policy pairs`
+        : 'no complete poll yet',
+      `${open.length} open posture failures${byLevel.size ? ` (${[...byLevel].map(([level, count]) => `${level} ${count}`).join(', ')})` : ''}`,
+    ],
+  });
+
+  const reports = await readJsonObject<{
+    lastCompleted?: { runId: string; completedAt: string };
+    updatedAt?: string;
+  }>(source, sdrReportsKeys.checkpoint);
+  const reportsStatus = status('sdr-reports', 'last complete listing', reports?.lastCompleted?.completedAt, {
+    lastSaved: reports?.updatedAt,
+    alertsWaiting: 0,
+    details: [
+      reports?.lastCompleted ? `listing ${reports.lastCompleted.runId} complete` : 'no complete listing yet',
+    ],
+  });
+
+  const ledger = await readJsonObject<Ledger>(source, CALL_BUDGET_LEDGER_KEY);
+  return {
+    where: source.where,
+    at: new Date(now).toISOString(),
+    collectors: [cdrStatus, inventoryStatus, postureStatus, reportsStatus],
+    budget: ledger ? { ...ledger.gateway, inFlight: ledger.inFlight?.length ?? 0 } : undefined,
+  };
+}
+
+const ago = (minutes: number | undefined) =>
+  minutes === undefined ? 'never' : minutes < 120 ? `${minutes} min` : `${(minutes / 60).toFixed(1)} h`;
+
+export function formatStatus(status: LakeStatus, scheduleMinutes: Record<FunctionName, number>): string {
+  const lines = [`Lake ${status.where}, at ${status.at}`, ''];
+  for (const collector of status.collectors) {
+    const flag = collector.behind ? 'BEHIND' : 'ok';
+    lines.push(
+      `${collector.collector.padEnd(14)} ${flag.padEnd(7)} ${collector.freshness}: ${collector.freshAsOf ?? 'none yet'} (${ago(collector.lagMinutes)} ago; behind past ${3 * scheduleMinutes[collector.collector]} min)`,
+    );
+    for (const detail of collector.details) lines.push(`${''.padEnd(23)}${detail}`);
+    lines.push(
+      `${''.padEnd(23)}last saved progress ${collector.lastSaved ?? '-'}; ${collector.alertsWaiting} alerts waiting to be sent`,
+    );
+  }
+  const budget = status.budget;
+  lines.push('');
+  if (!budget) lines.push('Call budget: no ledger yet (no collector has called Qualys).');
+  else {
+    const reopened = budget.reopensAt !== undefined && Date.parse(budget.reopensAt) <= Date.parse(status.at);
+    lines.push(
+      `Call budget (shared by every collector): ${budget.limit ?? '?'} calls per ${budget.windowSec ?? '?'} s; ` +
+        (reopened
+          ? `the window reopened at ${budget.reopensAt}`
+          : `${budget.remaining ?? '?'} left as of ${budget.observedAt ?? '?'}, reopens ${budget.reopensAt ?? '?'}`) +
+        `; concurrency ${budget.concurrencyLimit ?? '?'}, ${budget.inFlight} calls in flight.`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** 0: every collector within three periods; 1: at least one is behind (or has never succeeded). */
+export const statusExitCode = (status: LakeStatus) =>
+  status.collectors.some((collector) => collector.behind) ? 1 : 0;
