@@ -122,7 +122,6 @@ export async function main(argv: string[], print: Print = console.log, printErro
               request,
             );
       print(formatTable(rows, options.maxRows, 60));
-      if (rows.length > options.maxRows) print(`(${rows.length} rows, ${options.maxRows} shown)`);
     });
 
   program
