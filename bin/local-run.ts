@@ -55,7 +55,7 @@ async function main() {
         .map(([name, count]) => `${name.replace('sdr_', '')} ${count?.records ?? 0}`)
         .join(', ');
       line(
-        `  run ${runNumber}: snapshot ${summary.snapshotId} ${summary.snapshotStatus}; ${summary.apiCalls} calls, ${summary.records} records (${datasets || 'none'})`,
+        `  run ${runNumber}: snapshot ${summary.snapshotId} ${summary.snapshotStatus}; ${summary.records} records (${datasets || 'none'}); ${budget(summary)}`,
       );
       if (summary.snapshotStatus === 'complete') break;
     }
@@ -64,11 +64,11 @@ async function main() {
     const posture = await loadHandler('sdr-posture', env);
     const firstPoll = (await posture({}, lambdaContext())) as PostureSummary;
     line(
-      `  poll ${firstPoll.pollId}: ${firstPoll.pairs.done} connector/policy pairs, ${firstPoll.rows} evidence rows, ${firstPoll.newFailures} new failures, ${firstPoll.apiCalls} calls`,
+      `  poll ${firstPoll.pollId}: ${firstPoll.pairs.done} connector/policy pairs, ${firstPoll.rows} evidence rows, ${firstPoll.newFailures} new failures (${firstPoll.baselineFailures} in the first poll's summaries); ${budget(firstPoll)}`,
     );
     const secondPoll = (await posture({}, lambdaContext())) as PostureSummary;
     line(
-      `  next poll, nothing changed: ${secondPoll.rows} rows, ${secondPoll.newFailures} new failures, ${secondPoll.alertsPublished} alerts`,
+      `  next poll, nothing changed: ${secondPoll.rows} rows, ${secondPoll.newFailures} new failures, ${secondPoll.alertsPublished} alerts; ${budget(secondPoll)}`,
     );
     await printAlerts(await drainAlerts(aws, lake.queueUrl));
 
@@ -84,6 +84,7 @@ async function main() {
     line(
       `  ${reportRun.downloaded} downloaded, ${skipped.join(', ') || 'none'} skipped until completed, ${reportRun.expired.length} expired before they could be archived`,
     );
+    line(`  ${budget(reportRun)}`);
 
     const keys = await mirrorBucket(aws, lake.bucket, MIRROR);
     heading(`bucket contents: ${keys.length} objects, mirrored to ./local-lake`);
@@ -113,7 +114,10 @@ async function main() {
 async function printAlerts(alerts: ReceivedAlert[]) {
   heading(`alerts on the SNS topic: ${alerts.length}`);
   for (const alert of alerts.slice(0, 5)) {
-    line(`  ${alert.subject}   alertKey=${alert.attributes.alertKey ?? '(digest)'}`);
+    // A digest or a posture baseline summary covers many keys and carries none.
+    line(
+      `  ${alert.subject}   alertKey=${alert.attributes.alertKey ?? (alert.attributes.kind === 'baseline' ? '(baseline summary)' : '(digest)')}`,
+    );
   }
   if (alerts.length > 5) line(`  ... and ${alerts.length - 5} more`);
   const example = alerts.find((alert) => alert.email);
@@ -123,29 +127,35 @@ async function printAlerts(alerts: ReceivedAlert[]) {
   }
 }
 
-type InventorySummary = {
+/** What every collector's summary says about the Qualys call budget all of them share. */
+type BudgetCounts = { apiCalls: number; rateLimit: { remaining?: number; limit?: number } };
+
+/** The run's calls and the shared budget left, as the gateway last announced it. */
+const budget = (summary: BudgetCounts) =>
+  `API calls ${summary.apiCalls}; shared budget left ${summary.rateLimit.remaining ?? '?'} of ${summary.rateLimit.limit ?? '?'}`;
+
+type InventorySummary = BudgetCounts & {
   snapshotId: string;
   snapshotStatus: string;
-  apiCalls: number;
   records: number;
   datasets: Record<string, { records: number } | undefined>;
 };
-type PostureSummary = {
+type PostureSummary = BudgetCounts & {
   pollId: string;
   pairs: { done: number };
   rows: number;
   newFailures: number;
+  baselineFailures: number;
   alertsPublished: number;
-  apiCalls: number;
 };
-type ReportsSummary = {
+type ReportsSummary = BudgetCounts & {
   downloaded: number;
   downloads: Array<{ key: string; bytes: number; sha256: string }>;
   notCompleted: Record<string, number>;
   expired: string[];
 };
 
-type CdrSummary = {
+type CdrSummary = BudgetCounts & {
   windows: Array<{
     startAt: string;
     endAt: string;
@@ -160,8 +170,6 @@ type CdrSummary = {
   alertsPublished: number;
   digestsPublished: number;
   objectsWritten: number;
-  apiCalls: number;
-  rateLimit: { remaining?: number; limit?: number };
   stoppedEarly?: string;
 };
 
@@ -172,9 +180,7 @@ function printCdr(result: unknown) {
       `  window ${window.startAt} .. ${window.endAt}: ${window.pages} pages, ${window.findings} findings, ${window.newFindings} new${window.complete ? '' : ' (resumes next run)'}`,
     );
   }
-  line(
-    `  API calls ${summary.apiCalls}; budget left ${summary.rateLimit.remaining ?? '?'} of ${summary.rateLimit.limit ?? '?'}`,
-  );
+  line(`  ${budget(summary)}`);
   line(
     `  objects written ${summary.objectsWritten}; alerts published ${summary.alertsPublished}, digests ${summary.digestsPublished}`,
   );

@@ -4,6 +4,7 @@ import {
   type PublishBatchRequestEntry,
   type SNSClient,
 } from '@aws-sdk/client-sns';
+import { NUMBER_ATTRIBUTES } from '../core/alerts/levels';
 import { groupBySize, snsMessageBody } from '../core/alerts/size';
 import { type AlertMessage, AlertPublishError, type AlertSink, type PublishResult } from '../core/ports';
 import { sns } from './sns-client';
@@ -40,7 +41,7 @@ export function toBatchEntry(message: AlertMessage, id: string): PublishBatchReq
     MessageAttributes: Object.fromEntries(
       Object.entries(message.attributes).map(([name, value]) => [
         name,
-        { DataType: 'String', StringValue: value },
+        { DataType: NUMBER_ATTRIBUTES.has(name) ? 'Number' : 'String', StringValue: value },
       ]),
     ),
   };

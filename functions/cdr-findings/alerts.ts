@@ -1,10 +1,11 @@
 import type { DigestFormat, NewAlertCandidate } from '../core/alerts/digest';
+import { levelIcon, RANK_ATTRIBUTE, rankAttribute } from '../core/alerts/levels';
 import { chatCode, chatText } from '../core/alerts/markdown';
 import { attribute, sqlString, subjectLine, text } from '../core/alerts/text';
 import { ALERT_SOURCE } from '../core/names';
 import type { AlertMessage } from '../core/ports';
 import { utcDate } from '../core/records';
-import { severityLevel, severityName } from '../core/severity';
+import { SEVERITY_LEVELS, severityLevel, severityName } from '../core/severity';
 import type { CdrFinding } from '../qualys/schemas';
 
 /** How a run's CDR alerts are summed up when there are more than ALERT_MAX_PER_RUN. */
@@ -12,6 +13,7 @@ export const CDR_FINDINGS_DIGEST: DigestFormat = {
   source: ALERT_SOURCE.cdrFindings,
   noun: 'CDR findings at or above the alert severity',
   severityAttribute: 'severity',
+  urgentFrom: SEVERITY_LEVELS.HIGH,
 };
 
 interface RemoteIp {
@@ -77,7 +79,7 @@ export function cdrAlertMessage(finding: CdrFinding, where: FindingLocation): Al
       id: finding.uuid,
       content: {
         textType: 'client-markdown',
-        title: `:rotating_light: ${severity} CDR finding: ${chatText(category)}`,
+        title: `${levelIcon(finding.severity, SEVERITY_LEVELS.HIGH)} ${severity} CDR finding: ${chatText(category)}`,
         description: [
           chatText(eventMessage),
           `*Cloud:* ${chatText(cloud)} ${chatCode(account)} ${chatText(text(finding.cspRegion))}`,
@@ -108,6 +110,7 @@ function cdrAttributes(finding: CdrFinding, extra: Record<string, string> = {}):
   return {
     source: ALERT_SOURCE.cdrFindings,
     severity: severityName(finding.severity),
+    [RANK_ATTRIBUTE]: rankAttribute(finding.severity),
     cloudType: attribute(finding.cloudType),
     cspAccount: attribute(finding.cspAccount),
     ...extra,

@@ -85,6 +85,7 @@ export const ENV = {
   sdrPostureEvaluations: 'SDR_POSTURE_EVALUATIONS',
   sdrPostureNotifyRecovery: 'SDR_POSTURE_NOTIFY_RECOVERY',
   sdrPostureMinCriticality: 'SDR_POSTURE_MIN_CRITICALITY',
+  sdrPostureBaselineSummary: 'SDR_POSTURE_BASELINE_SUMMARY',
   sdrReportsMaxPerRun: 'SDR_REPORTS_MAX_PER_RUN',
   sdrReportMaxBytes: 'SDR_REPORT_MAX_BYTES',
 } as const;
@@ -94,6 +95,12 @@ export const ALERT_SOURCE = {
   cdrFindings: 'cdr-findings',
   sdrPosture: 'sdr-posture',
 } as const;
+
+/**
+ * Message attribute with an alert's severity or criticality as a number (1 LOW ... 4 CRITICAL, 5 when
+ * unreadable): what an email subscription's filter policy compares (functions/core/alerts/levels.ts).
+ */
+export const ALERT_RANK_ATTRIBUTE = 'rank';
 
 /** Folder under `state/<collector>/` for the alerts SNS refused for their content. */
 export const ALERTS_REJECTED_FOLDER = 'alerts-rejected/';

@@ -1,19 +1,26 @@
 import type { AlertCandidate, DigestFormat } from '../core/alerts/digest';
+import { levelIcon, RANK_ATTRIBUTE, rankAttribute } from '../core/alerts/levels';
 import { chatCode, chatText } from '../core/alerts/markdown';
 import { attribute, clip, sqlString, subjectLine, text } from '../core/alerts/text';
 import { ALERT_SOURCE, CURATED_DATASETS } from '../core/names';
 import type { AlertMessage } from '../core/ports';
-import { severityLabel, severityLevel } from '../core/severity';
-import type { ControlObservation, Evidence, RecoveredFailure } from './model';
+import { SEVERITY_LEVELS, severityLabel, severityLevel } from '../core/severity';
+import { evidenceSentences } from './evidence';
+import { curatedDate } from './keys';
+import type { ControlObservation, RecoveredFailure } from './model';
+
+/** 🚨 only for the top criticality (Critical); High gets ⚠️, Medium and Low ℹ️. */
+export const POSTURE_URGENT_FROM = SEVERITY_LEVELS.CRITICAL;
 
 /** How posture changes are summed up when a run has more than ALERT_MAX_PER_RUN of them. */
 export const POSTURE_DIGEST: DigestFormat = {
   source: ALERT_SOURCE.sdrPosture,
   noun: 'SaaS posture changes (failed or recovered control evaluations)',
   severityAttribute: 'criticality',
+  urgentFrom: POSTURE_URGENT_FROM,
 };
 
-export type PostureAlertKind = 'failed' | 'recovered';
+export type PostureAlertKind = 'failed' | 'recovered' | 'baseline';
 
 /** Where the alerted rows are, for the alert's "next steps". */
 export interface PostureLocation {
@@ -23,9 +30,6 @@ export interface PostureLocation {
 /** Said in the email of a failure whose criticality qualys-lake cannot read (it alerts anyway). */
 const UNKNOWN_CRITICALITY =
   'Qualys sent no criticality qualys-lake can read, so it is alerted whatever SDR_POSTURE_MIN_CRITICALITY says.';
-
-/** The API writes absent evidence as the string "null". */
-const isNull = (value: string | null) => value === null || value.trim() === '' || value.trim() === 'null';
 
 type Subject = Pick<
   ControlObservation,
@@ -39,14 +43,17 @@ type Subject = Pick<
   | 'isRemediable'
   | 'lastEvaluatedDate'
   | 'resourceId'
+  | 'resourceName'
   | 'evidence'
   | 'curatedKey'
 >;
 
+/** The query for the alerted rows: the `dt` of their poll first, so Athena reads one day's partition. */
 function athenaQuery(subject: Subject): string {
+  const day = curatedDate(subject.curatedKey);
   return [
     `SELECT * FROM ${CURATED_DATASETS.sdrPosture}`,
-    `WHERE lake_connector_id = ${sqlString(subject.connectorId)} AND cid = ${sqlString(subject.cid)}`,
+    `WHERE ${day === undefined ? '' : `dt = ${sqlString(day)} AND `}lake_connector_id = ${sqlString(subject.connectorId)} AND cid = ${sqlString(subject.cid)}`,
     subject.resourceId === null ? '' : ` AND resourceId = ${sqlString(subject.resourceId)}`,
     ' ORDER BY lake_ingested_at DESC',
   ]
@@ -54,51 +61,53 @@ function athenaQuery(subject: Subject): string {
     .replace(/ {2,}/g, ' ');
 }
 
-/** Evidence lines for the email: the failing value for a failure, the passing one for a recovery. */
-export function evidenceLines(evidence: readonly Evidence[], kind: PostureAlertKind, limit = 500): string[] {
-  if (evidence.length === 0) return ['  (no evidence was reported)'];
-  return evidence.flatMap((item) => {
-    const lines = [`- ${text(item.evidenceKey, 'Evidence')}`];
-    const first = kind === 'failed' ? 'evidenceFail' : 'evidenceSuccess';
-    const second = kind === 'failed' ? 'evidenceSuccess' : 'evidenceFail';
-    lines.push(`    ${first}: ${clip(item[first] ?? 'null', limit)}`);
-    if (!isNull(item[second])) lines.push(`    ${second}: ${clip(item[second] ?? '', limit)}`);
-    return lines;
-  });
+/** The resource as a person knows it: its name where the data has one, with the id Qualys uses. */
+export function resourceLabel(subject: Pick<Subject, 'resourceId' | 'resourceName'>): string {
+  if (subject.resourceId === null) return 'the control as a whole';
+  return subject.resourceName ? `${subject.resourceName} (${subject.resourceId})` : subject.resourceId;
 }
 
-/** One line per evidence item for the chat message, kept short. */
-function chatEvidence(evidence: readonly Evidence[], kind: PostureAlertKind): string {
-  if (evidence.length === 0) return '_no evidence reported_';
-  return evidence
+/** Evidence for the email: one sentence per item. */
+const evidenceLines = (subject: Subject, kind: 'failed' | 'recovered') =>
+  evidenceSentences(subject.evidence, kind, resourceLabel(subject)).map((sentence) => `- ${sentence}`);
+
+/** Evidence for the chat message, kept short. */
+function chatEvidence(subject: Subject, kind: 'failed' | 'recovered'): string {
+  const sentences = evidenceSentences(subject.evidence, kind, resourceLabel(subject));
+  return sentences
     .slice(0, 5)
-    .map((item) => {
-      const value = kind === 'failed' ? item.evidenceFail : item.evidenceSuccess;
-      return `• ${chatText(text(item.evidenceKey, 'Evidence'))}: ${chatCode(clip(text(value, 'null'), 200))}`;
-    })
+    .map((sentence) => `• ${chatText(clip(sentence, 300))}`)
     .join('\n');
 }
 
-function attributes(subject: Subject, kind: PostureAlertKind): Record<string, string> {
+/** What a subscription filter policy can match: the criticality by name and as a number (`rank`). */
+export function postureAttributes(
+  subject: Pick<Subject, 'criticality' | 'connectorType'>,
+  kind: PostureAlertKind,
+): Record<string, string> {
   return {
     source: ALERT_SOURCE.sdrPosture,
     criticality: attribute(severityLabel(subject.criticality)),
+    [RANK_ATTRIBUTE]: rankAttribute(subject.criticality),
     connectorType: attribute(subject.connectorType),
     kind,
   };
 }
 
-function connectorLabel(subject: Subject): string {
+export function connectorLabel(
+  subject: Pick<Subject, 'connectorName' | 'connectorType' | 'connectorId'>,
+): string {
   return `${text(subject.connectorName, 'connector')} (${text(subject.connectorType)}, id ${String(subject.connectorId)})`;
 }
 
-const controlLabel = (subject: Subject) => text(subject.controlName, `control ${String(subject.cid)}`);
+export const controlLabel = (subject: Pick<Subject, 'controlName' | 'cid'>) =>
+  text(subject.controlName, `control ${String(subject.cid)}`);
 
 /** The alert for a resource that newly fails a control, with the failing evidence. */
 export function postureFailedMessage(seen: ControlObservation, where: PostureLocation): AlertMessage {
   const criticality = severityLabel(seen.criticality);
   const control = controlLabel(seen);
-  const resource = text(seen.resourceId, '(the control as a whole)');
+  const resource = resourceLabel(seen);
   const connector = connectorLabel(seen);
   const athena = athenaQuery(seen);
   const s3Path = `s3://${where.bucket}/${seen.curatedKey}`;
@@ -115,8 +124,8 @@ export function postureFailedMessage(seen: ControlObservation, where: PostureLoc
     `Evaluated:    ${text(seen.lastEvaluatedDate)}`,
     `Alert key:    ${seen.alertKey}`,
     '',
-    'Failing evidence:',
-    ...evidenceLines(seen.evidence, 'failed'),
+    'What fails:',
+    ...evidenceLines(seen, 'failed'),
     '',
     'Next steps:',
     `- Fix the setting for ${resource} in the ${text(seen.connectorType)} admin console, or accept the risk in Qualys SaaSDR.`,
@@ -138,14 +147,14 @@ export function postureFailedMessage(seen: ControlObservation, where: PostureLoc
       id: seen.alertKey,
       content: {
         textType: 'client-markdown',
-        title: `:rotating_light: ${criticality} SaaS posture control failed: ${chatText(clip(control, 150))}`,
+        title: `${levelIcon(seen.criticality, POSTURE_URGENT_FROM)} ${criticality} SaaS posture control failed: ${chatText(clip(control, 150))}`,
         description: [
           `*Resource:* ${chatCode(clip(resource, 200))}`,
           `*Connector:* ${chatText(connector)}`,
           `*Policy:* ${chatText(seen.policyName)}`,
           `*Control:* ${chatText(String(seen.cid))}, evaluated ${chatText(text(seen.lastEvaluatedDate))}`,
-          `*Failing evidence:*`,
-          chatEvidence(seen.evidence, 'failed'),
+          `*What fails:*`,
+          chatEvidence(seen, 'failed'),
         ].join('\n'),
         nextSteps: [
           `Fix the setting for ${chatCode(clip(resource, 200))} in the ${chatText(text(seen.connectorType))} admin console`,
@@ -167,7 +176,7 @@ export function postureFailedMessage(seen: ControlObservation, where: PostureLoc
         additionalContext: { alertKey: seen.alertKey, cid: String(seen.cid), kind: 'failed' },
       },
     },
-    attributes: { ...attributes(seen, 'failed'), alertKey: seen.alertKey },
+    attributes: { ...postureAttributes(seen, 'failed'), alertKey: seen.alertKey },
     keep: [s3Path, athena, chatCode(athena)],
   };
 }
@@ -180,7 +189,7 @@ export function postureRecoveredMessage(
 ): AlertMessage {
   const criticality = severityLabel(failure.criticality);
   const control = controlLabel(failure);
-  const resource = text(failure.resourceId, '(the control as a whole)');
+  const resource = resourceLabel(failure);
   const connector = connectorLabel(failure);
   const how =
     failure.recoveredBy === 'Pass'
@@ -203,12 +212,7 @@ export function postureRecoveredMessage(
     `Alert key:    ${failure.alertKey}`,
     '',
     ...(failure.recoveredBy === 'Pass'
-      ? [
-          'Passing evidence:',
-          ...evidenceLines(failure.evidence, 'recovered'),
-          '',
-          `Rows of this poll: ${s3Path}`,
-        ]
+      ? ['What passes now:', ...evidenceLines(failure, 'recovered'), '', `Rows of this poll: ${s3Path}`]
       : []),
     `In Athena: ${athena}`,
     '',
@@ -232,7 +236,7 @@ export function postureRecoveredMessage(
           `*Connector:* ${chatText(connector)}`,
           `*Policy:* ${chatText(poll.policyName)}`,
           ...(failure.recoveredBy === 'Pass'
-            ? ['*Passing evidence:*', chatEvidence(failure.evidence, 'recovered')]
+            ? ['*What passes now:*', chatEvidence(failure, 'recovered')]
             : []),
         ].join('\n'),
         keywords: [criticality, chatText(text(failure.connectorType)), 'recovered'],
@@ -247,7 +251,7 @@ export function postureRecoveredMessage(
         additionalContext: { alertKey: failure.alertKey, cid: String(failure.cid), kind: 'recovered' },
       },
     },
-    attributes: { ...attributes(failure, 'recovered'), alertKey: failure.alertKey },
+    attributes: { ...postureAttributes(failure, 'recovered'), alertKey: failure.alertKey },
     keep: [s3Path, athena],
   };
 }
@@ -265,7 +269,7 @@ export function postureFailedCandidate(seen: ControlObservation, where: PostureL
     key: outboxKey(seen.alertKey, 'failed', seen.pollId),
     rank: severityLevel(seen.criticality) ?? 0,
     line: `FAILED ${severityLabel(seen.criticality)} ${seen.alertKey} ${controlLabel(seen)} (${seen.policyName})`,
-    attributes: attributes(seen, 'failed'),
+    attributes: postureAttributes(seen, 'failed'),
     message: postureFailedMessage(seen, where),
   };
 }
@@ -280,7 +284,7 @@ export function postureRecoveredCandidate(
     // A recovery is good news: it never makes a digest look more severe.
     rank: 0,
     line: `RECOVERED ${severityLabel(failure.criticality)} ${failure.alertKey} ${controlLabel(failure)}`,
-    attributes: attributes(failure, 'recovered'),
+    attributes: postureAttributes(failure, 'recovered'),
     message: postureRecoveredMessage(failure, poll, where),
   };
 }

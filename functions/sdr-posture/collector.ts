@@ -1,5 +1,4 @@
 import { AlertOutbox } from '../core/alerts/outbox';
-import { CheckpointStore } from '../core/checkpoint';
 import { unreadablePrefix } from '../core/manifest';
 import { ENV } from '../core/names';
 import { pages } from '../core/paging';
@@ -17,6 +16,7 @@ import { QualysAuthError, QualysRedirectError } from '../qualys/errors';
 import { CONNECTOR_TYPES, ControlSchema, getReporting, type Reporting, SDR_PATHS } from '../qualys/sdr';
 import { screen } from '../qualys/validation';
 import { POSTURE_DIGEST, postureFailedCandidate, postureRecoveredCandidate } from './alerts';
+import { baselineCandidates } from './baseline';
 import { comparePair, criticalityAtLeast } from './compare';
 import type { SdrPostureSettings } from './config';
 import { curateControls, observe } from './curate';
@@ -25,15 +25,13 @@ import { continueListing } from './listing';
 import { sdrPostureManifest } from './manifest';
 import {
   emptyObservation,
-  type FailureState,
-  type OpenFailure,
   type PairObservation,
   type PairProgress,
   type Poll,
-  type PostureCheckpoint,
   pollIdOf,
   type SdrPostureSummary,
 } from './model';
+import { PostureState } from './state';
 
 /**
  * SaaSDR posture: one poll reads `/sdr/api/v1/reporting` for every enabled connector and each
@@ -61,44 +59,13 @@ const emptySummary = (): SdrPostureSummary => ({
   rows: 0,
   rejected: 0,
   newFailures: 0,
+  baselineFailures: 0,
   recoveries: 0,
   openFailures: 0,
   pairErrors: [],
   ...emptyAlertCounts(),
   ...emptyRunCounts(),
 });
-
-/** The checkpoint and the open failures, as this run reads and saves them. */
-class PostureState {
-  checkpoint: PostureCheckpoint = { version: 1 };
-  failures: Record<string, OpenFailure> = {};
-  /** The poll this run works on (also once it completed and left the checkpoint). */
-  poll?: Poll;
-  /** A pair's alerts were queued but its failures not saved: the next run queues them again, so none may go out now. */
-  holdAlerts = false;
-  private readonly checkpoints: CheckpointStore<PostureCheckpoint>;
-  private readonly failureStore: CheckpointStore<FailureState>;
-
-  constructor(private readonly run: Run<SdrPostureSummary>) {
-    this.checkpoints = new CheckpointStore(run.store, sdrPostureKeys.checkpoint);
-    this.failureStore = new CheckpointStore(run.store, sdrPostureKeys.failures);
-  }
-
-  async load(): Promise<void> {
-    this.checkpoint = (await this.checkpoints.load()) ?? { version: 1 };
-    this.failures = (await this.failureStore.load())?.failures ?? {};
-  }
-
-  async saveCheckpoint(): Promise<void> {
-    this.checkpoint = { ...this.checkpoint, updatedAt: this.run.isoNow() };
-    await this.checkpoints.save(this.checkpoint);
-  }
-
-  async saveFailures(failures: Record<string, OpenFailure>): Promise<void> {
-    this.failures = failures;
-    await this.failureStore.save({ version: 1, failures, updatedAt: this.run.isoNow() });
-  }
-}
 
 interface Context {
   run: Run<SdrPostureSummary>;
@@ -194,19 +161,26 @@ async function completePair(
   const result = comparePair(state.failures, pair, observed, poll.pollId, meetsThreshold);
   const recovered = settings.notifyRecovery ? result.recovered : [];
   const where = { bucket: settings.bucket };
+  const firstRead = !state.hasBaseline(pair);
+  // The first read of a pair: what already fails goes out as one summary, not one alert each.
+  const summarize = firstRead && settings.baselineSummary;
+  const failed = summarize
+    ? baselineCandidates({ pair, poll, failing: result.failed, observed, meetsThreshold, settings }, where)
+    : result.failed.map((seen) => postureFailedCandidate(seen, where));
   try {
     await outbox.add([
-      ...result.failed.map((seen) => postureFailedCandidate(seen, where)),
+      ...failed,
       ...recovered.map((failure) =>
         postureRecoveredCandidate(failure, { policyName: pair.policyName, pollId: poll.pollId }, where),
       ),
     ]);
-    await state.saveFailures(result.failures);
+    await state.saveFailures(result.failures, firstRead ? { pair, pollId: poll.pollId } : undefined);
   } catch (error) {
     state.holdAlerts = true;
     throw error;
   }
   run.summary.newFailures += result.failed.length;
+  if (summarize) run.summary.baselineFailures += result.failed.length;
   run.summary.recoveries += result.recovered.length;
   pair.status = 'done';
   pair.observed = undefined;

@@ -25,6 +25,8 @@ export interface SdrPostureSettings extends SdrPagingSettings {
   /** `controlEvaluations`, e.g. ['Pass', 'Fail', 'Error']; must include Fail. */
   evaluations: readonly EvaluationResult[];
   notifyRecovery: boolean;
+  /** The first complete read of a (connector, policy) sends one summary of what already fails, not one alert each. */
+  baselineSummary: boolean;
   /** Numeric criticality (Low 1 ... Critical 4) a failure needs to be alerted. */
   minCriticality: number;
   maxAlertsPerRun: number;
@@ -41,6 +43,7 @@ export function readSdrPostureSettings(env: Env): SdrPostureSettings {
       'a comma list of Pass, Fail and Error that includes Fail',
     ),
     notifyRecovery: parsed(env, ENV.sdrPostureNotifyRecovery, 'true', parseBoolean, 'true or false'),
+    baselineSummary: parsed(env, ENV.sdrPostureBaselineSummary, 'true', parseBoolean, 'true or false'),
     minCriticality: parsed(
       env,
       ENV.sdrPostureMinCriticality,

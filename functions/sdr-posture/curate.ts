@@ -50,6 +50,29 @@ export function evidenceOf(details: readonly ApiRecord[] | null | undefined): Ev
 const stringOrNull = (value: unknown): string | null =>
   value === null || value === undefined ? null : typeof value === 'string' ? value : String(value);
 
+/** Name fields a resource may carry besides its id (none in the vendor sample; taken when present). */
+const RESOURCE_NAME_FIELDS = ['resourceName', 'name', 'displayName'] as const;
+
+/**
+ * The resource's name where the data has one: its own name field, or, for the resource that is the
+ * SaaS subscription itself (its id is the page's `subscriptionId`, as for tenant-wide controls), the
+ * connector's name. Ids that are names already (domains, sites, org units) need none.
+ */
+export function resourceNameOf(
+  resource: ApiRecord | undefined,
+  resourceId: string | null,
+  subscriptionId: string | number | null,
+  pair: Pick<PairProgress, 'connectorName' | 'connectorType'>,
+): string | null {
+  for (const field of RESOURCE_NAME_FIELDS) {
+    const value = resource?.[field];
+    if (typeof value === 'string' && value.trim() !== '' && value !== resourceId) return value;
+  }
+  if (resourceId !== null && subscriptionId !== null && resourceId === String(subscriptionId))
+    return `${pair.connectorName ?? 'the connector'}'s ${pair.connectorType} subscription`;
+  return null;
+}
+
 /** Where a /reporting page came from and where it is kept. */
 export interface ReportingPage {
   poll: PollRef;
@@ -131,6 +154,7 @@ export function curateControls(
         isRemediable: stringOrNull(controlFields.isRemediable),
         lastEvaluatedDate: control.lastEvaluatedDate ?? null,
         resourceId: stringOrNull(resourceId),
+        resourceName: resourceNameOf(resource, stringOrNull(resourceId), subscriptionId, pair),
         result: normalizeResult(resource ? resourceEvaluationResult : status),
         evidence: evidenceOf(evidenceDetails),
         rawKey,

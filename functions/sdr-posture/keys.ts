@@ -24,7 +24,10 @@ export const sdrPostureKeys = {
   raw: (poll: PollRef, pair: PairRef, page: number) =>
     `${RAW}dt=${poll.date}/run=${poll.pollId}/${connector(pair)}/${policy(pair)}/page=${page5(page)}.json.gz`,
   curated: (poll: PollRef, pair: PairRef, page: number) =>
-    `${CURATED}dt=${poll.date}/${poll.pollId}-${connector(pair)}-${policy(pair)}-page=${page5(page)}.json.gz`,
+    `${sdrPostureKeys.curatedOfPair(poll, pair)}page=${page5(page)}.json.gz`,
+  /** The start of the curated keys of one pair in one poll (its pages follow). */
+  curatedOfPair: (poll: PollRef, pair: PairRef) =>
+    `${CURATED}dt=${poll.date}/${poll.pollId}-${connector(pair)}-${policy(pair)}-`,
   /** Connectors or policies a list page held that the schema refused. */
   rejectedListed: (poll: PollRef, list: 'connectors' | 'policies', page: number) =>
     `${STATE}rejected/run=${poll.pollId}/${list}/page=${page5(page)}.json`,
@@ -32,3 +35,8 @@ export const sdrPostureKeys = {
   rejectedControls: (poll: PollRef, pair: PairRef, page: number) =>
     `${STATE}rejected/run=${poll.pollId}/${connector(pair)}/${policy(pair)}/page=${page5(page)}.json`,
 };
+
+/** The `dt` partition (poll date) of a curated posture key, for the Athena queries in alerts. */
+export function curatedDate(curatedKey: string): string | undefined {
+  return /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(curatedKey)?.[1];
+}

@@ -53,6 +53,8 @@ export interface ControlObservation {
   isRemediable: string | null;
   lastEvaluatedDate: string | null;
   resourceId: string | null;
+  /** The resource's name where the data has one (see resourceNameOf); absent in state written before it. */
+  resourceName?: string | null;
   result: ObservedResult;
   evidence: Evidence[];
   rawKey: string;
@@ -90,6 +92,11 @@ export interface RecoveredFailure extends OpenFailure {
 export interface FailureState {
   version: 1;
   failures: Record<string, OpenFailure>;
+  /**
+   * (connector, policy) pairs whose first complete read set the baseline: `<connectorId>|<policyId>`
+   * → the poll. Absent in a state written before baselines existed: every pair counts as baselined.
+   */
+  baselines?: Record<string, string>;
   updatedAt?: string;
 }
 
@@ -175,6 +182,8 @@ export interface SdrPostureSummary extends RunCounts, AlertCounts {
   rows: number;
   rejected: number;
   newFailures: number;
+  /** New failures reported in a baseline summary (the first read of their pair) instead of one alert each. */
+  baselineFailures: number;
   recoveries: number;
   openFailures: number;
   pairErrors: PairError[];

@@ -5,7 +5,22 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { ALERT_RANK_ATTRIBUTE } from '../../functions/core/names';
+import { parseMinSeverity, SEVERITY_LEVELS } from '../../functions/core/severity';
 import type { SlackChannel } from '../config';
+
+/** An address that gets only alerts at or above its own minimum. */
+export interface EmailSubscriptionOptions {
+  readonly address: string;
+  /**
+   * Lowest CDR severity or posture criticality mailed: `LOW`, `MEDIUM`, `HIGH`, `CRITICAL` (any case)
+   * or 1 to 4. Becomes the subscription filter policy `{"rank":[{"numeric":[">=",n]}]}` on the
+   * `rank` attribute every alert carries (an unreadable level is rank 5 and always passes). CloudWatch
+   * alarm notifications carry no attributes, so SNS does not deliver them to a filtered subscription.
+   * @default every alert and alarm (no filter policy)
+   */
+  readonly minSeverity?: string | number;
+}
 
 /** Who hears about alerts. */
 export interface AlertTopicOptions {
@@ -14,6 +29,11 @@ export interface AlertTopicOptions {
    * @default no email subscriptions
    */
   readonly emails?: readonly string[];
+  /**
+   * Email addresses that each choose a minimum severity (see {@link EmailSubscriptionOptions}).
+   * @default none
+   */
+  readonly emailSubscriptions?: readonly EmailSubscriptionOptions[];
   /**
    * Slack channel AWS Chatbot posts the topic's messages to. The workspace must first be authorised
    * once in the AWS Chatbot console.
@@ -81,6 +101,25 @@ export class AlertTopic extends Construct {
     for (const email of props.emails ?? []) {
       this.topic.addSubscription(new subscriptions.EmailSubscription(email));
     }
+    for (const { address, minSeverity } of props.emailSubscriptions ?? []) {
+      if (props.emails?.includes(address)) {
+        throw new Error(`Alert email ${address} is listed in both emails and emailSubscriptions; keep one`);
+      }
+      const rank = minimumRank(address, minSeverity);
+      this.topic.addSubscription(
+        new subscriptions.EmailSubscription(address, {
+          ...(rank === undefined
+            ? {}
+            : {
+                filterPolicy: {
+                  [ALERT_RANK_ATTRIBUTE]: sns.SubscriptionFilter.numericFilter({
+                    greaterThanOrEqualTo: rank,
+                  }),
+                },
+              }),
+        }),
+      );
+    }
 
     if (props.slack) {
       this.key.addToResourcePolicy(
@@ -122,4 +161,16 @@ export class AlertTopic extends Construct {
       conditions: { StringEquals: { 'kms:ViaService': `sns.${Aws.REGION}.${Aws.URL_SUFFIX}` } },
     });
   }
+}
+
+/** The rank a subscription's minimum stands for (undefined: no minimum), or an error naming the address. */
+function minimumRank(address: string, minSeverity: string | number | undefined): number | undefined {
+  if (minSeverity === undefined) return undefined;
+  const rank = parseMinSeverity(String(minSeverity));
+  if (rank === undefined || rank < 1 || rank > SEVERITY_LEVELS.CRITICAL) {
+    throw new Error(
+      `Alert email ${address}: minSeverity must be ${Object.keys(SEVERITY_LEVELS).join(', ')} or 1 to 4, got ${JSON.stringify(minSeverity)}`,
+    );
+  }
+  return rank;
 }

@@ -58,6 +58,50 @@ describe('AlertTopic', () => {
       '__snapshots__/alerts.template.json',
     );
   });
+
+  it('subscribes each email with its own minimum as a filter policy on the rank attribute', () => {
+    const stack = newStack();
+    new AlertTopic(stack, 'Alerts', {
+      emails: ['all@example.com'],
+      emailSubscriptions: [
+        { address: 'oncall@example.com', minSeverity: 'high' },
+        { address: 'ciso@example.com', minSeverity: 4 },
+        { address: 'team@example.com' },
+      ],
+    });
+    const subscriptions = Template.fromStack(stack).findResources('AWS::SNS::Subscription');
+    const byAddress = Object.fromEntries(
+      Object.values(subscriptions).map((resource) => {
+        const properties = (resource as { Properties: { Endpoint: string; FilterPolicy?: unknown } })
+          .Properties;
+        return [properties.Endpoint, properties.FilterPolicy ?? null];
+      }),
+    );
+    expect(byAddress).toEqual({
+      'all@example.com': null,
+      'oncall@example.com': { rank: [{ numeric: ['>=', 3] }] },
+      'ciso@example.com': { rank: [{ numeric: ['>=', 4] }] },
+      'team@example.com': null,
+    });
+  });
+
+  it.each([
+    [
+      { address: 'a@example.com', minSeverity: 'Severe' },
+      /a@example.com: minSeverity must be LOW, MEDIUM, HIGH, CRITICAL or 1 to 4, got "Severe"/,
+    ],
+    [{ address: 'a@example.com', minSeverity: 9 }, /a@example.com: minSeverity must be/],
+    [
+      { address: 'all@example.com', minSeverity: 'LOW' },
+      /all@example.com is listed in both emails and emailSubscriptions/,
+    ],
+  ])('refuses %o with an error naming the address', (subscription, message) => {
+    const stack = newStack();
+    expect(
+      () =>
+        new AlertTopic(stack, 'Alerts', { emails: ['all@example.com'], emailSubscriptions: [subscription] }),
+    ).toThrow(message);
+  });
 });
 
 describe('Collector', () => {

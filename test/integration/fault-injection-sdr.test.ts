@@ -32,6 +32,7 @@ const postureTest = collectorTest('sdr-posture', {
   ...COMMON,
   // Every failing control alerts, individually: one alert per failing resource.
   SDR_POSTURE_MIN_CRITICALITY: 'Low',
+  SDR_POSTURE_BASELINE_SUMMARY: 'false',
   ALERT_MAX_PER_RUN: '1000',
 }).extend('faults', async ({ aws, sim, lake, handlerWith }, { onCleanup }) =>
   faultRig({ aws, sim, lake, handlerWith }, onCleanup, postureChecks(lake, await servedPosture(sim))),

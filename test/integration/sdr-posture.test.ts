@@ -19,6 +19,8 @@ const test = collectorTest('sdr-posture', {
   SDR_MAX_CALLS_PER_RUN: '100',
   SDR_POSTURE_NOTIFY_RECOVERY: 'true',
   SDR_POSTURE_MIN_CRITICALITY: 'Low',
+  // These tests follow single failures from the first poll on; sdr-posture-alerts.test.ts has the baseline summary.
+  SDR_POSTURE_BASELINE_SUMMARY: 'false',
   ALERT_MAX_PER_RUN: '1000',
 });
 
@@ -193,12 +195,13 @@ describe('sdr-posture Lambda', () => {
           source: 'sdr-posture',
           kind: 'failed',
           criticality: row?.criticality,
+          rank: String({ Low: 1, Medium: 2, High: 3, Critical: 4 }[row?.criticality ?? ''] ?? 5),
           connectorType: row?.connectorType,
           alertKey: alert.attributes.alertKey,
         });
         expect(alert.subject?.length).toBeLessThan(100);
-        expect(alert.email).toContain('Failing evidence:');
-        expect(alert.email).toContain('evidenceFail:');
+        expect(alert.email).toContain('What fails:');
+        expect(alert.email).not.toContain('evidenceFail');
         expect(alert.chat.content.title).toContain('SaaS posture control failed');
       }
       expect(Object.keys((await failureState(lake)).failures).sort()).toEqual(expected);
@@ -229,7 +232,10 @@ describe('sdr-posture Lambda', () => {
     expect(failed.map((alert) => [alert.attributes.kind, alert.attributes.alertKey])).toEqual([
       ['failed', keyOf(passing)],
     ]);
-    expect(failed[0]?.email).toContain(`Resource:     ${passing.resourceId}`);
+    // The id, after the resource's name where the data has one.
+    expect(failed[0]?.email.split('\n').find((line) => line.startsWith('Resource:'))).toContain(
+      passing.resourceId,
+    );
 
     // A failing resource passes again: one recovery notice, and the failure is closed.
     const failing = truth.find((row) => row.result === 'Fail' && row.resourceId.includes('/../'));

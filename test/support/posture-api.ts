@@ -100,7 +100,12 @@ function defaultPages(): Pages {
 type Override = (request: RecordedRequest) => Response | undefined;
 
 export function setup(
-  options: { pages?: Pages; settings?: Partial<SdrPostureDependencies['settings']> } = {},
+  options: {
+    pages?: Pages;
+    settings?: Partial<SdrPostureDependencies['settings']>;
+    /** A store with state in it already. */
+    store?: MemoryStore;
+  } = {},
 ) {
   const api = new FakeQualys();
   const pages = options.pages ?? defaultPages();
@@ -148,7 +153,7 @@ export function setup(
     random: api.random,
     maxRetries: 0,
   });
-  const store = new MemoryStore();
+  const store = options.store ?? new MemoryStore();
   const published: AlertMessage[] = [];
   const warnings: string[] = [];
   const logger: RunLogger = {
@@ -161,6 +166,8 @@ export function setup(
     pageSize: 2,
     evaluations: ['Pass', 'Fail', 'Error'],
     notifyRecovery: true,
+    // Most tests follow single failures; the baseline summary has tests of its own.
+    baselineSummary: false,
     minCriticality: 1,
     maxAlertsPerRun: 50,
     maxCallsPerRun: 100,

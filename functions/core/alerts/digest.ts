@@ -1,4 +1,5 @@
 import type { AlertMessage } from '../ports';
+import { levelIcon, RANK_ATTRIBUTE, UNKNOWN_RANK } from './levels';
 import { chatText } from './markdown';
 import { ALERT_MAX_BYTES, groupBySize } from './size';
 import { clip, subjectLine } from './text';
@@ -40,6 +41,11 @@ export interface DigestFormat {
   noun: string;
   /** Attribute that carries the severity, e.g. `severity` or `criticality`. */
   severityAttribute: string;
+  /**
+   * Lowest level whose chat title gets 🚨 (see levelIcon).
+   * @default 3 (HIGH)
+   */
+  urgentFrom?: number;
 }
 
 /** One digest message and the candidates it covers. */
@@ -73,6 +79,12 @@ export const digestChunks = (candidates: readonly AlertCandidate[]): AlertCandid
     (candidate) => bodyBytes(listLine(candidate)) + bodyBytes(listKey(candidate)),
   );
 
+/** The highest `rank` attribute of the chunk: a subscriber's minimum lets the digest through if any alert in it would. */
+function highestRank(candidates: readonly AlertCandidate[]): string {
+  const ranks = candidates.map((candidate) => Number(candidate.attributes[RANK_ATTRIBUTE] ?? UNKNOWN_RANK));
+  return String(Math.max(...ranks.map((rank) => (Number.isFinite(rank) ? rank : UNKNOWN_RANK))));
+}
+
 /** One value when every candidate agrees, else MULTIPLE. */
 function common(candidates: readonly AlertCandidate[], name: string): string {
   const values = new Set(candidates.map((candidate) => candidate.attributes[name] ?? 'UNKNOWN'));
@@ -86,12 +98,18 @@ export function digests(candidates: readonly AlertCandidate[], format: DigestFor
     const attributes: Record<string, string> = {};
     for (const name of Object.keys(worst.attributes)) attributes[name] = common(chunk, name);
     attributes.source = format.source;
-    attributes[format.severityAttribute] = worst.attributes[format.severityAttribute] ?? 'UNKNOWN';
+    const level = worst.attributes[format.severityAttribute] ?? 'UNKNOWN';
+    attributes[format.severityAttribute] = level;
+    if (chunk.some((candidate) => RANK_ATTRIBUTE in candidate.attributes))
+      attributes[RANK_ATTRIBUTE] = highestRank(chunk);
     const partLabel = chunks.length > 1 ? ` (part ${part + 1} of ${chunks.length})` : '';
-    const title = `${candidates.length} new ${format.noun}${partLabel}, most severe ${attributes[format.severityAttribute]}`;
+    const title = `${candidates.length} new ${format.noun}${partLabel}, most severe ${level}`;
     const lines = chunk.map(listLine);
     const message: AlertMessage = {
-      subject: subjectLine(`[qualys-lake] ${title}`),
+      // Level and count first: SNS email subjects stop at 100 characters, and subjectLine cuts the end.
+      subject: subjectLine(
+        `[${level}] ${candidates.length} new ${format.noun}${partLabel} (qualys-lake digest)`,
+      ),
       email: [
         `qualys-lake found ${candidates.length} new ${format.noun} in one run, more than the per-run limit`,
         `for individual alerts. They are listed below by key; the curated data in S3 / Athena has the detail.`,
@@ -109,7 +127,7 @@ export function digests(candidates: readonly AlertCandidate[], format: DigestFor
         source: 'custom',
         content: {
           textType: 'client-markdown',
-          title: `:rotating_light: ${chatText(title)}`,
+          title: `${levelIcon(level, format.urgentFrom ?? 3)} ${chatText(title)}`,
           description:
             lines.slice(0, CHAT_LINES).map(chatText).join('\n') +
             (chunk.length > CHAT_LINES ? `\n…and ${chunk.length - CHAT_LINES} more` : ''),

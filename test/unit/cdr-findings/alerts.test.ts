@@ -31,6 +31,7 @@ describe('cdrAlertMessage for the vendor sample finding', () => {
     expect(message.attributes).toEqual({
       source: 'cdr-findings',
       severity: 'HIGH',
+      rank: '3',
       cloudType: 'AWS',
       cspAccount: '9xxxxxxxxxx5',
       alertKey: 'xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxfa6',
@@ -121,6 +122,7 @@ describe('CDR_FINDINGS_DIGEST', () => {
       source: 'cdr-findings',
       noun: 'CDR findings at or above the alert severity',
       severityAttribute: 'severity',
+      urgentFrom: 3,
     });
   });
 });

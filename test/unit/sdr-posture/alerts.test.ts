@@ -65,14 +65,35 @@ describe('posture failure alert', () => {
     expect(email).toContain('Connector:    O365 p01 (OFFICE365, id 2245)');
     expect(email).toContain('Policy:       CIS Microsoft 365 Foundations Benchmark, v1.4.0');
     expect(email).toContain('Alert key:    2245:70116:QualysSSCMSDev.com');
-    expect(email).toMatch(/Failing evidence:\n- DKIM Signing is enabled\n {4}evidenceFail: false\n/);
-    // "null" evidenceSuccess is noise and is left out.
-    expect(email).not.toContain('evidenceSuccess');
+    // The evidence as a sentence, not `evidenceFail: false`.
+    expect(email).toContain(
+      'What fails:\n- "DKIM Signing is enabled" is false for QualysSSCMSDev.com; the control passes when it is true.\n',
+    );
+    expect(email).not.toMatch(/evidence(Fail|Success)/);
     expect(email).toContain(
       's3://lake-archive/curated/sdr_posture/dt=2025-05-10/20250510T000000Z-connector=2245-policy=71-page=00001.json.gz',
     );
     expect(email).toContain(
-      "SELECT * FROM sdr_posture WHERE lake_connector_id = '2245' AND cid = '70116' AND resourceId = 'QualysSSCMSDev.com'",
+      "SELECT * FROM sdr_posture WHERE dt = '2025-05-10' AND lake_connector_id = '2245' AND cid = '70116' AND resourceId = 'QualysSSCMSDev.com'",
+    );
+  });
+
+  it('names a resource that is the SaaS subscription itself by its connector', () => {
+    const message = postureFailedMessage(
+      failing({
+        resourceId: '64837187-a312-4982-92eb-64049df4ad12',
+        resourceName: "O365 p01's OFFICE365 subscription",
+        evidence: [
+          { evidenceKey: 'List of safe attachment policies', evidenceSuccess: 'null', evidenceFail: '[]' },
+        ],
+      }),
+      where,
+    );
+    expect(message.email).toContain(
+      "Resource:     O365 p01's OFFICE365 subscription (64837187-a312-4982-92eb-64049df4ad12)",
+    );
+    expect(message.email).toContain(
+      `- "List of safe attachment policies": Qualys found none for O365 p01's OFFICE365 subscription (64837187-a312-4982-92eb-64049df4ad12); the control passes once there is at least one.`,
     );
   });
 
@@ -99,10 +120,22 @@ describe('posture failure alert', () => {
       }),
       where,
     );
-    expect(message.email).toContain('(no evidence was reported)');
+    expect(message.email).toContain('- Qualys reported no evidence for QualysSSCMSDev.com.');
     expect(message.subject).toBe('[UNKNOWN] SaaS posture failed on 2245: control 70116');
     expect(message.attributes.criticality).toBe('UNKNOWN');
-    expect(message.chat.content.description).toContain('_no evidence reported_');
+    expect(message.chat.content.description).toContain(
+      '• Qualys reported no evidence for QualysSSCMSDev.com.',
+    );
+  });
+
+  it.each([
+    ['Critical', ':rotating_light:'],
+    ['High', ':warning:'],
+    ['Medium', ':information_source:'],
+    ['Low', ':information_source:'],
+  ])('gives a %s failure the chat icon %s (🚨 only for the top criticality)', (criticality, icon) => {
+    const message = postureFailedMessage(failing({ criticality }), where);
+    expect(message.chat.content.title.startsWith(`${icon} ${criticality} `)).toBe(true);
   });
 
   it('marks a criticality it cannot read as UNKNOWN in subject, body and attribute', () => {
@@ -111,13 +144,16 @@ describe('posture failure alert', () => {
     expect(message.email).toMatch(/^Qualys SaaSDR posture: a control fails, criticality UNKNOWN\n/);
     expect(message.email).toContain('Qualys sent no criticality qualys-lake can read');
     expect(message.attributes.criticality).toBe('UNKNOWN');
-    expect(message.chat.content.title).toMatch(/^:rotating_light: UNKNOWN /);
+    expect(message.chat.content.title).toMatch(/^:warning: UNKNOWN /);
+    // Above every level, so no subscriber's minimum filters it out.
+    expect(message.attributes.rank).toBe('5');
   });
 
   it('carries the attributes subscribers filter on', () => {
     expect(postureFailedMessage(failing(), where).attributes).toEqual({
       source: 'sdr-posture',
       criticality: 'High',
+      rank: '3',
       connectorType: 'OFFICE365',
       kind: 'failed',
       alertKey: '2245:70116:QualysSSCMSDev.com',
@@ -131,8 +167,9 @@ describe('posture failure alert', () => {
       source: 'custom',
       content: {
         textType: 'client-markdown',
+        // 🚨 is for Critical only; High is a warning.
         title:
-          ':rotating_light: High SaaS posture control failed: Ensure that DKIM is enabled for all Exchange Online Domains',
+          ':warning: High SaaS posture control failed: Ensure that DKIM is enabled for all Exchange Online Domains',
         keywords: ['High', 'OFFICE365', 'O365 p01'],
       },
       metadata: {
@@ -140,7 +177,9 @@ describe('posture failure alert', () => {
         threadId: 'sdr-posture-2245:70116:QualysSSCMSDev.com',
       },
     });
-    expect(chat.content.description).toContain('• DKIM Signing is enabled: `false`');
+    expect(chat.content.description).toContain(
+      '• "DKIM Signing is enabled" is false for QualysSSCMSDev.com; the control passes when it is true.',
+    );
     expect(chat.content.nextSteps?.length).toBeGreaterThan(0);
   });
 
@@ -171,12 +210,14 @@ describe('posture recovery notice', () => {
       '[High] SaaS posture recovered on O365 p01: Ensure that DKIM is enabled for all Exchange Online D...',
     );
     expect(message.email).toContain('QualysSSCMSDev.com now passes.');
-    expect(message.email).toMatch(
-      /Passing evidence:\n- DKIM Signing is enabled\n {4}evidenceSuccess: true\n/,
+    expect(message.email).toContain(
+      'What passes now:\n- "DKIM Signing is enabled" is now true for QualysSSCMSDev.com.\n',
     );
     expect(message.attributes).toEqual({
       source: 'sdr-posture',
       criticality: 'High',
+      // The rank of the failure it closes: whoever got the failure gets its recovery.
+      rank: '3',
       connectorType: 'OFFICE365',
       kind: 'recovered',
       alertKey: '2245:70116:QualysSSCMSDev.com',
@@ -194,7 +235,7 @@ describe('posture recovery notice', () => {
     expect(message.email).toContain(
       'is no longer reported as failing (the latest evaluation of policy "Microsoft Office 365 Best Practices" does not list it)',
     );
-    expect(message.email).not.toContain('Passing evidence');
+    expect(message.email).not.toContain('What passes now');
   });
 });
 

@@ -9,6 +9,7 @@ describe('sdr-posture configuration', () => {
       maxCallsPerRun: 100,
       evaluations: ['Pass', 'Fail', 'Error'],
       notifyRecovery: true,
+      baselineSummary: true,
       minCriticality: 1,
       maxAlertsPerRun: 50,
     });
@@ -21,6 +22,7 @@ describe('sdr-posture configuration', () => {
         SDR_MAX_CALLS_PER_RUN: '20',
         SDR_POSTURE_EVALUATIONS: ' fail , ERROR,Fail',
         SDR_POSTURE_NOTIFY_RECOVERY: 'false',
+        SDR_POSTURE_BASELINE_SUMMARY: 'false',
         SDR_POSTURE_MIN_CRITICALITY: 'High',
         ALERT_MAX_PER_RUN: '10',
       }),
@@ -29,6 +31,7 @@ describe('sdr-posture configuration', () => {
       maxCallsPerRun: 20,
       evaluations: ['Fail', 'Error'],
       notifyRecovery: false,
+      baselineSummary: false,
       minCriticality: 3,
       maxAlertsPerRun: 10,
     });
@@ -42,6 +45,7 @@ describe('sdr-posture configuration', () => {
     ],
     ['SDR_POSTURE_EVALUATIONS', 'Pass,Failed', /SDR_POSTURE_EVALUATIONS/],
     ['SDR_POSTURE_NOTIFY_RECOVERY', 'maybe', /SDR_POSTURE_NOTIFY_RECOVERY must be true or false/],
+    ['SDR_POSTURE_BASELINE_SUMMARY', 'maybe', /SDR_POSTURE_BASELINE_SUMMARY must be true or false/],
     [
       'SDR_POSTURE_MIN_CRITICALITY',
       'Severe',

@@ -49,3 +49,26 @@ describe('digests', () => {
     expect(digests(short, POSTURE_DIGEST)).toHaveLength(1);
   });
 });
+
+describe('digest subjects', () => {
+  const posture = (n: number, criticality: string) =>
+    postureFailedCandidate(failingObservation({ criticality, alertKey: `2245:70116:host-${n}` }), {
+      bucket: 'lake-archive',
+    });
+
+  it('start with the most severe level and the count, under 100 characters, however long the noun', () => {
+    const batch = [posture(1, 'Low'), posture(2, 'Critical'), posture(3, 'Medium')];
+    const [digest] = digests(batch, { ...POSTURE_DIGEST, noun: `SaaS posture changes ${'x'.repeat(200)}` });
+    expect(digest?.message.subject).toMatch(/^\[Critical\] 3 new SaaS posture changes x+\.\.\.$/);
+    expect(digest?.message.subject.length).toBeLessThan(100);
+  });
+
+  it('carry the highest rank for filter policies, and 🚨 only when the worst is at the top level', () => {
+    const high = digests([posture(1, 'High'), posture(2, 'Low')], POSTURE_DIGEST)[0]?.message;
+    expect(high?.attributes).toMatchObject({ criticality: 'High', rank: '3' });
+    expect(high?.chat.content.title).toMatch(/^:warning: 2 new /);
+    const critical = digests([posture(1, 'Critical'), posture(2, 'Low')], POSTURE_DIGEST)[0]?.message;
+    expect(critical?.attributes).toMatchObject({ criticality: 'Critical', rank: '4' });
+    expect(critical?.chat.content.title).toMatch(/^:rotating_light: 2 new /);
+  });
+});

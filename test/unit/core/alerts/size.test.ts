@@ -80,7 +80,7 @@ describe('fitAlert', () => {
     expect(publishedBytes(fitted)).toBeLessThanOrEqual(SNS_LIMIT);
     expect(fitted.email).toContain(`s3://lake-archive/${seen.curatedKey}`);
     expect(fitted.email).toContain(
-      "SELECT * FROM sdr_posture WHERE lake_connector_id = '2245' AND cid = '70116' AND resourceId = 'QualysSSCMSDev.com'",
+      "SELECT * FROM sdr_posture WHERE dt = '2025-05-10' AND lake_connector_id = '2245' AND cid = '70116' AND resourceId = 'QualysSSCMSDev.com'",
     );
   });
 
