@@ -1,7 +1,9 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { FUNCTION_NAMES, type FunctionName } from '../functions/core/names';
 import { parseMinSeverity, SEVERITY_LEVELS } from '../functions/core/severity';
 import { ConfigError, parseHostList } from '../functions/runtime/env';
+import { type FunctionEnvironments, parseFunctionSettings } from './function-settings';
 
 /**
  * Deployment settings, read once from CDK context (`cdk.json` or `-c key=value`) and validated here, so
@@ -26,6 +28,13 @@ export interface QualysLakeConfig {
   readonly sdrInventoryScheduleMinutes: number;
   readonly sdrPostureScheduleMinutes: number;
   readonly sdrReportsScheduleMinutes: number;
+  // Operations: collector settings, lag alarm thresholds and the Athena scan limit (README, "Configuration").
+  /** Environment variables the context sets, per collector (lib/function-settings.ts). */
+  readonly functionSettings: FunctionEnvironments;
+  /** Lag (minutes) above which a collector's lag alarm fires, where the context sets one. */
+  readonly lagAlarmMinutes: Readonly<Partial<Record<FunctionName, number>>>;
+  /** Most MiB one Athena query may scan before the workgroup cancels it. */
+  readonly athenaScanCutoffMiB: number;
 }
 
 export interface SlackChannel {
@@ -43,6 +52,7 @@ export const CONFIG_DEFAULTS = {
   sdrInventoryScheduleMinutes: 360,
   sdrPostureScheduleMinutes: 60,
   sdrReportsScheduleMinutes: 360,
+  athenaScanCutoffMiB: 10 * 1024,
 } as const;
 
 const LOG_RETENTION_DAYS: readonly number[] = Object.values(RetentionDays).filter(
@@ -119,6 +129,35 @@ export function parseConfig(context: (key: string) => unknown): QualysLakeConfig
       CONFIG_DEFAULTS.sdrReportsScheduleMinutes,
       1,
     ),
+    ...parseOperations(context),
+  };
+}
+
+/**
+ * How each collector's context keys start: `<prefix>ScheduleMinutes`, `<prefix>LagAlarmMinutes`.
+ */
+export const CONTEXT_PREFIX: Record<FunctionName, string> = {
+  'cdr-findings': 'cdr',
+  'sdr-inventory': 'sdrInventory',
+  'sdr-posture': 'sdrPosture',
+  'sdr-reports': 'sdrReports',
+};
+
+/** The context keys of the operations block: collector settings, lag alarms, Athena. */
+function parseOperations(
+  context: (key: string) => unknown,
+): Pick<QualysLakeConfig, 'functionSettings' | 'lagAlarmMinutes' | 'athenaScanCutoffMiB'> {
+  const lagAlarmMinutes: Partial<Record<FunctionName, number>> = {};
+  for (const name of FUNCTION_NAMES) {
+    const key = `${CONTEXT_PREFIX[name]}LagAlarmMinutes`;
+    const minutes = integer(context, key, 0, 1);
+    if (minutes > 0) lagAlarmMinutes[name] = minutes;
+  }
+  return {
+    functionSettings: parseFunctionSettings(context, contextError),
+    lagAlarmMinutes,
+    // 10 MiB is above Athena's minimum for BytesScannedCutoffPerQuery (10 000 000 bytes).
+    athenaScanCutoffMiB: integer(context, 'athenaScanCutoffMiB', CONFIG_DEFAULTS.athenaScanCutoffMiB, 10),
   };
 }
 

@@ -9,6 +9,7 @@ import { AlertTopic } from './constructs/alerts';
 import { ArchiveBucket } from './constructs/archive';
 import { LakeCatalog } from './constructs/catalog';
 import { Collector, type CollectorOptions } from './constructs/collector';
+import { Monitoring } from './constructs/monitoring';
 
 export interface QualysLakeStackProps extends StackProps {
   /**
@@ -52,6 +53,8 @@ export class QualysLakeStack extends Stack {
   readonly catalog: LakeCatalog;
   /** Every collector of the stack, by function name. */
   readonly collectors = new Map<FunctionName, Collector>();
+  /** The collectors' dashboard. */
+  readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: QualysLakeStackProps = {}) {
     super(scope, id, {
@@ -98,7 +101,11 @@ export class QualysLakeStack extends Stack {
       timeout: Duration.minutes(15),
     });
 
-    this.catalog = new LakeCatalog(this, 'Catalog', { bucket: this.archive.bucket });
+    this.catalog = new LakeCatalog(this, 'Catalog', {
+      bucket: this.archive.bucket,
+      bytesScannedCutoff: config.athenaScanCutoffMiB * 1024 ** 2,
+    });
+    this.monitoring = new Monitoring(this, 'Monitoring', { collectors: [...this.collectors.values()] });
 
     new CfnOutput(this, 'ArchiveBucketName', {
       description: 'Bucket holding raw pages, curated NDJSON and collector state',
@@ -107,6 +114,11 @@ export class QualysLakeStack extends Stack {
     new CfnOutput(this, 'AlertTopicArn', {
       description: 'SNS topic for collector alerts and alarms',
       value: this.alerts.topicArn,
+    });
+    new CfnOutput(this, 'DashboardName', {
+      description:
+        'CloudWatch dashboard of the collectors: runs, calls, budget, lag, records, alerts, errors',
+      value: this.monitoring.dashboard.dashboardName,
     });
   }
 
@@ -118,13 +130,16 @@ export class QualysLakeStack extends Stack {
     const { name } = manifest;
     if (this.collectors.has(name)) throw new Error(`Collector ${name} is already in the stack`);
     const id = pascalCase(name);
-    const { qualysAllowedHosts } = this.config;
+    const { qualysAllowedHosts, functionSettings, lagAlarmMinutes } = this.config;
+    const lagAlarm = lagAlarmMinutes[name];
     const collector = new Collector(this, id, {
       logRetention: this.config.logRetention,
       scheduleOffsetMinutes: SCHEDULE_OFFSET[name],
+      ...(lagAlarm !== undefined ? { lagAlarmThreshold: Duration.minutes(lagAlarm) } : {}),
       ...options,
       environment: {
         ...(qualysAllowedHosts.length > 0 ? { [ENV.allowedHosts]: qualysAllowedHosts.join(',') } : {}),
+        ...functionSettings[name],
         ...options.environment,
       },
       name,

@@ -74,6 +74,7 @@ export async function runCdrFindings(
   // The alerts go out only once the journal is merged: sent before, a failed merge would leave
   // their entries to queue them again in the next run.
   const merged = await mergeJournal(context);
+  run.summary.freshAsOf = run.summary.checkpoint?.watermark ?? run.summary.checkpoint?.pending?.startAt;
   return run.finish(
     merged
       ? { outbox, sink: deps.alerts, format: CDR_FINDINGS_DIGEST, counts: run.summary, call }

@@ -111,12 +111,21 @@ export const collectorPrefix = (area: 'raw' | 'state' | 'reports', name: Functio
 
 /**
  * CloudWatch metrics as the handlers publish them (Powertools, EMF) and the stack alarms on them:
- * the namespace and service the stack sets, and the dimension of the per-collector alarm metrics.
+ * the namespace and service the stack sets, the names the stack alarms on, and the dimensions every
+ * metric carries (`service` and `collector`).
  */
 export const METRICS = {
   namespace: 'QualysLake',
   service: 'qualys-lake',
   /** Alerts SNS refused for their content in one run (alarm: more than 0). */
   alertsRejected: 'AlertsRejected',
+  /** Items set aside under `state/<collector>/rejected/` in one run (alarm: more than 0). */
+  rejectedItems: 'RejectedItems',
+  /** Age of the time the collector's data is complete up to, at the end of a run (alarm: above its threshold). */
+  lagSeconds: 'LagSeconds',
+  /** 1 for a run that ended without an error (a clean stop included), 0 for one that failed with its summary. */
+  runSucceeded: 'RunSucceeded',
+  /** Calls left in the Qualys rate-limit window, as the gateway last announced them. */
+  budgetRemaining: 'BudgetRemaining',
 } as const;
 export const METRIC_DIMENSIONS = { service: 'service', collector: 'collector' } as const;

@@ -43,6 +43,8 @@ export interface RunCounts {
   pagingErrors?: number;
   /** Items set aside under `state/<collector>/rejected/` ({@link Run.setAside}); 0 set by {@link Run}. */
   rejected?: number;
+  /** ISO time the lake holds this collector's data complete up to; its age is the `LagSeconds` metric. */
+  freshAsOf?: string;
 }
 
 /** The counts every summary starts from. */

@@ -7,7 +7,7 @@ import { S3LedgerStore } from '../aws/s3-ledger';
 import { S3Store } from '../aws/s3-store';
 import { secretLoader } from '../aws/secret';
 import type { CollectorManifest } from '../core/manifest';
-import { ENV, type FunctionName, METRIC_DIMENSIONS } from '../core/names';
+import { ENV, type FunctionName, METRIC_DIMENSIONS, METRICS } from '../core/names';
 import type { AlertSink, ObjectStore, RunLogger } from '../core/ports';
 import { ABORT_MARGIN_MS, FINISH_MARGIN_MS, type RunCounts, RunError } from '../core/run';
 import { type CallOptions, QualysClient } from '../qualys/client';
@@ -117,13 +117,17 @@ export function lambda<E, R>(
 }
 
 /**
- * A count an alarm watches, with the collector as a dimension (the other metrics carry only
- * Powertools' `service`, shared by every collector).
+ * How far behind the run leaves the collector, and whether it ended without an error (a clean stop
+ * for the budget, the deadline or a call cap is a success): `LagSeconds` is the age, at the end of
+ * the run, of the time its data is complete up to (the summary's `freshAsOf`), published by every
+ * run that knows it, so a collector starved run after run shows its lag growing.
  */
-export function recordAlarmMetric(collector: string, name: string, value: number): void {
-  const metric = metrics.singleMetric();
-  metric.addDimension(METRIC_DIMENSIONS.collector, collector);
-  metric.addMetric(name, MetricUnit.Count, value);
+export function recordFreshness(freshAsOf: string | undefined, succeeded: boolean, now = Date.now()): void {
+  const asOf = freshAsOf === undefined ? Number.NaN : Date.parse(freshAsOf);
+  if (!Number.isNaN(asOf)) {
+    metrics.addMetric(METRICS.lagSeconds, MetricUnit.Seconds, Math.max(0, Math.round((now - asOf) / 1000)));
+  }
+  metrics.addMetric(METRICS.runSucceeded, MetricUnit.Count, succeeded ? 1 : 0);
 }
 
 /** What a collector's run gets from the handler: built once per execution environment. */
@@ -148,7 +152,7 @@ export interface CollectorDefinition<Settings, Summary> {
   run: (runtime: CollectorRuntime<Settings>, event: unknown, call: CallOptions) => Promise<Summary>;
   /** The collector's own counts from its run summary, published as metrics (ApiCalls, StoppedEarly, PagingErrors and RejectedItems are added). */
   metrics: (summary: Summary) => Record<string, number | undefined>;
-  /** Counts an alarm of the collector watches (published with a `collector` dimension). */
+  /** Counts an alarm of the collector watches (published like the others). */
   alarmMetrics?: (summary: Summary) => Record<string, number>;
   /** Log message once a run ended, e.g. "CDR run finished". */
   finished: string;
@@ -191,6 +195,8 @@ export function collectorHandler<Settings, Summary extends RunCounts>(
   const alertsFor = alertSinks(definition.manifest, definition.alerts, env);
   const qualys = qualysClientFor(common, definition.manifest.name);
   const settings = { ...definition.settings(env), bucket: common.bucket };
+  // Every metric names its collector, so the dashboard and the alarms can tell them apart.
+  metrics.setDefaultDimensions({ [METRIC_DIMENSIONS.collector]: definition.manifest.name });
   // The Qualys client lives as long as the execution environment (its JWT is reused); the S3 and
   // SNS adapters are made per invocation, bound to its abort signal.
   const runtimeFor = (signal: AbortSignal | undefined): CollectorRuntime<Settings> => ({
@@ -200,16 +206,17 @@ export function collectorHandler<Settings, Summary extends RunCounts>(
     logger: runLogger,
     settings,
   });
-  const report = (summary: Summary) => {
+  const report = (summary: Summary, succeeded: boolean) => {
     recordMetrics({
       ...definition.metrics(summary),
+      ...definition.alarmMetrics?.(summary),
       ApiCalls: summary.apiCalls,
       StoppedEarly: summary.stoppedEarly ? 1 : 0,
       PagingErrors: summary.pagingErrors ?? 0,
-      RejectedItems: summary.rejected ?? 0,
+      [METRICS.rejectedItems]: summary.rejected ?? 0,
+      [METRICS.budgetRemaining]: summary.rateLimit.remaining,
     });
-    for (const [name, value] of Object.entries(definition.alarmMetrics?.(summary) ?? {}))
-      recordAlarmMetric(definition.manifest.name, name, value);
+    recordFreshness(summary.freshAsOf, succeeded);
     logger.info(definition.finished, { summary: { ...summary, checkpoint: undefined } });
   };
   return lambda(async (event: unknown, context, signal) => {
@@ -218,11 +225,11 @@ export function collectorHandler<Settings, Summary extends RunCounts>(
         deadline: deadlineOf(context),
         signal,
       });
-      report(summary);
+      report(summary, true);
       return summary;
     } catch (error) {
       // A run that failed after saving what it could still reports what it did.
-      if (error instanceof RunError) report(error.summary as Summary);
+      if (error instanceof RunError) report(error.summary as Summary, false);
       throw error;
     }
   });

@@ -122,6 +122,7 @@ export async function runSdrInventory(
     });
   }
   const saveFailure = run.summary.completedSnapshot ? undefined : await saveProgress(state, failure);
+  run.summary.freshAsOf = state.checkpoint.lastCompleted?.completedAt ?? state.checkpoint.current?.startedAt;
   const summary = await run.finish();
   if (saveFailure) throw saveFailure;
   return summary;

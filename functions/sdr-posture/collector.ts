@@ -348,6 +348,7 @@ export async function runSdrPosture(
     summary.pairs.remaining = countPairs(pairs, 'pending');
   }
   summary.openFailures = Object.keys(state.failures).length;
+  summary.freshAsOf = state.checkpoint.lastPoll?.completedAt ?? state.checkpoint.poll?.startedAt;
   const alerts = { outbox, sink: deps.alerts, format: POSTURE_DIGEST, counts: summary, call };
   if (state.holdAlerts)
     run.logger.error('Alerts stay queued: the failure state was not saved; the next run sends them');

@@ -354,6 +354,7 @@ export async function runSdrReports(
     }
   }, STOP_MESSAGE);
 
+  summary.freshAsOf = checkpoint.lastCompleted?.completedAt ?? checkpoint.pending?.startedAt;
   await run.finish();
   if (summary.failedDownloads.length > 0) throw new ReportDownloadsFailedError(summary);
   return summary;

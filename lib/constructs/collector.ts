@@ -64,7 +64,15 @@ export interface CollectorOptions {
    * @default RetentionDays.THREE_MONTHS
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Lag (the `LagSeconds` metric) above which the lag alarm fires.
+   * @default LAG_ALARM_PERIODS schedule intervals
+   */
+  readonly lagAlarmThreshold?: Duration;
 }
+
+/** Schedule intervals of lag the lag alarm allows by default: one run may be starved or fail, not three. */
+export const LAG_ALARM_PERIODS = 3;
 
 export interface CollectorProps extends CollectorOptions {
   /** Which function to bundle and deploy (`functions/<name>/index.ts`). */
@@ -105,9 +113,22 @@ export class Collector extends Construct {
   readonly deadLetterAlarm: cloudwatch.Alarm;
   /** Alerts SNS refused for their content, set aside; only for a collector that publishes alerts. */
   readonly alertsRejectedAlarm?: cloudwatch.Alarm;
+  /** The collector is further behind than its threshold (`LagSeconds`). */
+  readonly lagAlarm: cloudwatch.Alarm;
+  /** Lag above which {@link lagAlarm} fires. */
+  readonly lagAlarmThreshold: Duration;
+  /** Items set aside under `state/<name>/rejected/` (`RejectedItems`). */
+  readonly rejectedItemsAlarm: cloudwatch.Alarm;
+  readonly name: FunctionName;
+  /** Whether the function publishes alerts itself. */
+  readonly publishesAlerts: boolean;
+  /** Minutes between scheduled runs. */
+  readonly scheduleMinutes: number;
 
   constructor(scope: Construct, id: string, props: CollectorProps) {
     super(scope, id);
+    this.name = props.name;
+    this.scheduleMinutes = props.scheduleMinutes;
     const interval = Duration.minutes(props.scheduleMinutes);
     // An event older than one interval is superseded by the next scheduled run, which resumes from
     // the same checkpoint; keep it within what Lambda (1 min to 6 h) and Scheduler (up to 24 h) accept.
@@ -136,6 +157,7 @@ export class Collector extends Construct {
     this.logGroup.grantWrite(role);
 
     const publishAlerts = props.alerts !== undefined && (props.publishAlerts ?? true);
+    this.publishesAlerts = publishAlerts;
     const environment: Record<string, string> = {
       // The name, not `secretArn`: a secret imported by name only has a partial ARN (no random
       // suffix), and Secrets Manager advises a name or a complete ARN as SecretId.
@@ -246,28 +268,69 @@ export class Collector extends Construct {
     if (publishAlerts) {
       this.alertsRejectedAlarm = new cloudwatch.Alarm(this, 'AlertsRejectedAlarm', {
         alarmDescription: `SNS refused alerts of the ${props.name} collector for their content; they are kept under ${collectorPrefix('state', props.name)}${ALERTS_REJECTED_FOLDER} with the reason.`,
-        metric: new cloudwatch.Metric({
-          namespace: METRICS.namespace,
-          metricName: METRICS.alertsRejected,
-          dimensionsMap: {
-            [METRIC_DIMENSIONS.service]: METRICS.service,
-            [METRIC_DIMENSIONS.collector]: props.name,
-          },
-          period: Duration.minutes(5),
-          statistic: cloudwatch.Stats.SUM,
-        }),
+        metric: this.metric(METRICS.alertsRejected),
         threshold: 1,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
     }
+    this.rejectedItemsAlarm = new cloudwatch.Alarm(this, 'RejectedItemsAlarm', {
+      alarmDescription: `The ${props.name} collector set aside items Qualys served that it could not use; each reason is under ${collectorPrefix('state', props.name)}rejected/ and the raw page is archived.`,
+      metric: this.metric(METRICS.rejectedItems),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.lagAlarmThreshold =
+      props.lagAlarmThreshold ?? Duration.minutes(LAG_ALARM_PERIODS * props.scheduleMinutes);
+    this.lagAlarm = new cloudwatch.Alarm(this, 'LagAlarm', {
+      alarmDescription: `The ${props.name} collector is more than ${this.lagAlarmThreshold.toHumanString()} behind: see StoppedEarly (budget, deadline, call cap) and the errors alarm, and its log group ${this.logGroup.logGroupName}.`,
+      // Runs publish the lag as they end; between runs the alarm keeps its state (missing data ignored),
+      // and a collector that stops reporting altogether raises the errors alarm instead.
+      metric: this.metric(METRICS.lagSeconds, {
+        statistic: cloudwatch.Stats.MAXIMUM,
+        period: Duration.minutes(Math.min(props.scheduleMinutes, 60)),
+      }),
+      threshold: this.lagAlarmThreshold.toSeconds(),
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.IGNORE,
+    });
     if (props.alerts) {
       const action = new cloudwatchActions.SnsAction(props.alerts.topic);
-      this.errorsAlarm.addAlarmAction(action);
-      this.deadLetterAlarm.addAlarmAction(action);
-      this.alertsRejectedAlarm?.addAlarmAction(action);
+      for (const alarm of this.alarms) alarm.addAlarmAction(action);
     }
+  }
+
+  /** Every alarm of the collector. */
+  get alarms(): cloudwatch.Alarm[] {
+    return [
+      this.errorsAlarm,
+      this.deadLetterAlarm,
+      ...(this.alertsRejectedAlarm ? [this.alertsRejectedAlarm] : []),
+      this.rejectedItemsAlarm,
+      this.lagAlarm,
+    ];
+  }
+
+  /**
+   * A metric the collector's runs publish (namespace `QualysLake`, dimensions `service` and
+   * `collector`): by default its sum over 5 minutes.
+   */
+  metric(metricName: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: METRICS.namespace,
+      metricName,
+      dimensionsMap: {
+        [METRIC_DIMENSIONS.service]: METRICS.service,
+        [METRIC_DIMENSIONS.collector]: this.name,
+      },
+      period: Duration.minutes(5),
+      statistic: cloudwatch.Stats.SUM,
+      ...options,
+    });
   }
 }
 

@@ -21,6 +21,9 @@ describe('parseConfig', () => {
       sdrInventoryScheduleMinutes: 360,
       sdrPostureScheduleMinutes: 60,
       sdrReportsScheduleMinutes: 360,
+      functionSettings: { 'cdr-findings': {}, 'sdr-inventory': {}, 'sdr-posture': {}, 'sdr-reports': {} },
+      lagAlarmMinutes: {},
+      athenaScanCutoffMiB: 10240,
     });
   });
 

@@ -131,11 +131,13 @@ describe('Collector', () => {
       .Environment.Variables as Record<string, unknown>;
     expect(Object.keys(variables)).not.toContain(ENV.alertTopicArn);
     expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toContain('sns:Publish');
+    // Errors, dead-letter queue, rejected items and lag: all but the alerts-refused alarm.
     template.resourcePropertiesCountIs(
       'AWS::CloudWatch::Alarm',
       { AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlertsTopic') }] },
-      2,
+      4,
     );
+    template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: METRICS.alertsRejected }, 0);
     template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'cron(0 * * * ? *)' });
   });
 

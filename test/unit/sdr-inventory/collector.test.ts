@@ -156,6 +156,9 @@ describe('runSdrInventory against the simulator', () => {
     expect(record).toMatchObject({ snapshot_id: first.snapshotId, runs: all.length, page_size: 25 });
     expect(record?.api_calls).toBe(sim.stats.requests);
     expect(record?.datasets.sdr_documents).toEqual({ records: 450, pages: 18 });
+    // Behind (LagSeconds) since the first snapshot started, until it completed.
+    for (const summary of all.slice(0, -1)) expect(summary.freshAsOf).toBe(record?.started_at);
+    expect(all.at(-1)?.freshAsOf).toBe(record?.completed_at);
     expect((await manifest(lake.store, first.snapshotId))?.status).toBe('complete');
   });
 

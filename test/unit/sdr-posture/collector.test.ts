@@ -276,6 +276,10 @@ describe('sdr-posture collector core', () => {
     for (let run_ = 0; run_ < 5 && !results.at(-1)?.pollComplete; run_++) results.push(await run());
     expect(results.at(-1)?.pollComplete).toBe(true);
     expect(new Set(results.map((summary) => summary.pollId)).size).toBe(1);
+    // Behind (LagSeconds) since the first poll started, until it completed.
+    const { lastPoll } = json<PostureCheckpoint>(sdrPostureKeys.checkpoint);
+    expect(first.freshAsOf).toBe(lastPoll?.startedAt);
+    expect(results.at(-1)?.freshAsOf).toBe(lastPoll?.completedAt);
     expect(published.map((message) => message.attributes.alertKey).sort()).toEqual([
       '2245:70101:tenant',
       '2245:70116:QualysSSCMSDev.com',

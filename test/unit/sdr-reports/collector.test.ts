@@ -226,6 +226,12 @@ describe('sdr-reports: limits, deadline and resuming', () => {
     const third = await run(server, store, { maxDownloadsPerRun: 2, pageSize: 3 });
     expect(third.summary).toMatchObject({ startPage: 1, downloaded: 1, listingComplete: true });
     expect(third.summary.stoppedEarly).toBeUndefined();
+    // Behind (LagSeconds) since the first pass started, until it completed.
+    expect([first, second].map((result) => result.summary.freshAsOf)).toEqual([
+      '2025-05-10T00:00:00.000Z',
+      '2025-05-10T00:00:00.000Z',
+    ]);
+    expect(third.summary.freshAsOf).toBe(checkpointOf(store).lastCompleted?.completedAt);
     expect(server.downloadsOf()).toHaveLength(5);
     // Both pages of the one pass are in its run folder; page 0, read twice, was overwritten.
     expect([...store.objects.keys()].filter((key) => key.startsWith('raw/'))).toEqual([
