@@ -16,6 +16,8 @@ export interface QualysLakeConfig {
   readonly qualysAllowedHosts: readonly string[];
   /** Addresses subscribed to the alert topic (each confirms by mail). */
   readonly alertEmails: readonly string[];
+  /** Addresses that each get only alerts at or above their own minimum severity (a filter policy). */
+  readonly alertEmailSubscriptions: readonly EmailSubscriptionOptions[];
   /** Slack channel that AWS Chatbot posts alerts and alarms to. */
   readonly slack?: SlackChannel;
   /** A severity name (`LOW`, `MEDIUM`, `HIGH`, `CRITICAL`) or a number, passed to the collectors as is. */
@@ -35,6 +37,19 @@ export interface QualysLakeConfig {
   readonly lagAlarmMinutes: Readonly<Partial<Record<FunctionName, number>>>;
   /** Most MiB one Athena query may scan before the workgroup cancels it. */
   readonly athenaScanCutoffMiB: number;
+}
+
+/** An address that gets only alerts at or above its own minimum. */
+export interface EmailSubscriptionOptions {
+  readonly address: string;
+  /**
+   * Lowest CDR severity or posture criticality mailed: `LOW`, `MEDIUM`, `HIGH`, `CRITICAL` (any case)
+   * or 1 to 4. Becomes the subscription filter policy `{"rank":[{"numeric":[">=",n]}]}` on the
+   * `rank` attribute every alert carries (an unreadable level is rank 5 and always passes). CloudWatch
+   * alarm notifications carry no attributes, so SNS does not deliver them to a filtered subscription.
+   * @default every alert and alarm (no filter policy)
+   */
+  readonly minSeverity?: string | number;
 }
 
 export interface SlackChannel {
@@ -101,6 +116,7 @@ export function parseConfig(context: (key: string) => unknown): QualysLakeConfig
     qualysSecretName,
     qualysAllowedHosts: hosts(context, 'qualysAllowedHosts'),
     alertEmails: emails(context, 'alertEmails'),
+    alertEmailSubscriptions: emailMinimums(context, 'alertEmailSubscriptions'),
     ...(slackWorkspaceId !== undefined && slackChannelId !== undefined
       ? { slack: { workspaceId: slackWorkspaceId, channelId: slackChannelId } }
       : {}),
@@ -217,6 +233,43 @@ function emails(context: (key: string) => unknown, key: string): string[] {
   const invalid = addresses.find((address) => !EMAIL.test(address));
   if (invalid !== undefined) throw contextError(key, `contains an invalid email address: "${invalid}"`);
   return [...new Set(addresses)];
+}
+
+/**
+ * Addresses with a minimum each: a JSON list of `{"address","minSeverity"}`, or a comma string of
+ * `address:LEVEL` (`-c alertEmailSubscriptions=oncall@example.com:CRITICAL,team@example.com:HIGH`).
+ */
+function emailMinimums(context: (key: string) => unknown, key: string): EmailSubscriptionOptions[] {
+  const value = context(key);
+  if (value === undefined || value === null || value === '') return [];
+  let list: unknown = value;
+  if (typeof value === 'string') {
+    const text = value.trim();
+    list = text.startsWith('[')
+      ? parseJson(key, text)
+      : text.split(',').map((entry) => {
+          const at = entry.lastIndexOf(':');
+          return at < 0
+            ? { address: entry.trim() }
+            : { address: entry.slice(0, at).trim(), minSeverity: entry.slice(at + 1).trim() };
+        });
+  }
+  const shape = 'a list of {"address","minSeverity"} (or a comma string of address:LEVEL)';
+  if (!Array.isArray(list)) throw contextError(key, `must be ${shape}, got ${JSON.stringify(value)}`);
+  return list.map((entry) => {
+    const { address, minSeverity } = (entry ?? {}) as { address?: unknown; minSeverity?: unknown };
+    if (typeof address !== 'string' || !EMAIL.test(address.trim()))
+      throw contextError(key, `must be ${shape}; "${JSON.stringify(entry)}" has no valid address`);
+    if (minSeverity !== undefined && typeof minSeverity !== 'string' && typeof minSeverity !== 'number')
+      throw contextError(key, `has a minSeverity for ${address} that is neither a level nor a number`);
+    const rank = minSeverity === undefined ? undefined : parseMinSeverity(String(minSeverity));
+    if (minSeverity !== undefined && (rank === undefined || rank < 1 || rank > SEVERITY_LEVELS.CRITICAL))
+      throw contextError(
+        key,
+        `has minSeverity ${JSON.stringify(minSeverity)} for ${address}: use ${Object.keys(SEVERITY_LEVELS).join(', ')} or 1 to 4`,
+      );
+    return { address: address.trim(), ...(minSeverity === undefined ? {} : { minSeverity }) };
+  });
 }
 
 /** A list (or comma string) of bare host names, checked as the collectors check QUALYS_ALLOWED_HOSTS. */

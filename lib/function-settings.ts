@@ -113,6 +113,15 @@ export const FUNCTION_SETTINGS: readonly FunctionSetting[] = [
     meaning: 'send a notice when a failed control passes again',
   },
   {
+    key: 'sdrPostureBaselineSummary',
+    env: ENV.sdrPostureBaselineSummary,
+    collectors: ['sdr-posture'],
+    value: { kind: 'boolean' },
+    default: 'true',
+    meaning:
+      'the first complete poll of a connector and policy sends one summary of what already fails, not one alert per failure',
+  },
+  {
     key: 'sdrReportsMaxPerRun',
     env: ENV.sdrReportsMaxPerRun,
     collectors: ['sdr-reports'],

@@ -68,6 +68,7 @@ export class QualysLakeStack extends Stack {
     this.archive = new ArchiveBucket(this, 'Archive', { rawRetentionDays: config.rawRetentionDays });
     this.alerts = new AlertTopic(this, 'Alerts', {
       emails: config.alertEmails,
+      emailSubscriptions: config.alertEmailSubscriptions,
       ...(config.slack ? { slack: config.slack } : {}),
     });
 

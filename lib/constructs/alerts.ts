@@ -7,20 +7,9 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { ALERT_RANK_ATTRIBUTE } from '../../functions/core/names';
 import { parseMinSeverity, SEVERITY_LEVELS } from '../../functions/core/severity';
-import type { SlackChannel } from '../config';
+import type { EmailSubscriptionOptions, SlackChannel } from '../config';
 
-/** An address that gets only alerts at or above its own minimum. */
-export interface EmailSubscriptionOptions {
-  readonly address: string;
-  /**
-   * Lowest CDR severity or posture criticality mailed: `LOW`, `MEDIUM`, `HIGH`, `CRITICAL` (any case)
-   * or 1 to 4. Becomes the subscription filter policy `{"rank":[{"numeric":[">=",n]}]}` on the
-   * `rank` attribute every alert carries (an unreadable level is rank 5 and always passes). CloudWatch
-   * alarm notifications carry no attributes, so SNS does not deliver them to a filtered subscription.
-   * @default every alert and alarm (no filter policy)
-   */
-  readonly minSeverity?: string | number;
-}
+export type { EmailSubscriptionOptions } from '../config';
 
 /** Who hears about alerts. */
 export interface AlertTopicOptions {

@@ -13,6 +13,7 @@ describe('parseConfig', () => {
       qualysSecretName: 'qualys-lake/qualys',
       qualysAllowedHosts: [],
       alertEmails: [],
+      alertEmailSubscriptions: [],
       alertMinSeverity: 'HIGH',
       alertMaxPerRun: 50,
       cdrScheduleMinutes: 15,
@@ -49,6 +50,23 @@ describe('parseConfig', () => {
     expect(
       parse({ qualysSecretName: 'q', alertEmails: '["c@example.com"]', alertMinSeverity: 3 }),
     ).toMatchObject({ alertEmails: ['c@example.com'], alertMinSeverity: '3' });
+    expect(
+      parse({
+        qualysSecretName: 'q',
+        alertEmailSubscriptions: 'oncall@example.com:critical, team@example.com',
+      }),
+    ).toMatchObject({
+      alertEmailSubscriptions: [
+        { address: 'oncall@example.com', minSeverity: 'critical' },
+        { address: 'team@example.com' },
+      ],
+    });
+    expect(
+      parse({
+        qualysSecretName: 'q',
+        alertEmailSubscriptions: '[{"address":"a@example.com","minSeverity":3}]',
+      }),
+    ).toMatchObject({ alertEmailSubscriptions: [{ address: 'a@example.com', minSeverity: 3 }] });
     expect(parse({ qualysSecretName: 'q', qualysAllowedHosts: ['gw.example.org'] })).toMatchObject({
       qualysAllowedHosts: ['gw.example.org'],
     });
@@ -65,6 +83,16 @@ describe('parseConfig', () => {
       /LOW, MEDIUM, HIGH, CRITICAL/,
     ],
     [{ qualysSecretName: 'q', alertEmails: ['not-an-address'] }, 'alertEmails', /not-an-address/],
+    [
+      { qualysSecretName: 'q', alertEmailSubscriptions: 'oncall@example.com:SEVERE' },
+      'alertEmailSubscriptions',
+      /minSeverity "SEVERE" for oncall@example.com/,
+    ],
+    [
+      { qualysSecretName: 'q', alertEmailSubscriptions: [{ minSeverity: 'HIGH' }] },
+      'alertEmailSubscriptions',
+      /no valid address/,
+    ],
     [{ qualysSecretName: 'q', cdrScheduleMinutes: '0' }, 'cdrScheduleMinutes', /integer >= 1/],
     [{ qualysSecretName: 'q', logRetentionDays: 100 }, 'logRetentionDays', /retention periods/],
     [

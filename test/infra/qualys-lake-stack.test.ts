@@ -342,3 +342,25 @@ describe('QualysLakeStack without email or Slack', () => {
     }
   });
 });
+
+describe('QualysLakeStack with email subscribers that each choose a minimum', () => {
+  it('subscribes each address with the filter policy of its minimum, from the context', () => {
+    const { template } = synthStack({
+      ...SKIP_BUNDLING,
+      qualysSecretName: 'qualys-lake/qualys',
+      alertEmails: 'all@example.com',
+      alertEmailSubscriptions: 'oncall@example.com:CRITICAL,team@example.com:medium',
+    });
+    const subscriptions = Object.values(template.findResources('AWS::SNS::Subscription')).map((resource) => {
+      const properties = (resource as Resource).Properties;
+      return [properties.Endpoint, properties.FilterPolicy ?? null];
+    });
+    expect(subscriptions).toEqual(
+      expect.arrayContaining([
+        ['all@example.com', null],
+        ['oncall@example.com', { rank: [{ numeric: ['>=', 4] }] }],
+        ['team@example.com', { rank: [{ numeric: ['>=', 2] }] }],
+      ]),
+    );
+  });
+});
