@@ -1,7 +1,8 @@
 /**
- * The bundle rows of `npm run bench`: each collector's built bundle (dist/functions/<name>/index.mjs,
- * so run `npm run build` first) against a baseline bundle of only the SDK clients that collector
- * needs, built with the same esbuild options and instantiated by the same modules. Import time is
+ * The bundle rows of `npm run bench`: each collector's built bundle (dist/functions/<name>/index.mjs
+ * and its chunks, so run `npm run build` first) against a baseline bundle of only the SDK clients
+ * that collector needs, built with the same esbuild options (code splitting included) and
+ * instantiated by the same modules: functions/aws/*-client.ts, no command, no adapter. Import time is
  * what a cold start spends loading the module: `await import(bundle)` timed inside a fresh `node`.
  * Bundle and baseline run in turns, and the ratio is the median of the pairs' ratios, so a change
  * in the machine's load falls on both. Each is timed without and with `--enable-source-maps` (the
@@ -11,14 +12,14 @@
  * and is the steadier of the two on a machine that is not idle.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { buildSync } from 'esbuild';
 import { ENV, FUNCTION_NAMES, type FunctionName, METRICS } from '../functions/core/names';
 import { COLLECTOR_MANIFESTS } from '../functions/manifests';
-import { bundleOptions, distDir, PROJECT_ROOT } from '../lib/bundle';
+import { bundleOptions, distDir, loadedAtImport, PROJECT_ROOT } from '../lib/bundle';
 
 const run = promisify(execFile);
 
@@ -44,8 +45,11 @@ export interface BundleRow {
   name: FunctionName;
   /** The SDK clients the collector needs: what its baseline bundle holds. */
   clients: string[];
+  /** Bytes an import loads: index.mjs and the chunks it imports statically (not those `await import()` loads). */
   bytes: number;
+  /** Bytes of those files' source maps, which `--enable-source-maps` reads at import. */
   mapBytes: number;
+  /** Bytes the baseline's import loads, counted the same way. */
   baselineBytes: number;
   /** Pairs timed for each comparison. */
   runs: number;
@@ -58,9 +62,9 @@ export interface BundleRow {
  * built at import with the same configuration as in the Lambda.
  */
 const CLIENT_IMPORTS = {
-  S3: "export { s3 } from './functions/aws/s3-client';",
-  SNS: "export { sns } from './functions/aws/sns-client';",
-  'Secrets Manager': "export { secretsManager } from './functions/aws/secrets-client';",
+  S3: "export { s3 } from '../../functions/aws/s3-client';",
+  SNS: "export { sns } from '../../functions/aws/sns-client';",
+  'Secrets Manager': "export { secretsManager } from '../../functions/aws/secrets-client';",
 } as const;
 type Client = keyof typeof CLIENT_IMPORTS;
 
@@ -71,21 +75,42 @@ export function clientsOf(name: FunctionName): Client[] {
     : ['S3', 'Secrets Manager'];
 }
 
-/** Builds the baseline bundle of `clients` under dist/bench-baselines/; returns its path. */
-function buildBaseline(clients: Client[]): string {
-  const outdir = path.join(PROJECT_ROOT, 'dist', 'bench-baselines', clients.join('+').replace(/ /g, '-'));
-  // bundleOptions takes a function name only for its entry point, which stdin replaces.
-  const { entryPoints: _entry, ...options } = bundleOptions('cdr-findings', outdir);
-  buildSync({
-    ...options,
-    stdin: {
-      contents: clients.map((client) => CLIENT_IMPORTS[client]).join('\n'),
-      resolveDir: PROJECT_ROOT,
-      sourcefile: 'baseline.ts',
-      loader: 'ts',
-    },
+/**
+ * Builds the baseline bundle of `clients` under dist/bench-baselines/ with the collectors' esbuild
+ * options (code splitting included); returns its entry and the files its import loads.
+ */
+function buildBaseline(clients: Client[]): { entry: string; loaded: string[] } {
+  const key = clients.join('+').replace(/ /g, '-');
+  const root = path.join(PROJECT_ROOT, 'dist', 'bench-baselines');
+  const outdir = path.join(root, key);
+  const source = path.join(root, `${key}.ts`);
+  mkdirSync(root, { recursive: true });
+  writeFileSync(source, clients.map((client) => CLIENT_IMPORTS[client]).join('\n'));
+  rmSync(outdir, { recursive: true, force: true });
+  // bundleOptions takes a function name only for its entry point, replaced here.
+  const { metafile } = buildSync({
+    ...bundleOptions('cdr-findings', outdir),
+    entryPoints: { index: source },
+    metafile: true,
   });
-  return path.join(outdir, 'index.mjs');
+  return { entry: path.join(outdir, 'index.mjs'), loaded: loadedAtImport(metafile, outdir) };
+}
+
+/** The files an import of a collector's built bundle loads (its metafile rebuilt in memory, nothing written). */
+function bundleLoads(name: FunctionName): string[] {
+  const { metafile } = buildSync({ ...bundleOptions(name, distDir(name)), metafile: true, write: false });
+  return loadedAtImport(metafile, distDir(name));
+}
+
+/** Bytes of `files` (paths relative to the project, as in a metafile) and of their source maps. */
+function sizes(files: readonly string[]): { bytes: number; mapBytes: number } {
+  let bytes = 0;
+  let mapBytes = 0;
+  for (const file of files) {
+    bytes += statSync(path.join(PROJECT_ROOT, file)).size;
+    mapBytes += statSync(path.join(PROJECT_ROOT, `${file}.map`)).size;
+  }
+  return { bytes, mapBytes };
 }
 
 /**
@@ -171,23 +196,24 @@ async function compareImports(
  */
 export async function bundleRows(options: { runs?: number } = {}): Promise<BundleRow[]> {
   const runs = Math.max(7, options.runs ?? 11);
-  const baselines = new Map<string, string>();
+  const baselines = new Map<string, ReturnType<typeof buildBaseline>>();
   const rows: BundleRow[] = [];
   for (const name of FUNCTION_NAMES) {
     const clients = clientsOf(name);
     const key = clients.join('+');
     if (!baselines.has(key)) baselines.set(key, buildBaseline(clients));
-    const baseline = baselines.get(key) as string;
+    const { entry: baseline, loaded: baselineLoads } = baselines.get(key) as ReturnType<typeof buildBaseline>;
     const bundle = path.join(distDir(name), 'index.mjs');
     if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run npm run build first`);
     await timeImport(bundle, true);
     await timeImport(baseline, true);
+    const loads = sizes(bundleLoads(name));
     rows.push({
       name,
       clients,
-      bytes: statSync(bundle).size,
-      mapBytes: statSync(`${bundle}.map`).size,
-      baselineBytes: statSync(baseline).size,
+      bytes: loads.bytes,
+      mapBytes: loads.mapBytes,
+      baselineBytes: sizes(baselineLoads).bytes,
       runs,
       plain: await compareImports(bundle, baseline, runs, false),
       sourceMaps: await compareImports(bundle, baseline, runs, true),
@@ -207,7 +233,7 @@ const ratios = (comparison: ImportComparison) =>
  */
 export function bundleTable(rows: readonly BundleRow[]): string {
   const lines = [
-    '| bundle | KiB | .map KiB | baseline: SDK clients | baseline KiB | import ms | baseline ms | × baseline (wall / CPU) | import ms, source maps | baseline ms, source maps | × baseline, source maps (wall / CPU) |',
+    '| bundle | KiB at import | .map KiB | baseline: SDK clients | baseline KiB | import ms | baseline ms | × baseline (wall / CPU) | import ms, source maps | baseline ms, source maps | × baseline, source maps (wall / CPU) |',
     '|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const row of rows) {

@@ -1,6 +1,7 @@
+import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BuildOptions, buildSync } from 'esbuild';
+import { type BuildOptions, buildSync, type Metafile } from 'esbuild';
 import type { FunctionName } from '../functions/core/names';
 
 /** Repository root, whether this file runs from source (tsx, vitest) or elsewhere. */
@@ -16,11 +17,21 @@ export function distDir(name: FunctionName): string {
  * bundling both call {@link bundleFunction}, so what is tested locally is what is deployed.
  * The AWS SDK is bundled (not taken from the runtime) so the deployed code runs the versions
  * in package-lock.json.
+ *
+ * Code splitting keeps what is loaded with `await import()` out of the import: the SDK's
+ * credential providers beyond the environment's (SSO, INI files, STS, IMDS, ...: a Lambda has its
+ * role's keys in the environment, so they never load there) and lib-storage's multipart upload
+ * (only a streamed report download loads it). Without splitting esbuild inlines them, and every
+ * cold start parses them. The handler stays `index.mjs`; the rest are `chunks/*.mjs` beside it.
  */
 export function bundleOptions(name: FunctionName, outdir: string): BuildOptions {
   return {
-    entryPoints: [path.join(PROJECT_ROOT, 'functions', name, 'index.ts')],
-    outfile: path.join(outdir, 'index.mjs'),
+    entryPoints: { index: path.join(PROJECT_ROOT, 'functions', name, 'index.ts') },
+    outdir,
+    absWorkingDir: PROJECT_ROOT,
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunks/[name]-[hash]',
+    splitting: true,
     bundle: true,
     platform: 'node',
     target: 'node22',
@@ -38,22 +49,58 @@ export function bundleOptions(name: FunctionName, outdir: string): BuildOptions 
   };
 }
 
+/** Builds a function's bundle into `outdir`, replacing what an earlier build left there (chunk names carry hashes). */
 export function bundleFunction(name: FunctionName, outdir: string = distDir(name)): void {
+  rmSync(outdir, { recursive: true, force: true });
   buildSync(bundleOptions(name, outdir));
 }
 
 /**
- * The npm packages whose code ends up in a function's bundle (from esbuild's metafile, nothing
- * written), e.g. `@aws-sdk/client-s3`; a package imported but tree-shaken away is not counted.
+ * The output files (relative to the project, as in the metafile) an import of `outdir`/index.mjs
+ * reads: it and, transitively, what it imports statically; chunks reached only through
+ * `await import()` are left out.
  */
-export function bundledPackages(name: FunctionName): Set<string> {
-  const { metafile } = buildSync({ ...bundleOptions(name, distDir(name)), metafile: true, write: false });
-  const packages = new Set<string>();
-  for (const output of Object.values(metafile.outputs)) {
-    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
-      const match = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
-      if (match?.[1] && bytesInOutput > 0) packages.add(match[1]);
-    }
+export function loadedAtImport(metafile: Metafile, outdir: string): string[] {
+  const outputs = metafile.outputs;
+  const pending = [path.relative(PROJECT_ROOT, path.join(outdir, 'index.mjs'))];
+  const loaded = new Set<string>();
+  for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+    if (loaded.has(file)) continue;
+    loaded.add(file);
+    for (const { path: imported, kind } of outputs[file]?.imports ?? [])
+      if (kind === 'import-statement' && imported in outputs) pending.push(imported);
   }
-  return packages;
+  return [...loaded].filter((file) => file.endsWith('.mjs'));
+}
+
+/** The npm packages whose code a function's bundle holds, by when they load. */
+export interface BundledPackages {
+  /** Loaded by the import of the handler, e.g. `@aws-sdk/client-s3`. */
+  atImport: Set<string>;
+  /** Only in chunks that `await import()` loads later, if ever. */
+  later: Set<string>;
+}
+
+/**
+ * The npm packages whose code ends up in a function's bundle (from esbuild's metafile, nothing
+ * written); a package imported but tree-shaken away is not counted.
+ */
+export function bundledPackages(name: FunctionName): BundledPackages {
+  const { metafile } = buildSync({ ...bundleOptions(name, distDir(name)), metafile: true, write: false });
+  const packagesOf = (files: readonly string[]) => {
+    const packages = new Set<string>();
+    for (const file of files) {
+      for (const [input, { bytesInOutput }] of Object.entries(metafile.outputs[file]?.inputs ?? {})) {
+        const match = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
+        if (match?.[1] && bytesInOutput > 0) packages.add(match[1]);
+      }
+    }
+    return packages;
+  };
+  const loaded = loadedAtImport(metafile, distDir(name));
+  const atImport = packagesOf(loaded);
+  const rest = Object.keys(metafile.outputs).filter(
+    (file) => file.endsWith('.mjs') && !loaded.includes(file),
+  );
+  return { atImport, later: new Set([...packagesOf(rest)].filter((item) => !atImport.has(item))) };
 }

@@ -7,7 +7,6 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import type { ObjectStore, PutOptions } from '../core/ports';
 import { isAbsent } from './s3-absent';
 
@@ -79,6 +78,9 @@ export class S3Store implements ObjectStore {
     body: AsyncIterable<Uint8Array>,
     options: PutOptions,
   ): Promise<{ bytes: number }> {
+    // Loaded on the first streamed upload, not at import: only sdr-reports streams, and the bundle
+    // keeps lib-storage in a chunk of its own (lib/bundle.ts), so no other cold start parses it.
+    const { Upload } = await import('@aws-sdk/lib-storage');
     let bytes = 0;
     const counted = Readable.from(
       (async function* () {

@@ -19,6 +19,13 @@ describe('real bundling', () => {
     const bundle = path.join(assetDir, 'index.mjs');
     expect(statSync(bundle).size).toBeGreaterThan(1000);
     expect(existsSync(`${bundle}.map`)).toBe(true);
-    expect(readFileSync(bundle, 'utf8')).toContain('__qlCreateRequire');
+    const code = readFileSync(bundle, 'utf8');
+    expect(code).toContain('__qlCreateRequire');
+    // The chunks index.mjs imports are deployed beside it (code splitting, lib/bundle.ts).
+    const chunks = [...code.matchAll(/from\s*"(\.\/chunks\/[^"]+\.mjs)"/g)].map(
+      (match) => match[1] as string,
+    );
+    expect(chunks.length).toBeGreaterThan(0);
+    for (const chunk of chunks) expect(existsSync(path.join(assetDir, chunk)), chunk).toBe(true);
   }, 60_000);
 });
