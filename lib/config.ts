@@ -10,6 +10,8 @@ import { type FunctionEnvironments, parseFunctionSettings } from './function-set
  * a mistake fails `cdk synth` with the name of the key instead of surfacing as a broken deployment.
  */
 export interface QualysLakeConfig {
+  /** The CloudFormation stack's name; the database, workgroup, dashboard and Chatbot names follow it. */
+  readonly stackName: string;
   /** Name of an existing Secrets Manager secret holding `{"baseUrl","username","password"}`. */
   readonly qualysSecretName: string;
   /** Hosts the secret's baseUrl may name besides the Qualys API gateways (QUALYS_ALLOWED_HOSTS). */
@@ -59,6 +61,7 @@ export interface SlackChannel {
 
 /** Context keys, with the defaults used when a key is absent. */
 export const CONFIG_DEFAULTS = {
+  stackName: 'QualysLake',
   alertMinSeverity: 'HIGH',
   alertMaxPerRun: 50,
   cdrScheduleMinutes: 15,
@@ -112,7 +115,16 @@ export function parseConfig(context: (key: string) => unknown): QualysLakeConfig
     );
   }
 
+  const stackName = optionalString(context, 'stackName') ?? CONFIG_DEFAULTS.stackName;
+  if (!/^[A-Za-z][A-Za-z0-9-]{0,99}$/.test(stackName)) {
+    throw contextError(
+      'stackName',
+      `must be a CloudFormation stack name (letters, digits and -), got "${stackName}"`,
+    );
+  }
+
   return {
+    stackName,
     qualysSecretName,
     qualysAllowedHosts: hosts(context, 'qualysAllowedHosts'),
     alertEmails: emails(context, 'alertEmails'),

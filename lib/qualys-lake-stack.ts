@@ -116,6 +116,14 @@ export class QualysLakeStack extends Stack {
       description: 'SNS topic for collector alerts and alarms',
       value: this.alerts.topicArn,
     });
+    new CfnOutput(this, 'GlueDatabaseName', {
+      description: 'Glue database of the curated tables (qualys-lake query reads it from here)',
+      value: this.catalog.databaseName,
+    });
+    new CfnOutput(this, 'AthenaWorkGroupName', {
+      description: 'Athena workgroup with the named queries and a per-query scan limit',
+      value: this.catalog.workGroupName,
+    });
     new CfnOutput(this, 'DashboardName', {
       description:
         'CloudWatch dashboard of the collectors: runs, calls, budget, lag, records, alerts, errors',

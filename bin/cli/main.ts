@@ -102,8 +102,12 @@ export async function main(argv: string[], print: Print = console.log, printErro
     .argument('[parameters...]', "values for the named query's parameters, in order (default: its examples)")
     .option('--list', 'list the named queries and their parameters')
     .option('--local [dir]', `query the local lake with DuckDB (default ./${DEFAULT_LAKE})`)
-    .option('--workgroup <name>', 'Athena workgroup', 'qualys-lake')
-    .option('--database <name>', 'Glue database', 'qualys_lake')
+    .option('--workgroup <name>', 'Athena workgroup (default: from the outputs file, else qualys-lake)')
+    .option('--database <name>', 'Glue database (default: from the outputs file, else qualys_lake)')
+    .option(
+      '--outputs <file>',
+      `the stack outputs of \`cdk deploy --outputs-file\` (default ./${DEFAULT_OUTPUTS})`,
+    )
     .addOption(new Option('--max-rows <n>', 'rows to print').default(50).argParser(positive('--max-rows')))
     .addOption(
       new Option('--timeout <ms>', 'wait for Athena').default(120_000).argParser(positive('--timeout')),
@@ -117,10 +121,7 @@ export async function main(argv: string[], print: Print = console.log, printErro
       const rows =
         options.local !== undefined
           ? await queryLocal(localDir(options.local), request)
-          : await queryAthena(
-              { workGroup: options.workgroup, database: options.database, timeoutMs: options.timeout },
-              request,
-            );
+          : await queryAthena(athenaTarget(options), request);
       print(formatTable(rows, options.maxRows, 60));
     });
 
@@ -207,6 +208,15 @@ async function doctorCredentials(options: { baseUrl?: string; username?: string;
   const password = process.env.QUALYS_PASSWORD;
   if (!password) throw new UsageError('set QUALYS_PASSWORD to the API password (it is never an argument)');
   return { baseUrl: options.baseUrl, username: options.username, password };
+}
+
+function athenaTarget(options: { workgroup?: string; database?: string; outputs?: string; timeout: number }) {
+  const outputs = options.workgroup && options.database ? {} : stackOutputs(options.outputs);
+  return {
+    workGroup: options.workgroup ?? outputEnding(outputs, 'AthenaWorkGroupName') ?? 'qualys-lake',
+    database: options.database ?? outputEnding(outputs, 'GlueDatabaseName') ?? 'qualys_lake',
+    timeoutMs: options.timeout,
+  };
 }
 
 function lakeSourceFrom(options: { local?: string | true; bucket?: string; outputs?: string }): LakeSource {

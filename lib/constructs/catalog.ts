@@ -15,12 +15,12 @@ export interface LakeCatalogOptions {
   /**
    * Glue database holding one table per curated dataset. Names are account- and region-wide: give
    * each deployment in one account its own.
-   * @default 'qualys_lake'
+   * @default the stack's name in snake case: `qualys_lake` for the stack `QualysLake`
    */
   readonly databaseName?: string;
   /**
    * Athena workgroup the named queries are saved in, with its results location and limits.
-   * @default 'qualys-lake'
+   * @default the stack's name in kebab case: `qualys-lake` for the stack `QualysLake`
    */
   readonly workGroupName?: string;
   /**
@@ -74,8 +74,11 @@ export class LakeCatalog extends Construct {
     const { bucket } = props;
     this.bucket = bucket;
     this.resultsKey = props.resultsKey;
-    this.databaseName = props.databaseName ?? 'qualys_lake';
-    this.workGroupName = props.workGroupName ?? 'qualys-lake';
+    // From the stack's name, so two stacks can live in one account and region: QualysLake gives
+    // qualys_lake and qualys-lake, QualysLakeEmea qualys_lake_emea and qualys-lake-emea.
+    const words = nameWords(Stack.of(this).stackName);
+    this.databaseName = props.databaseName ?? words.join('_');
+    this.workGroupName = props.workGroupName ?? words.join('-');
     this.resultsPrefix = props.resultsPrefix ?? PREFIX.athenaResults;
     const cutoff = props.bytesScannedCutoff ?? DEFAULT_BYTES_SCANNED_CUTOFF;
     if (!Number.isInteger(cutoff) || cutoff < MIN_BYTES_SCANNED_CUTOFF) {
@@ -231,4 +234,13 @@ export class LakeCatalog extends Construct {
     this.bucket.grantReadWrite(grantee, `${this.resultsPrefix}*`);
     this.resultsKey?.grantEncryptDecrypt(grantee);
   }
+}
+
+/** A stack name's words, lower case: `QualysLake-EMEA2` → qualys, lake, emea2. */
+export function nameWords(name: string): string[] {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
 }

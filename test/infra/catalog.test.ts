@@ -18,7 +18,7 @@ import { constructSnapshot, SKIP_BUNDLING, testApp } from '../support/infra';
 /** A fresh stack with just a bucket and the catalog; `options` may use the stack (to import a key). */
 function build(options: LakeCatalogOptions | ((stack: Stack) => LakeCatalogOptions) = {}) {
   const app = testApp(SKIP_BUNDLING, { builtinCloudFormationValidation: false });
-  const stack = new Stack(app, 'Test', { env: { account: '123456789012', region: 'eu-west-1' } });
+  const stack = new Stack(app, 'QualysLake', { env: { account: '123456789012', region: 'eu-west-1' } });
   const bucket = new s3.Bucket(stack, 'Archive');
   const catalog = new LakeCatalog(stack, 'Catalog', {
     bucket,

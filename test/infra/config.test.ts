@@ -10,6 +10,7 @@ const parse = (context: Record<string, unknown>) => parseConfig((key) => context
 describe('parseConfig', () => {
   it('applies the defaults', () => {
     expect(parse({ qualysSecretName: 'qualys-lake/qualys' })).toEqual({
+      stackName: 'QualysLake',
       qualysSecretName: 'qualys-lake/qualys',
       qualysAllowedHosts: [],
       alertEmails: [],
@@ -93,6 +94,7 @@ describe('parseConfig', () => {
       'alertEmailSubscriptions',
       /no valid address/,
     ],
+    [{ qualysSecretName: 'q', stackName: 'qualys_lake' }, 'stackName', /CloudFormation stack name/],
     [{ qualysSecretName: 'q', cdrScheduleMinutes: '0' }, 'cdrScheduleMinutes', /integer >= 1/],
     [{ qualysSecretName: 'q', logRetentionDays: 100 }, 'logRetentionDays', /retention periods/],
     [

@@ -1,15 +1,18 @@
-import { Match } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { ENV } from '../../functions/core/names';
+import { QualysLakeStack } from '../../lib/qualys-lake-stack';
 import {
   actionsOf,
   allowStatements,
+  FULL_CONTEXT,
   objectSuffix,
   type Resource,
   ref,
   resourcesOf,
   SKIP_BUNDLING,
   synthStack,
+  testApp,
 } from '../support/infra';
 
 describe('QualysLakeStack with email and Slack', () => {
@@ -362,5 +365,56 @@ describe('QualysLakeStack with email subscribers that each choose a minimum', ()
         ['team@example.com', { rank: [{ numeric: ['>=', 2] }] }],
       ]),
     );
+  });
+});
+
+describe('two QualysLake stacks in one account and region', () => {
+  /**
+   * Fixed names a resource claims in the account and region. Not claims: a named query's name, an
+   * inline policy's (per role), a topic's display name, an alarm's metric.
+   */
+  const notClaims = new Set(['DisplayName', 'PolicyName', 'MetricName']);
+  const claimedNames = (stackId: string) => {
+    const app = testApp(FULL_CONTEXT);
+    const template = Template.fromStack(new QualysLakeStack(app, stackId));
+    const names: string[] = [];
+    for (const [, resource] of Object.entries(
+      template.toJSON().Resources as Record<string, Resource & { Type: string }>,
+    )) {
+      if (resource.Type === 'AWS::Athena::NamedQuery') continue;
+      const properties = resource.Properties ?? {};
+      const database = (properties.DatabaseInput as { Name?: unknown } | undefined)?.Name;
+      for (const [key, value] of [...Object.entries(properties), ['DatabaseInput.Name', database]]) {
+        if (
+          typeof key === 'string' &&
+          key.endsWith('Name') &&
+          !notClaims.has(key) &&
+          typeof value === 'string'
+        )
+          names.push(`${resource.Type} ${key}=${value}`);
+      }
+    }
+    return names;
+  };
+
+  it('derive every fixed name from the stack name, so they share none', () => {
+    const first = claimedNames('QualysLake');
+    const second = claimedNames('QualysLakeEmea');
+    expect(first).toEqual(
+      expect.arrayContaining([
+        'AWS::Glue::Database DatabaseInput.Name=qualys_lake',
+        'AWS::Athena::WorkGroup Name=qualys-lake',
+        'AWS::Chatbot::SlackChannelConfiguration ConfigurationName=QualysLake-alerts',
+      ]),
+    );
+    expect(second).toEqual(
+      expect.arrayContaining([
+        'AWS::Glue::Database DatabaseInput.Name=qualys_lake_emea',
+        'AWS::Athena::WorkGroup Name=qualys-lake-emea',
+      ]),
+    );
+    const values = (names: string[]) => new Set(names.map((name) => name.slice(name.indexOf('=') + 1)));
+    const shared = [...values(first)].filter((value) => values(second).has(value));
+    expect(shared).toEqual([]);
   });
 });
