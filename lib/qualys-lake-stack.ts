@@ -7,6 +7,7 @@ import { COLLECTOR_MANIFESTS } from '../functions/manifests';
 import { loadConfig, type QualysLakeConfig } from './config';
 import { AlertTopic } from './constructs/alerts';
 import { ArchiveBucket } from './constructs/archive';
+import { BackfillMachine } from './constructs/backfill';
 import { LakeCatalog } from './constructs/catalog';
 import { Collector, type CollectorOptions } from './constructs/collector';
 import { Monitoring } from './constructs/monitoring';
@@ -53,6 +54,8 @@ export class QualysLakeStack extends Stack {
   readonly catalog: LakeCatalog;
   /** Every collector of the stack, by function name. */
   readonly collectors = new Map<FunctionName, Collector>();
+  /** Replays CDR ranges and takes inventory snapshots on demand. */
+  readonly backfill: BackfillMachine;
   /** The collectors' dashboard. */
   readonly monitoring: Monitoring;
 
@@ -106,6 +109,11 @@ export class QualysLakeStack extends Stack {
       bucket: this.archive.bucket,
       bytesScannedCutoff: config.athenaScanCutoffMiB * 1024 ** 2,
     });
+    this.backfill = new BackfillMachine(this, 'Backfill', {
+      cdrFindings: this.collectorFunction('cdr-findings'),
+      sdrInventory: this.collectorFunction('sdr-inventory'),
+      logRetention: config.logRetention,
+    });
     this.monitoring = new Monitoring(this, 'Monitoring', { collectors: [...this.collectors.values()] });
 
     new CfnOutput(this, 'ArchiveBucketName', {
@@ -115,6 +123,10 @@ export class QualysLakeStack extends Stack {
     new CfnOutput(this, 'AlertTopicArn', {
       description: 'SNS topic for collector alerts and alarms',
       value: this.alerts.topicArn,
+    });
+    new CfnOutput(this, 'BackfillStateMachineArn', {
+      description: 'Replays a CDR range window by window (npx qualys-lake backfill starts it)',
+      value: this.backfill.stateMachine.stateMachineArn,
     });
     new CfnOutput(this, 'GlueDatabaseName', {
       description: 'Glue database of the curated tables (qualys-lake query reads it from here)',
@@ -129,6 +141,12 @@ export class QualysLakeStack extends Stack {
         'CloudWatch dashboard of the collectors: runs, calls, budget, lag, records, alerts, errors',
       value: this.monitoring.dashboard.dashboardName,
     });
+  }
+
+  private collectorFunction(name: FunctionName) {
+    const collector = this.collectors.get(name);
+    if (!collector) throw new Error(`the stack has no ${name} collector`);
+    return collector.function;
   }
 
   /**

@@ -1,0 +1,226 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { acknowledge, wildcardResourceFinding } from '../nag';
+
+export interface BackfillProps {
+  /** The cdr-findings function: invoked with each window event. */
+  readonly cdrFindings: lambda.IFunction;
+  /** The sdr-inventory function: invoked until a fresh snapshot is complete. */
+  readonly sdrInventory?: lambda.IFunction;
+  readonly logRetention: logs.RetentionDays;
+}
+
+/** Invocations of one window (or inventory runs) before the machine gives it up. @see {@link BACKFILL_LIMITS} */
+export const BACKFILL_LIMITS = {
+  attemptsPerWindow: 6,
+  inventoryRuns: 20,
+  /** The shortest and longest wait between two attempts, in seconds. */
+  minWaitSeconds: 60,
+  maxWaitSeconds: 65 * 60,
+  defaultWindowHours: 24,
+} as const;
+
+/**
+ * The windows of a range, as a JSONata expression over the execution input `{startAt, endAt,
+ * windowHours?}`: `windowHours` apart, the last one cut at `endAt`. Exported so a unit test can
+ * evaluate it with the jsonata library, as Step Functions would.
+ */
+export const PLAN_WINDOWS = `(
+  $start := $toMillis($states.input.startAt);
+  $end := $toMillis($states.input.endAt);
+  $step := ($exists($states.input.windowHours) ? $states.input.windowHours : ${BACKFILL_LIMITS.defaultWindowHours}) * 3600000;
+  $count := $ceil(($end - $start) / $step);
+  [$map([0..($count - 1)], function($i) {
+    {
+      "startAt": $fromMillis($start + $i * $step),
+      "endAt": $fromMillis($min([$start + ($i + 1) * $step, $end]))
+    }
+  })]
+)`;
+
+/** Seconds to wait after a run stopped early: what the gateway announced, within the bounds. */
+export const WAIT_SECONDS = `$max([${BACKFILL_LIMITS.minWaitSeconds}, $min([${BACKFILL_LIMITS.maxWaitSeconds}, $exists($states.input.summary.rateLimit.toWaitSec) ? $states.input.summary.rateLimit.toWaitSec : 0])])`;
+
+/** Whether the collector's summary says the window is done: no early stop, every window complete. */
+export const WINDOW_DONE = `$not($exists($states.input.summary.stoppedEarly)) and $count($states.input.summary.windows[complete = false]) = 0`;
+
+/**
+ * A Step Functions machine that replays a historical CDR range: it splits the range into windows
+ * and invokes the collector with each window event, one window at a time; when a run stops early
+ * (budget spent, deadline) it waits in a Wait state (no Lambda time) for as long as the gateway
+ * said and invokes the window again, which resumes from its replay checkpoint. A window that
+ * still fails after its attempts is recorded and the next one goes on; the execution fails at the
+ * end if any did. The same machine takes `{"inventorySnapshot": true}` to run the inventory
+ * collector until a fresh snapshot is complete.
+ */
+export class BackfillMachine extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+
+  constructor(scope: Construct, id: string, props: BackfillProps) {
+    super(scope, id);
+    const retryThrottled = (task: tasks.LambdaInvoke) =>
+      task.addRetry({
+        // A scheduled run of the same collector holds its one reserved execution: try again.
+        errors: ['Lambda.TooManyRequestsException', 'Lambda.ServiceException', 'Lambda.SdkClientException'],
+        interval: Duration.seconds(30),
+        backoffRate: 2,
+        maxAttempts: 8,
+        jitterStrategy: sfn.JitterType.FULL,
+      });
+
+    const windowFailed = sfn.Pass.jsonata(this, 'WindowFailed', {
+      outputs: { window: '{% $states.input.window %}', done: false, error: '{% $states.input.error %}' },
+    });
+    const runWindow = tasks.LambdaInvoke.jsonata(this, 'RunWindow', {
+      lambdaFunction: props.cdrFindings,
+      payload: sfn.TaskInput.fromObject({
+        startAt: '{% $states.input.window.startAt %}',
+        endAt: '{% $states.input.window.endAt %}',
+        alerts: '{% $states.input.alerts %}',
+      }),
+      outputs: {
+        window: '{% $states.input.window %}',
+        alerts: '{% $states.input.alerts %}',
+        attempt: '{% $states.input.attempt + 1 %}',
+        summary: '{% $states.result.Payload %}',
+      },
+    });
+    retryThrottled(runWindow);
+    runWindow.addCatch(windowFailed, {
+      errors: ['States.ALL'],
+      outputs: { window: '{% $states.input.window %}', error: '{% $states.errorOutput %}' },
+    });
+    const windowDone = sfn.Pass.jsonata(this, 'WindowDone', {
+      outputs: {
+        window: '{% $states.input.window %}',
+        done: true,
+        findings: '{% $states.input.summary.findings %}',
+        newFindings: '{% $states.input.summary.newFindings %}',
+      },
+    });
+    const gaveUp = sfn.Pass.jsonata(this, 'WindowGaveUp', {
+      outputs: {
+        window: '{% $states.input.window %}',
+        done: false,
+        error: '{% $states.input.summary.stoppedEarly %}',
+      },
+    });
+    const waitForBudget = sfn.Wait.jsonata(this, 'WaitForBudget', {
+      time: sfn.WaitTime.seconds(`{% ${WAIT_SECONDS} %}`),
+    });
+    waitForBudget.next(runWindow);
+    const oneWindow = runWindow.next(
+      sfn.Choice.jsonata(this, 'WindowComplete')
+        .when(sfn.Condition.jsonata(`{% ${WINDOW_DONE} %}`), windowDone)
+        .when(
+          sfn.Condition.jsonata(`{% $states.input.attempt >= ${BACKFILL_LIMITS.attemptsPerWindow} %}`),
+          gaveUp,
+        )
+        .otherwise(waitForBudget),
+    );
+
+    const windows = sfn.Map.jsonata(this, 'Windows', {
+      items: sfn.ProvideItems.jsonata(`{% ${PLAN_WINDOWS} %}`),
+      maxConcurrency: 1,
+      itemSelector: {
+        window: '{% $states.context.Map.Item.Value %}',
+        alerts: '{% $exists($states.input.alerts) ? $states.input.alerts : false %}',
+        attempt: 0,
+      },
+    });
+    windows.itemProcessor(oneWindow);
+
+    const failedWindows = '$states.input[done = false]';
+    const cdr = windows.next(
+      sfn.Choice.jsonata(this, 'AllWindowsDone')
+        .when(
+          sfn.Condition.jsonata(`{% $count(${failedWindows}) > 0 %}`),
+          sfn.Fail.jsonata(this, 'WindowsFailed', {
+            error: 'BackfillWindowsFailed',
+            cause: `{% $string(${failedWindows}.window) %}`,
+          }),
+        )
+        .otherwise(sfn.Succeed.jsonata(this, 'Backfilled', { outputs: '{% $states.input %}' })),
+    );
+
+    const badRange = sfn.Fail.jsonata(this, 'InvalidRange', {
+      error: 'InvalidRange',
+      cause: 'startAt and endAt must be ISO 8601 times with startAt before endAt',
+    });
+    const start = sfn.Choice.jsonata(this, 'What')
+      .when(
+        sfn.Condition.jsonata(
+          '{% $exists($states.input.startAt) and $exists($states.input.endAt) and $toMillis($states.input.startAt) < $toMillis($states.input.endAt) %}',
+        ),
+        cdr,
+      )
+      .otherwise(badRange);
+    if (props.sdrInventory) {
+      start.when(
+        sfn.Condition.jsonata('{% $states.input.inventorySnapshot = true %}'),
+        this.inventorySnapshot(props.sdrInventory, retryThrottled),
+      );
+    }
+
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      queryLanguage: sfn.QueryLanguage.JSONATA,
+      definitionBody: sfn.DefinitionBody.fromChainable(start),
+      tracingEnabled: true,
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+    });
+    acknowledge(
+      this.stateMachine,
+      'AwsSolutions-IAM5[Resource::*]',
+      'X-Ray tracing (xray:PutTraceSegments, …) and the log delivery actions (logs:CreateLogDelivery, …) accept no resource ARN',
+    );
+    // Step Functions grants lambda:InvokeFunction on each function and on its versions (<arn>:*).
+    for (const fn of [props.cdrFindings, props.sdrInventory]) {
+      if (!fn) continue;
+      acknowledge(
+        this.stateMachine,
+        wildcardResourceFinding(this, `${fn.functionArn}:*`),
+        'Step Functions invokes the function by ARN; its versions (<arn>:*) are granted with it',
+      );
+    }
+  }
+
+  /** Runs the inventory collector until its snapshot says complete, waiting between runs. */
+  private inventorySnapshot(fn: lambda.IFunction, retry: (task: tasks.LambdaInvoke) => void): sfn.IChainable {
+    const run = tasks.LambdaInvoke.jsonata(this, 'RunInventory', {
+      lambdaFunction: fn,
+      payload: sfn.TaskInput.fromObject({}),
+      outputs: {
+        runs: '{% ($exists($states.input.runs) ? $states.input.runs : 0) + 1 %}',
+        summary: '{% $states.result.Payload %}',
+      },
+    });
+    retry(run);
+    const pause = sfn.Wait.jsonata(this, 'WaitBetweenInventoryRuns', {
+      time: sfn.WaitTime.seconds(`{% ${WAIT_SECONDS} %}`),
+    });
+    pause.next(run);
+    return run.next(
+      sfn.Choice.jsonata(this, 'SnapshotComplete')
+        .when(
+          sfn.Condition.jsonata("{% $states.input.summary.snapshotStatus = 'complete' %}"),
+          sfn.Succeed.jsonata(this, 'SnapshotTaken', { outputs: '{% $states.input.summary %}' }),
+        )
+        .when(
+          sfn.Condition.jsonata(`{% $states.input.runs >= ${BACKFILL_LIMITS.inventoryRuns} %}`),
+          sfn.Fail.jsonata(this, 'SnapshotUnfinished', {
+            error: 'SnapshotUnfinished',
+            cause: `the snapshot was not complete after ${BACKFILL_LIMITS.inventoryRuns} runs`,
+          }),
+        )
+        .otherwise(pause),
+    );
+  }
+}
