@@ -1,4 +1,6 @@
 import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { crc32 } from 'node:zlib';
 import {
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -7,7 +9,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import type { ObjectStore, PutOptions } from '../core/ports';
+import type { ObjectStore, PutBody, PutOptions } from '../core/ports';
 import { isAbsent } from './s3-absent';
 
 export interface S3StoreOptions {
@@ -15,6 +17,15 @@ export interface S3StoreOptions {
   partSize?: number;
   /** The invocation's abort signal: every request to S3 stops with it. */
   signal?: AbortSignal;
+}
+
+/** Attempts at a put of parts, as the SDK's default (3) for other requests. */
+const PARTS_ATTEMPTS = 3;
+
+/** What the SDK would retry: no answer, throttling, or a server error; not a refusal (4xx). */
+function worthRetrying(error: unknown): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return status === undefined || status === 429 || status >= 500;
 }
 
 /** {@link ObjectStore} on one S3 bucket. Objects are encrypted by the bucket's default encryption. */
@@ -36,18 +47,41 @@ export class S3Store implements ObjectStore {
     return { abortSignal: this.signal };
   }
 
-  async put(key: string, body: Uint8Array | string, options: PutOptions): Promise<void> {
-    await this.client.send(
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: key,
-        Body: body,
-        ContentType: options.contentType,
-        ContentEncoding: options.contentEncoding,
-        Metadata: options.metadata,
-      }),
-      this.sendOptions,
-    );
+  async put(key: string, body: PutBody, options: PutOptions): Promise<void> {
+    const object = {
+      Bucket: this.bucket,
+      Key: key,
+      ContentType: options.contentType,
+      ContentEncoding: options.contentEncoding,
+      Metadata: options.metadata,
+    };
+    if (typeof body === 'string' || body instanceof Uint8Array) {
+      await this.client.send(new PutObjectCommand({ ...object, Body: body }), this.sendOptions);
+      return;
+    }
+    // Parts go out as one stream of known length, so they are never joined in memory. With its
+    // checksum given, the SDK sends the stream as it is (not aws-chunked); it never retries a
+    // stream, so a failed attempt is sent again here, from the start, as the SDK would a buffer.
+    const length = body.reduce((sum, part) => sum + part.byteLength, 0);
+    const checksum = Buffer.alloc(4);
+    checksum.writeUInt32BE(body.reduce((crc, part) => crc32(part, crc), 0));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(
+          new PutObjectCommand({
+            ...object,
+            Body: Readable.from(body, { objectMode: false }),
+            ContentLength: length,
+            ChecksumCRC32: checksum.toString('base64'),
+          }),
+          this.sendOptions,
+        );
+        return;
+      } catch (error) {
+        if (attempt >= PARTS_ATTEMPTS || this.signal?.aborted || !worthRetrying(error)) throw error;
+        await sleep(100 * 2 ** attempt, undefined, { signal: this.signal });
+      }
+    }
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {

@@ -11,9 +11,15 @@ export interface PutOptions {
   metadata?: Record<string, string>;
 }
 
+/**
+ * What {@link ObjectStore.put} writes: bytes, text, or parts that are the object back to back
+ * (sent as they are, never joined into one buffer first: a large object need not be held twice).
+ */
+export type PutBody = Uint8Array | string | readonly Uint8Array[];
+
 export interface ObjectStore {
   /** Writes (or overwrites) one object. */
-  put(key: string, body: Uint8Array | string, options: PutOptions): Promise<void>;
+  put(key: string, body: PutBody, options: PutOptions): Promise<void>;
   /** Reads one object's bytes as stored, or undefined when it does not exist. */
   get(key: string): Promise<Uint8Array | undefined>;
   exists(key: string): Promise<boolean>;

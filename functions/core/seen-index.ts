@@ -44,12 +44,12 @@ interface LegacyDay {
 /** `QLS1`, a 4-byte length, the JSON of `{ unalerted }`, then the id keys back to back. */
 const MAGIC = Buffer.from('QLS1');
 
-function encodeDay(seen: SeenDay): Buffer {
+/** The stored form in parts: the header, then the set's own key chunks (a day of a million ids is 16 MB, not copied). */
+function encodeDay(seen: SeenDay): Buffer[] {
   const header = Buffer.from(JSON.stringify({ unalerted: Object.fromEntries(seen.unalerted) }));
   const length = Buffer.alloc(4);
   length.writeUInt32BE(header.byteLength);
-  // One buffer: a day of a million ids is 16 MB, not worth copying again.
-  return seen.ids.toBytes(Buffer.concat([MAGIC, length, header]));
+  return [Buffer.concat([MAGIC, length, header]), ...seen.ids.parts()];
 }
 
 function decodeDay(bytes: Uint8Array, key: string): SeenDay {
@@ -198,11 +198,17 @@ export class SeenIndex {
     }
   }
 
-  /** Writes every day object that changed: this run's deltas and the earlier ones replayed. */
+  /**
+   * Writes every day object that changed (this run's deltas and the earlier ones replayed), and
+   * lets go of each day once it is written: a day read again is read from its object.
+   */
   async compact(): Promise<void> {
     const replayedDays = new Set(this.earlier.flatMap((delta) => Object.keys(delta)));
     for (const day of replayedDays) await this.day(day);
-    for (const day of [...this.dirty]) await this.write(day);
+    for (const day of [...this.days.keys()]) {
+      if (this.dirty.has(day)) await this.write(day);
+      this.days.delete(day);
+    }
     this.earlier = [];
   }
 

@@ -1,4 +1,4 @@
-import type { ObjectStore, PutOptions } from '../../functions/core/ports';
+import type { ObjectStore, PutBody, PutOptions } from '../../functions/core/ports';
 
 export interface StoredObject {
   body: Uint8Array;
@@ -20,10 +20,15 @@ export class MemoryStore implements ObjectStore {
     this.failures.push({ match, error });
   }
 
-  async put(key: string, body: Uint8Array | string, options: PutOptions): Promise<void> {
+  async put(key: string, body: PutBody, options: PutOptions): Promise<void> {
     const failure = this.failures.findIndex(({ match }) => match(key));
     if (failure >= 0) throw this.failures.splice(failure, 1)[0]?.error;
-    const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : new Uint8Array(body);
+    const bytes =
+      typeof body === 'string'
+        ? new TextEncoder().encode(body)
+        : body instanceof Uint8Array
+          ? new Uint8Array(body)
+          : new Uint8Array(Buffer.concat(body));
     this.objects.set(key, { body: bytes, options });
     this.writes.push(key);
   }

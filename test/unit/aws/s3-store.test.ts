@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib';
 import {
   GetObjectCommand,
   HeadObjectCommand,
@@ -13,21 +14,16 @@ import { S3Store } from '../../../functions/aws/s3-store';
 const s3 = mockClient(S3Client);
 const store = () => new S3Store(new S3Client({ region: 'us-east-1' }), 'archive');
 
-const noSuchKey = () =>
+const serviceError = (name: string, status: number, message: string) =>
   new S3ServiceException({
-    name: 'NoSuchKey',
-    $fault: 'client',
-    $metadata: { httpStatusCode: 404 },
-    message: 'x',
+    name,
+    $fault: status >= 500 ? 'server' : 'client',
+    $metadata: { httpStatusCode: status },
+    message,
   });
-
-const accessDenied = () =>
-  new S3ServiceException({
-    name: 'AccessDenied',
-    $fault: 'client',
-    $metadata: { httpStatusCode: 403 },
-    message: 'Access Denied',
-  });
+const noSuchKey = () => serviceError('NoSuchKey', 404, 'x');
+const accessDenied = () => serviceError('AccessDenied', 403, 'Access Denied');
+const serverError = () => serviceError('InternalError', 500, 'We encountered an internal error');
 
 describe('S3Store reading objects that may not exist', () => {
   beforeEach(() => {
@@ -112,5 +108,51 @@ describe('S3Store bound to an invocation', () => {
     })();
     await expect(bound.upload('reports/x', body, { contentType: 'text/csv' })).rejects.toThrow();
     expect(s3.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+});
+
+describe('S3Store writing an object given in parts', () => {
+  beforeEach(() => {
+    s3.reset();
+  });
+
+  const parts = [Buffer.from('QLS1'), Buffer.alloc(20_000, 7), Buffer.from('tail')];
+  const whole = Buffer.concat(parts);
+
+  /** The body of each PutObject sent, read back whole. */
+  async function bodiesSent(): Promise<Buffer[]> {
+    const bodies: Buffer[] = [];
+    for (const call of s3.commandCalls(PutObjectCommand)) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of call.args[0].input.Body as AsyncIterable<Buffer>) chunks.push(chunk);
+      bodies.push(Buffer.concat(chunks));
+    }
+    return bodies;
+  }
+
+  it('streams the parts back to back with their length and CRC32, so nothing is joined or chunk-encoded', async () => {
+    s3.on(PutObjectCommand).resolves({});
+    await store().put('state/cdr-findings/seen/dt=2025-05-09.bin', parts, {
+      contentType: 'application/octet-stream',
+    });
+    const input = s3.commandCalls(PutObjectCommand)[0]?.args[0].input;
+    expect(input).toMatchObject({ ContentLength: whole.byteLength, ContentType: 'application/octet-stream' });
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(whole));
+    expect(input?.ChecksumCRC32).toBe(crc.toString('base64'));
+    expect(await bodiesSent()).toEqual([whole]);
+  });
+
+  it('sends the whole object again after a server error, and gives up on a refusal', async () => {
+    s3.on(PutObjectCommand).rejectsOnce(serverError()).resolves({});
+    await store().put('state/a.bin', parts, { contentType: 'application/octet-stream' });
+    expect(await bodiesSent()).toEqual([whole, whole]);
+
+    s3.reset();
+    s3.on(PutObjectCommand).rejects(accessDenied());
+    await expect(
+      store().put('state/a.bin', parts, { contentType: 'application/octet-stream' }),
+    ).rejects.toThrow('Access Denied');
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(1);
   });
 });

@@ -171,4 +171,24 @@ describe('SeenIndex', () => {
     const nextRun = new SeenIndex(store, PREFIX);
     expect(await nextRun.unseen([f('a', '2025-05-01'), f('b', '2025-05-02')], id, day)).toEqual([]);
   });
+
+  it('writes a large day as its header and its id chunks, and the next run reads every id back', async () => {
+    const store = new MemoryStore();
+    const index = new SeenIndex(store, PREFIX);
+    // Past two 16,384-id chunks of the id set, with a record kept without its alert in the header.
+    const many = Array.from({ length: 40_000 }, (_, n) => f(`id-${n}`));
+    await add(index, many, { withoutAlert: new Map([[f('id-7'), 'curated/x/id-7.json.gz']]) });
+    const stored = store.objects.get(`${PREFIX}dt=2025-05-09.bin`)?.body;
+    expect(
+      Buffer.from(stored ?? [])
+        .subarray(0, 4)
+        .toString(),
+    ).toBe('QLS1');
+
+    const nextRun = new SeenIndex(store, PREFIX);
+    expect(await nextRun.unseen([...many, f('new')], id, day)).toEqual([f('new')]);
+    expect(await nextRun.unalerted([f('id-7')], id, day)).toEqual([
+      { record: f('id-7'), curatedKey: 'curated/x/id-7.json.gz' },
+    ]);
+  });
 });
