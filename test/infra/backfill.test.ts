@@ -1,0 +1,136 @@
+import jsonata from 'jsonata';
+import { describe, expect, it } from 'vitest';
+import { BACKFILL_LIMITS, PLAN_WINDOWS, WAIT_SECONDS, WINDOW_DONE } from '../../lib/constructs/backfill';
+import { synthStack } from '../support/infra';
+
+/** Evaluates an expression of the machine as Step Functions would, with `$states.input` bound. */
+const evaluate = (expression: string, input: unknown) =>
+  jsonata(expression).evaluate({}, { states: { input } });
+
+interface State {
+  Type: string;
+  [key: string]: unknown;
+}
+
+describe('the backfill state machine', () => {
+  const { template } = synthStack();
+  const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as {
+    Properties: { DefinitionString: unknown; TracingConfiguration?: unknown; LoggingConfiguration?: unknown };
+  }[];
+  // The definition is a Fn::Join of strings and function ARNs: the ARNs become placeholders.
+  const definitionText = (machine?.Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] })[
+    'Fn::Join'
+  ][1]
+    .map((part) =>
+      typeof part === 'string'
+        ? part
+        : `<${Object.values(part as object)
+            .flat()
+            .join('.')}>`,
+    )
+    .join('');
+  const definition = JSON.parse(definitionText) as {
+    QueryLanguage: string;
+    StartAt: string;
+    States: Record<string, State>;
+  };
+
+  it('is JSONata, traced and logged, and plans the range in the Map of windows, one at a time', () => {
+    expect(definition.QueryLanguage).toBe('JSONata');
+    expect(machine?.Properties.TracingConfiguration).toEqual({ Enabled: true });
+    expect(machine?.Properties.LoggingConfiguration).toMatchObject({
+      Level: 'ALL',
+      IncludeExecutionData: false,
+    });
+    const map = definition.States.Windows as State & { ItemProcessor: { States: Record<string, State> } };
+    expect(map).toMatchObject({ Type: 'Map', MaxConcurrency: 1, Items: `{% ${PLAN_WINDOWS} %}` });
+    const run = map.ItemProcessor.States.RunWindow as State;
+    expect(run.Resource).toBe('arn:<AWS::Partition>:states:::lambda:invoke');
+    expect((run.Arguments as { FunctionName: string }).FunctionName).toMatch(
+      /^<CdrFindingsFunction[0-9A-F]{8}\.Arn>$/,
+    );
+    expect(run.Arguments).toMatchObject({
+      Payload: {
+        startAt: '{% $states.input.window.startAt %}',
+        endAt: '{% $states.input.window.endAt %}',
+        alerts: '{% $states.input.alerts %}',
+      },
+    });
+    expect(run.Retry).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          ErrorEquals: expect.arrayContaining(['Lambda.TooManyRequestsException']),
+          MaxAttempts: 8,
+        }),
+      ]),
+    );
+    expect(run.Catch).toEqual([
+      expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'WindowFailed' }),
+    ]);
+    expect(map.ItemProcessor.States.WaitForBudget).toMatchObject({
+      Type: 'Wait',
+      Seconds: `{% ${WAIT_SECONDS} %}`,
+      Next: 'RunWindow',
+    });
+    expect(map.ItemProcessor.States.WindowComplete).toMatchObject({
+      Type: 'Choice',
+      Choices: [
+        { Condition: `{% ${WINDOW_DONE} %}`, Next: 'WindowDone' },
+        {
+          Condition: `{% $states.input.attempt >= ${BACKFILL_LIMITS.attemptsPerWindow} %}`,
+          Next: 'WindowGaveUp',
+        },
+      ],
+      Default: 'WaitForBudget',
+    });
+    // Alerts are off unless the input asks for them.
+    expect((map.ItemSelector as Record<string, unknown>).alerts).toBe(
+      '{% $exists($states.input.alerts) ? $states.input.alerts : false %}',
+    );
+  });
+
+  it('splits a range into windows of the hours asked for, the last one cut at the end', async () => {
+    expect(
+      await evaluate(PLAN_WINDOWS, {
+        startAt: '2026-11-20T00:00:00Z',
+        endAt: '2026-11-21T06:00:00Z',
+        windowHours: 12,
+      }),
+    ).toEqual([
+      { startAt: '2026-11-20T00:00:00.000Z', endAt: '2026-11-20T12:00:00.000Z' },
+      { startAt: '2026-11-20T12:00:00.000Z', endAt: '2026-11-21T00:00:00.000Z' },
+      { startAt: '2026-11-21T00:00:00.000Z', endAt: '2026-11-21T06:00:00.000Z' },
+    ]);
+    expect(
+      await evaluate(PLAN_WINDOWS, { startAt: '2026-11-20T00:00:00Z', endAt: '2026-11-20T01:00:00Z' }),
+    ).toEqual([{ startAt: '2026-11-20T00:00:00.000Z', endAt: '2026-11-20T01:00:00.000Z' }]);
+  });
+
+  it('waits as long as the gateway said, within bounds, and knows a window done from one stopped early', async () => {
+    const summary = (extra: object) => ({ summary: { windows: [{ complete: true }], ...extra } });
+    expect(await evaluate(WAIT_SECONDS, summary({ rateLimit: { toWaitSec: 900 } }))).toBe(900);
+    expect(await evaluate(WAIT_SECONDS, summary({ rateLimit: { toWaitSec: 99_999 } }))).toBe(
+      BACKFILL_LIMITS.maxWaitSeconds,
+    );
+    expect(await evaluate(WAIT_SECONDS, summary({ rateLimit: {} }))).toBe(BACKFILL_LIMITS.minWaitSeconds);
+    expect(await evaluate(WINDOW_DONE, summary({}))).toBe(true);
+    expect(await evaluate(WINDOW_DONE, summary({ stoppedEarly: 'the call budget is spent' }))).toBe(false);
+    expect(
+      await evaluate(WINDOW_DONE, { summary: { windows: [{ complete: true }, { complete: false }] } }),
+    ).toBe(false);
+  });
+
+  it('takes an inventory snapshot on demand, running the inventory collector until it is complete', () => {
+    const start = definition.States[definition.StartAt] as State & {
+      Choices: { Condition: string; Next: string }[];
+    };
+    expect(start.Choices.map((choice) => choice.Next)).toContain('RunInventory');
+    expect(definition.States.SnapshotComplete).toMatchObject({
+      Choices: [
+        { Condition: "{% $states.input.summary.snapshotStatus = 'complete' %}", Next: 'SnapshotTaken' },
+        {},
+      ],
+      Default: 'WaitBetweenInventoryRuns',
+    });
+  });
+});
