@@ -3,13 +3,13 @@ import type { AlertOutbox } from '../core/alerts/outbox';
 import type { Checkpoint, Window } from '../core/checkpoint';
 import type { PageJournal } from '../core/journal';
 import { offsetPaging } from '../core/paging';
-import { gzipAsync, toNdjsonGzipAsync, utcDate } from '../core/records';
+import { gzipAsync, RAW_GZIP_LEVEL, toNdjsonGzipAsync, utcDate } from '../core/records';
 import type { AlertCounts, AlertingDependencies, Run, RunCounts } from '../core/run';
 import type { SeenDelta, SeenIndex } from '../core/seen-index';
 import { alertsAt } from '../core/severity';
 import { CDR_FINDINGS_PATH, listFindings } from '../qualys/cdr';
 import type { CallOptions } from '../qualys/client';
-import { type CdrFinding, CdrFindingSchema, type Page } from '../qualys/schemas';
+import { type CdrFinding, CdrFindingSchema, isPlainCdrFinding, type Page } from '../qualys/schemas';
 import { screen } from '../qualys/validation';
 import { cdrAlertCandidate } from './alerts';
 import type { CdrFindingsSettings } from './config';
@@ -189,7 +189,7 @@ async function writePage(
   // The raw page is written while the page is judged and curated, and is in S3 before anything is
   // set aside or recorded in the journal: a page whose archive failed is never marked seen.
   const archived = (async () =>
-    run.store.put(rawKey, await gzipAsync(page.raw), {
+    run.store.put(rawKey, await gzipAsync(page.raw, RAW_GZIP_LEVEL), {
       contentType: 'application/json',
       contentEncoding: 'gzip',
       metadata: {
@@ -200,7 +200,7 @@ async function writePage(
       },
     }))();
   archived.catch(() => undefined);
-  const { valid, rejected } = screen(page.content, CdrFindingSchema);
+  const { valid, rejected } = screen(page.content, CdrFindingSchema, isPlainCdrFinding);
   const items = valid.map((finding): FindingWithDay => ({ finding, day: utcDate(finding.timestamp) }));
   const fresh = await index.unseen(items, uuidOf, dayOf);
   // Curated by a backfill without alerts, and never alerted: a scheduled read alerts them now.
@@ -269,12 +269,8 @@ async function curate(
       findings.map((finding) => finding.uuid),
     );
     keyOfDay.set(day, key);
-    const records = findings.map((finding) => ({
-      ...finding,
-      lake_ingested_at: ingestedAt,
-      lake_raw_key: rawKey,
-    }));
-    await run.store.put(key, await toNdjsonGzipAsync(records), {
+    const lineage = { lake_ingested_at: ingestedAt, lake_raw_key: rawKey };
+    await run.store.put(key, await toNdjsonGzipAsync(findings, lineage), {
       contentType: 'application/x-ndjson',
       contentEncoding: 'gzip',
     });
@@ -284,6 +280,10 @@ async function curate(
 
 function byDay(items: readonly FindingWithDay[]): Map<string, CdrFinding[]> {
   const days = new Map<string, CdrFinding[]>();
-  for (const { finding, day } of items) days.set(day, [...(days.get(day) ?? []), finding]);
+  for (const { finding, day } of items) {
+    const findings = days.get(day);
+    if (findings) findings.push(finding);
+    else days.set(day, [finding]);
+  }
   return days;
 }

@@ -1,5 +1,5 @@
 import type { Checkpoint, PendingWindow, Window, WindowSettings } from '../core/checkpoint';
-import { utcDate } from '../core/records';
+import { UTC_ISO, utcDate } from '../core/records';
 
 /**
  * Which windows of event time a scheduled CDR run reads, as pure functions of the checkpoint and
@@ -142,7 +142,9 @@ export function settledAfter(
 }
 
 /** The hour (its start, ISO-8601) a finding's timestamp falls in. */
-export const hourOf = (timestamp: string) => iso(floorHour(Date.parse(timestamp)));
+export const hourOf = (timestamp: string) =>
+  // A UTC timestamp names its hour (the usual case, once per new finding); any other is parsed.
+  UTC_ISO.test(timestamp) ? `${timestamp.slice(0, 13)}:00:00.000Z` : iso(floorHour(Date.parse(timestamp)));
 
 /** `held` plus the new findings of a page (hour → count), without the hours before `settledUntil`. */
 export function addHeld(

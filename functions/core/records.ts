@@ -7,16 +7,46 @@ export function toNdjsonGzip(records: readonly unknown[]): Uint8Array {
   return gzipSync(ndjson(records));
 }
 
-/** {@link toNdjsonGzip} off the event loop (zlib's thread pool), for pages written while others are fetched. */
-export function toNdjsonGzipAsync(records: readonly unknown[]): Promise<Uint8Array> {
-  return gzipAsync(ndjson(records));
+/**
+ * {@link toNdjsonGzip} off the event loop (zlib's thread pool), for pages written while others are
+ * fetched. With `extra`, each line is the record with those fields added, as `{ ...record, ...extra }`.
+ */
+export function toNdjsonGzipAsync(
+  records: readonly unknown[],
+  extra?: Record<string, unknown>,
+): Promise<Uint8Array> {
+  return gzipAsync(ndjson(records, extra));
 }
 
-function ndjson(records: readonly unknown[]): string {
+function ndjson(records: readonly unknown[], extra?: Record<string, unknown>): string {
+  const line = extra ? withFields(extra) : (record: unknown) => JSON.stringify(record);
   return records
-    .map((record) => JSON.stringify(record))
+    .map(line)
     .join('\n')
     .concat(records.length ? '\n' : '');
+}
+
+/**
+ * The JSON of `{ ...record, ...extra }` without copying the record: its JSON with extra's appended
+ * before the closing brace (a page of findings is copied and collected once less). A record that
+ * already has one of extra's fields, or is not a plain object, is spread as written.
+ */
+function withFields(extra: Record<string, unknown>): (record: unknown) => string {
+  const names = Object.keys(extra);
+  const fields = JSON.stringify(extra).slice(1, -1);
+  return (record) => {
+    if (fields === '' || !isPlainRecord(record) || names.some((name) => Object.hasOwn(record, name)))
+      return JSON.stringify({ ...(record as object), ...extra });
+    const text = JSON.stringify(record);
+    return text === '{}' ? `{${fields}}` : `${text.slice(0, -1)},${fields}}`;
+  };
+}
+
+/** An object whose JSON is its own enumerable fields (as JSON.parse makes them): no toJSON, no class. */
+function isPlainRecord(record: unknown): record is Record<string, unknown> {
+  if (typeof record !== 'object' || record === null) return false;
+  const prototype = Object.getPrototypeOf(record);
+  return (prototype === Object.prototype || prototype === null) && !('toJSON' in record);
 }
 
 export function fromNdjsonGzip(bytes: Uint8Array): unknown[] {
@@ -31,7 +61,15 @@ export const gzip = (bytes: Uint8Array | string): Uint8Array => gzipSync(bytes);
 
 const gzipInPool = promisify(gzipCallback);
 /** gzip in zlib's thread pool: the event loop stays free for the calls in flight. */
-export const gzipAsync = async (bytes: Uint8Array | string): Promise<Uint8Array> => gzipInPool(bytes);
+export const gzipAsync = async (bytes: Uint8Array | string, level?: number): Promise<Uint8Array> =>
+  gzipInPool(bytes, level === undefined ? {} : { level });
+
+/**
+ * gzip level of raw pages as served (README "Benchmarks"): the archive is read back rarely (a
+ * replay, an audit), so it is compressed at 3, which costs less than half of zlib's default 6 for
+ * about a quarter more bytes on CDR pages; curated objects, which Athena scans, stay at 6.
+ */
+export const RAW_GZIP_LEVEL = 3;
 
 /** Reads a JSON state object (gzip or plain), or undefined when it does not exist. */
 export async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefined> {
@@ -59,9 +97,10 @@ export function keyTime(iso: string | Date): string {
     .replace(/\.\d{3}/, '');
 }
 
-/** The UTC date (YYYY-MM-DD) of a timestamp, for `dt=` partitions. */
-const UTC_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z$/;
+/** An ISO-8601 timestamp in UTC (`Z` or `+00:00`, as Qualys writes them): its text names its date and hour. */
+export const UTC_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|\+00:00)$/;
 
+/** The UTC date (YYYY-MM-DD) of a timestamp, for `dt=` partitions. */
 export function utcDate(timestamp: string | number | Date): string {
   // A UTC ISO-8601 timestamp carries its date already (the common case, once per finding).
   if (typeof timestamp === 'string' && UTC_ISO.test(timestamp)) return timestamp.slice(0, 10);

@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { isoInstant } from './timestamps';
+import { isoInstant, parseInstant } from './timestamps';
 
 /**
  * Response schemas. They check what the collectors rely on and let every other field through
@@ -71,3 +71,35 @@ export const CdrFindingSchema = v.looseObject({
   cspAccount: v.optional(v.nullable(v.union([v.string(), v.number()]))),
 });
 export type CdrFinding = v.InferOutput<typeof CdrFindingSchema>;
+
+/**
+ * The shortcut of `screen` for {@link CdrFindingSchema}: true only for a finding the schema accepts
+ * and returns unchanged (test/unit/qualys/schemas.test.ts holds the two together). A plain object
+ * (as JSON.parse makes it) without the keys valibot drops from a loose object (`__proto__`,
+ * `prototype`, `constructor`), whose checked fields have the types the schema asks for. The one
+ * difference is the order of the fields: the API's, where the schema puts its own first.
+ */
+export function isPlainCdrFinding(item: unknown): item is CdrFinding {
+  if (typeof item !== 'object' || item === null || Object.getPrototypeOf(item) !== Object.prototype)
+    return false;
+  const finding = item as Record<string, unknown>;
+  const { uuid, timestamp, severity, cloudType, cspAccount } = finding;
+  return (
+    typeof uuid === 'string' &&
+    uuid !== '' &&
+    parseInstant(timestamp) !== undefined &&
+    absentOr(severity, 'number', 'string') &&
+    absentOr(cloudType, 'string') &&
+    absentOr(cspAccount, 'string', 'number') &&
+    !Object.hasOwn(finding, '__proto__') &&
+    !Object.hasOwn(finding, 'prototype') &&
+    !Object.hasOwn(finding, 'constructor')
+  );
+}
+
+/** Undefined, null, or one of `types` (a number that is not NaN, as valibot's `number()`). */
+function absentOr(value: unknown, ...types: ('string' | 'number')[]): boolean {
+  if (value === undefined || value === null) return true;
+  const type = typeof value;
+  return (type === 'string' || (type === 'number' && !Number.isNaN(value))) && types.includes(type);
+}

@@ -21,14 +21,23 @@ export interface Rejected {
 /**
  * Checks each item of a page on its own: the items `schema` accepts, and the others with their
  * reason, so one bad item is set aside instead of failing the page around it.
+ *
+ * `plain` is an optional shortcut for a schema that transforms nothing: a cheap check that accepts
+ * only items the schema would accept and return unchanged, which are then kept as they are (not
+ * copied). Every other item goes to the schema, which stays the judge and gives the reason.
  */
 export function screen<S extends v.GenericSchema>(
   items: readonly unknown[],
   schema: S,
+  plain?: (item: unknown) => item is v.InferOutput<S>,
 ): { valid: v.InferOutput<S>[]; rejected: Rejected[] } {
   const valid: v.InferOutput<S>[] = [];
   const rejected: Rejected[] = [];
   items.forEach((record, index) => {
+    if (plain?.(record)) {
+      valid.push(record);
+      return;
+    }
     const parsed = v.safeParse(schema, record);
     if (parsed.success) valid.push(parsed.output);
     else rejected.push({ index, reason: describeIssues(parsed.issues), record });

@@ -4,6 +4,7 @@ import {
   addHeld,
   type CdrCheckpoint,
   heldMatches,
+  hourOf,
   type PlannedWindow,
   progressed,
   reconcileDue,
@@ -177,6 +178,19 @@ describe('settledAfter', () => {
   it('never moves back', () => {
     const old = window('2025-05-10T01:00:00.000Z', '2025-05-10T01:59:59.999Z');
     expect(settledAfter('2025-05-10T09:00:00.000Z', old, iso(NOW), 120)).toBe('2025-05-10T09:00:00.000Z');
+  });
+});
+
+describe('hourOf', () => {
+  it.each([
+    ['2025-05-09T20:00:42.000Z', '2025-05-09T20:00:00.000Z'],
+    ['2025-05-09T20:59Z', '2025-05-09T20:00:00.000Z'],
+    ['2025-05-09T23:59:59.999999Z', '2025-05-09T23:00:00.000Z'],
+    ['2025-05-09T20:00:42.000+00:00', '2025-05-09T20:00:00.000Z'],
+    ['2025-05-09T23:30:00-02:30', '2025-05-10T02:00:00.000Z'],
+    ['2025-05-10T00:10:00+01:00', '2025-05-09T23:00:00.000Z'],
+  ])('%s is in the UTC hour %s', (timestamp, hour) => {
+    expect(hourOf(timestamp)).toBe(hour);
   });
 });
 

@@ -6,6 +6,7 @@ import {
   readJson,
   safeKeySegment,
   toNdjsonGzip,
+  toNdjsonGzipAsync,
   utcDate,
   writeJson,
 } from '../../../functions/core/records';
@@ -29,6 +30,31 @@ describe('NDJSON gzip', () => {
 
   it('round-trips an empty list', () => {
     expect(fromNdjsonGzip(toNdjsonGzip([]))).toEqual([]);
+  });
+
+  it('adds extra fields to each line exactly as a spread would, whatever the record', async () => {
+    const extra = { lake_ingested_at: '2026-11-01T00:00:00.000Z', lake_raw_key: 'raw/"quoted"\\key' };
+    const records: unknown[] = [
+      { uuid: 'a', nested: { n: 1 }, text: 'ünïcødé \u2028 }' },
+      {},
+      { uuid: 'b', lake_raw_key: 'sent by the API', after: 1 },
+      JSON.parse('{"uuid":"c","__proto__":{"x":1},"toJSON":"data"}'),
+      Object.assign(Object.create(null), { uuid: 'd' }),
+      { uuid: 'e', toJSON: () => ({ replaced: true }) },
+      { uuid: 'f', skipped: undefined },
+    ];
+    const lines = gunzipSync(await toNdjsonGzipAsync(records, extra))
+      .toString('utf8')
+      .split('\n');
+
+    expect(lines.slice(0, -1)).toEqual(
+      records.map((record) => JSON.stringify({ ...(record as object), ...extra })),
+    );
+    expect(lines.at(-1)).toBe('');
+    // Nothing to add: the records as they are.
+    expect(fromNdjsonGzip(await toNdjsonGzipAsync(records.slice(0, 1), { none: undefined }))).toEqual([
+      records[0],
+    ]);
   });
 });
 
@@ -126,5 +152,7 @@ describe('key times', () => {
   it('gives the UTC date for dt= partitions', () => {
     expect(utcDate('2025-05-09T23:30:00.000-02:00')).toBe('2025-05-10');
     expect(utcDate('2025-05-09T20:00:42.000+00:00')).toBe('2025-05-09');
+    expect(utcDate('2025-05-10T00:30:00+01:00')).toBe('2025-05-09');
+    expect(utcDate('2025-05-09T23:59:59.999999Z')).toBe('2025-05-09');
   });
 });

@@ -1,7 +1,9 @@
 import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
-import { PageSchema } from '../../../functions/qualys/schemas';
+import { CdrFindingSchema, isPlainCdrFinding, PageSchema } from '../../../functions/qualys/schemas';
 import { ReportingSchema } from '../../../functions/qualys/sdr';
+import { screen } from '../../../functions/qualys/validation';
+import samplePage from '../../support/fixtures/cdr-findings-page.json';
 
 describe('Page metadata, typed loosely', () => {
   it('reads numbers and numeric strings as numbers, booleans and "true"/"false" as booleans', () => {
@@ -72,5 +74,72 @@ describe('Page metadata, typed loosely', () => {
       v.parse(ReportingSchema, { controlDetailsSummaryDto: [], totalBatch: 'n' }).totalBatch,
     ).toBeUndefined();
     expect(v.parse(ReportingSchema, {}).totalBatch).toBeUndefined();
+  });
+});
+
+describe('isPlainCdrFinding, the shortcut of screen for CDR findings', () => {
+  const good = {
+    uuid: 'u-1',
+    timestamp: '2025-05-09T20:00:42.000+00:00',
+    severity: 'HIGH',
+    extra: { a: [1] },
+  };
+  const corpus: unknown[] = [
+    ...samplePage.content,
+    good,
+    { ...good, severity: 4, cloudType: null, cspAccount: 123456789012 },
+    { ...good, severity: null, cloudType: 'AWS', cspAccount: '1234' },
+    { uuid: 'u', timestamp: '2025-05-09T20:00:42Z' },
+    { uuid: 'u', timestamp: '2025-05-09T20:00:42Z', severity: undefined },
+    // Each of these the schema refuses, or returns changed: the shortcut must say no.
+    null,
+    'a string',
+    7,
+    [good],
+    { ...good, uuid: '' },
+    { ...good, uuid: 7 },
+    { timestamp: good.timestamp },
+    { ...good, timestamp: '2025-05-09T20:00:42' },
+    { ...good, timestamp: '2025-02-30T00:00:00Z' },
+    { ...good, timestamp: 1 },
+    { ...good, severity: true },
+    { ...good, severity: Number.NaN },
+    { ...good, severity: { level: 4 } },
+    { ...good, cloudType: 3 },
+    { ...good, cspAccount: false },
+    JSON.parse('{"uuid":"u","timestamp":"2025-05-09T20:00:42Z","__proto__":{"uuid":"x"}}'),
+    { ...good, constructor: 'c' },
+    { ...good, prototype: 'p' },
+    Object.assign(Object.create(null), good),
+    Object.assign(Object.create({ uuid: 'inherited' }), { timestamp: good.timestamp }),
+  ];
+
+  it.each(corpus.map((item, index) => [index, item]))(
+    'accepts item %i only where the schema accepts it and returns it unchanged',
+    (_, item) => {
+      const parsed = v.safeParse(CdrFindingSchema, item);
+      const unchanged =
+        parsed.success &&
+        JSON.stringify(Object.entries(parsed.output).sort()) ===
+          JSON.stringify(Object.entries(item as object).sort());
+      if (isPlainCdrFinding(item)) expect(unchanged).toBe(true);
+    },
+  );
+
+  it('takes the usual findings, so the shortcut is taken', () => {
+    expect(samplePage.content.every(isPlainCdrFinding)).toBe(true);
+    expect(isPlainCdrFinding(good)).toBe(true);
+  });
+
+  it('screens a page as the schema alone does: the same findings kept, the same reasons', () => {
+    const withShortcut = screen(corpus, CdrFindingSchema, isPlainCdrFinding);
+    const schemaOnly = screen(corpus, CdrFindingSchema);
+
+    expect(withShortcut).toEqual(schemaOnly);
+    expect(withShortcut.rejected.map(({ index }) => index)).toEqual(
+      schemaOnly.rejected.map(({ index }) => index),
+    );
+    expect(withShortcut.rejected.length).toBeGreaterThan(10);
+    expect(withShortcut.rejected.find(({ record }) => record === null)?.reason).toMatch(/Expected Object/);
   });
 });
