@@ -203,6 +203,7 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
     byPath: {},
     rateLimited: 0,
     maxConcurrent: 0,
+    connections: 0,
     otherConsumerCalls: 0,
     issuedTokens: 0,
     calls: [],
@@ -212,6 +213,7 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
       this.byPath = {};
       this.rateLimited = 0;
       this.maxConcurrent = 0;
+      this.connections = 0;
       this.otherConsumerCalls = 0;
       this.issuedTokens = 0;
       this.calls = [];
@@ -412,6 +414,7 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
   });
   const sockets = new Set<Socket>();
   server.on('connection', (s) => {
+    stats.connections++;
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
