@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { compareFindings, type Reply, route, type World } from './api';
+import { compareFindings, prepare, type Reply, route, type World } from './api';
 import { CdrFactory, type CdrFinding, formatCdrTimestamp, type StoredFinding } from './data/cdr';
 import { Posture, ReportFile } from './data/posture';
 import { buildSdrDataset, type SdrReport } from './data/sdr';
@@ -278,7 +278,9 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
     stats.maxConcurrent = Math.max(stats.maxConcurrent, inflight);
     res.once('close', () => inflight--);
     req.resume();
-    await sleep(latencyMs);
+    const latency = sleep(latencyMs);
+    if (latencyMs > 0) prepare(world, req.method ?? 'GET', url);
+    await latency;
 
     const unauthenticated = authError(req);
     if (unauthenticated) {
