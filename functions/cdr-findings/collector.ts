@@ -66,10 +66,21 @@ export async function runCdrFindings(
     outbox,
     alerts: request.kind === 'incremental' || request.alerts,
     alertUnalerted: request.kind === 'incremental',
+    journalReplayed: Promise.resolve(),
   };
   await run.steps(async () => {
-    await replayJournal(context);
-    await (request.kind === 'incremental' ? collect(context) : replay(context, request.window));
+    // Read back while the first window is planned and its first page fetched (a page is written
+    // only once it is applied), and always settled before this step ends and the merge starts.
+    const replayed = replayJournal(context);
+    // Settled whether it fails or not, from the start: its failure surfaces where it is awaited.
+    const replayEnded = replayed.catch(() => undefined);
+    context.journalReplayed = replayed;
+    try {
+      await (request.kind === 'incremental' ? collect(context) : replay(context, request.window));
+    } finally {
+      await replayEnded;
+    }
+    await replayed;
   }, 'Stopping early; the checkpoint resumes from the next page');
   // The alerts go out only once the journal is merged: sent before, a failed merge would leave
   // their entries to queue them again in the next run.
@@ -102,9 +113,13 @@ async function mergeJournal({ run, journal, index, outbox }: RunContext): Promis
   let merged = false;
   await run.steps(async () => {
     const name = journal.oldestName;
+    // The index and the outbox are written side by side: each is idempotent to write again, and the
+    // entries are deleted only once both are saved.
     await journal.merge(async () => {
-      await index.compact();
-      await outbox.saveQueued(name ? { name, source: () => alertsOf(journal) } : undefined);
+      await Promise.all([
+        index.compact(),
+        outbox.saveQueued(name ? { name, source: () => alertsOf(journal) } : undefined),
+      ]);
     });
     merged = true;
   }, 'Stopping before the page journal was merged; the next run merges it and sends its alerts');

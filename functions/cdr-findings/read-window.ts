@@ -66,6 +66,11 @@ export interface RunContext {
   index: SeenIndex;
   journal: PageJournal<CdrJournalEntry>;
   outbox: AlertOutbox;
+  /**
+   * Settles once what earlier runs journaled is applied to the index and the outbox: read while the
+   * first window is planned and its first page fetched, and awaited before a page is written.
+   */
+  journalReplayed: Promise<void>;
   /** Whether new severe findings are queued as alerts (a replayed window may say no). */
   alerts: boolean;
   /** Whether findings a backfill curated without their alert are alerted when read (scheduled runs). */
@@ -104,7 +109,7 @@ export async function readWindow(context: RunContext, read: WindowRead): Promise
     complete: false,
   };
   run.summary.windows.push(report);
-  const fetchPage = async (offset: number): Promise<RawPage> => {
+  const fetchPage = async (offset: number, landed: () => Promise<void>): Promise<RawPage> => {
     const query = {
       query: deps.settings.query,
       startAt: window.startAt,
@@ -112,7 +117,7 @@ export async function readWindow(context: RunContext, read: WindowRead): Promise
       offSet: offset,
       limit: read.pageSize,
     };
-    const { body, raw } = await listFindings(deps.qualys, query, call);
+    const { body, raw } = await listFindings(deps.qualys, query, call, landed);
     return { ...body, raw };
   };
   // A settle read may stop after its first page (the count matched): read ahead only once it did not.
@@ -185,6 +190,7 @@ async function writePage(
   page: RawPage,
 ): Promise<FindingWithDay[]> {
   const { run, deps, index } = context;
+  await context.journalReplayed;
   const rawKey = keys.raw(window, offset);
   // The raw page is written while the page is judged and curated, and is in S3 before anything is
   // set aside or recorded in the journal: a page whose archive failed is never marked seen.

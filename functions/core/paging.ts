@@ -46,10 +46,18 @@ export interface Listing {
   requestedSize?: number;
 }
 
+/**
+ * Fetches the page at `cursor`. A fetcher that can tell when its call's answer is in (its bytes
+ * read, its call slot free) calls `landed` then and awaits it before decoding the page: the
+ * read-ahead starts the next call at once, and the decoding waits until that call's request is
+ * out, so answers that arrive together all send their successors before any of them is decoded.
+ */
+export type FetchPage<P> = (cursor: number, landed: () => Promise<void>) => Promise<P>;
+
 export interface PagingOptions<P> extends Listing {
   /** First cursor (an offset, a page number). */
   start: number;
-  fetchPage: (cursor: number) => Promise<P>;
+  fetchPage: FetchPage<P>;
   info: (page: P) => PageInfo;
   /** Fingerprint of the page read just before `start`, when a later run resumes the listing. */
   previousFingerprint?: string;
@@ -129,7 +137,8 @@ export async function* pages<P>(options: PagingOptions<P>): AsyncGenerator<PageR
  * slot idle. At most `concurrency()` landed pages wait for the caller, which bounds memory. An
  * offset listing is predicted to go on in steps of the rows the last page taken held; when a page
  * holds fewer, the predictions after it are dropped and made again, so a page is only ever used at
- * the cursor the rules above give. Pages are handed over in order.
+ * the cursor the rules above give. Pages are handed over in order. A call has landed when its
+ * fetcher says so (see {@link FetchPage}) or, failing that, when its page is decoded.
  */
 class ReadAhead<P> {
   private readonly fetches = new Map<number, { page: Promise<P> }>();
@@ -185,13 +194,22 @@ class ReadAhead<P> {
   /** Starts the call for `cursor`; when it lands, the next one starts. */
   private start(cursor: number): Promise<P> {
     this.running++;
-    const page = this.options.fetchPage(cursor);
-    const landed = () => {
+    let done = false;
+    const land = () => {
+      if (done) return;
+      done = true;
       this.running--;
       this.pump();
     };
+    const page = this.options.fetchPage(cursor, () => {
+      // A microtask: a fetcher that says so at once must not start calls from inside this one.
+      queueMicrotask(land);
+      // Two turns: the call started on landing sends its request on the next one (the Qualys
+      // transport waits a turn for its connection), and this page is decoded after that.
+      return nextTurn().then(nextTurn);
+    });
     // Handled here so a failure is not "unhandled" before its turn; take() still sees it.
-    page.then(landed, landed);
+    page.then(land, land);
     return page;
   }
 
@@ -201,6 +219,9 @@ class ReadAhead<P> {
     this.fetches.clear();
   }
 }
+
+/** Resolves after the I/O already waiting has been handled (Node's check phase). */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Up to `width` cursors from `next` on that the API said exist. */
 function predictCursors(listing: Listing, next: number, page: PageInfo, width: number): number[] {
@@ -319,7 +340,7 @@ function springInfo(page: SpringPage): PageInfo {
 
 interface SpringPaging<P> {
   endpoint: string;
-  fetchPage: (cursor: number) => Promise<P>;
+  fetchPage: FetchPage<P>;
   start: number;
   maxPages?: number;
   concurrency?: () => number;

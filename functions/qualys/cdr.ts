@@ -13,11 +13,15 @@ export interface FindingsQuery {
   limit: number;
 }
 
-/** One page of CDR findings; the items are checked one by one by the collector. */
+/**
+ * One page of CDR findings; the items are checked one by one by the collector. `landed`: see
+ * QualysClient.getJson.
+ */
 export function listFindings(
   client: Pick<QualysClient, 'getJson'>,
   query: FindingsQuery,
   call: CallOptions,
+  landed?: () => Promise<void>,
 ): Promise<JsonResponse<Page>> {
-  return client.getJson(CDR_FINDINGS_PATH, { ...query }, PageSchema, call);
+  return client.getJson(CDR_FINDINGS_PATH, { ...query }, PageSchema, call, landed);
 }

@@ -93,12 +93,17 @@ export class QualysClient {
     });
   }
 
-  /** GET a JSON endpoint, validate it with `schema`, and keep the raw bytes. */
+  /**
+   * GET a JSON endpoint, validate it with `schema`, and keep the raw bytes. `landed`, when given,
+   * is called once the body is read and the call's slot is free, and awaited before the body is
+   * decoded: a read-ahead starts its next call there (see FetchPage in core/paging.ts).
+   */
   async getJson<S extends v.GenericSchema>(
     path: string,
     query: Record<string, string | number | undefined>,
     schema: S,
     call: CallOptions,
+    landed?: () => Promise<void>,
   ): Promise<JsonResponse<v.InferOutput<S>>> {
     const endpoint = `GET ${path}`;
     const { raw, status, url } = await this.transport.get(
@@ -122,6 +127,7 @@ export class QualysClient {
         }
       },
     );
+    await landed?.();
     let json: unknown;
     try {
       json = JSON.parse(new TextDecoder().decode(raw));

@@ -21,6 +21,8 @@ export interface RequestOptions {
   headers?: Record<string, string>;
 }
 
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Bound on the 409/429 answers one call waits out (the time bound is the budget's `maxWaitMs`). */
 const MAX_REFUSALS = 1_000;
 
@@ -59,6 +61,10 @@ export class Transport {
       }
       retry.ensureTime(call, endpoint);
       const ticket = await budget.acquire(call.deadline - requestTimeoutMs, call.signal);
+      // The request goes out on the next turn of the event loop: fetch puts a connection whose answer
+      // was just read back in its pool only then, and a call started in the same turn (the next page,
+      // started as this one lands) would open a connection of its own, a TLS handshake with the gateway.
+      await nextTurn();
       let response: Response | undefined;
       try {
         response = await this.options.fetch(url, {

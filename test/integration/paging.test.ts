@@ -145,6 +145,25 @@ describe('paging that trusts what the API says', () => {
     expect(twice.length).toBeLessThanOrEqual(4);
   });
 
+  it('CDR: pages read three at a time reuse the gateway connections the answers came on', async () => {
+    // 2,345 findings are 24 pages of 100, read three calls at a time once the first said how many.
+    await setUp({
+      ...cdrTenant({}),
+      latencyMs: 20,
+      rateLimit: { limit: 10_000, windowSec: 3600, concurrency: 3 },
+    });
+    const summary = await invoke<{ pages: number }>(await handlerOf('cdr-findings'));
+
+    expect(summary.pages).toBe(24);
+    expect(await curatedUuids()).toHaveLength(WINDOW_FINDINGS);
+    expect(sim.stats.maxConcurrent).toBe(3);
+    // A call started as another lands goes out once that answer's connection is free again: the
+    // login and 24 calls, three at a time, need three connections, not a new one now and then (each
+    // a TLS handshake with the real gateway).
+    expect(sim.stats.connections).toBe(3);
+    expect(sim.stats.rateLimited).toBe(0);
+  });
+
   it.each<[string, PagingBehaviour]>([
     ['capped at 37', { sdrPageCap: CAP }],
     [

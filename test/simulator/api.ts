@@ -71,6 +71,8 @@ function isoParam(params: URLSearchParams, name: string): number {
   return ms;
 }
 
+const CDR_FINDINGS = '/cdr-api/rest/v1/findings';
+
 export function route(world: World, method: string, url: URL): Reply {
   const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
   try {
@@ -84,9 +86,25 @@ export function route(world: World, method: string, url: URL): Reply {
   }
 }
 
+/**
+ * Makes ahead of time, while the latency runs, what `route` keeps between the pages of a CDR
+ * listing (its matching findings), so that the reply once the latency is over costs the page alone.
+ * What the reply holds is still decided by `route` then: the kept selection is checked against the
+ * findings and the clock as it is.
+ */
+export function prepare(world: World, method: string, url: URL): void {
+  const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+  if (method !== 'GET' || path !== CDR_FINDINGS) return;
+  try {
+    findings(world, path, url.searchParams);
+  } catch {
+    // A bad request is answered by `route`, after the latency.
+  }
+}
+
 /** Returns a thunk so that the method check happens before any parameter validation. */
 function dispatch(world: World, path: string, params: URLSearchParams): (() => Reply) | undefined {
-  if (path === '/cdr-api/rest/v1/findings') return () => findings(world, path, params);
+  if (path === CDR_FINDINGS) return () => findings(world, path, params);
   const m = /^\/sdr\/api\/v1\/(.+)$/.exec(path);
   if (!m) return undefined;
   const rest = m[1] as string;

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { compareFindings, type Reply, route, type World } from './api';
+import { compareFindings, prepare, type Reply, route, type World } from './api';
 import { CdrFactory, type CdrFinding, formatCdrTimestamp, type StoredFinding } from './data/cdr';
 import { Posture, ReportFile } from './data/posture';
 import { buildSdrDataset, type SdrReport } from './data/sdr';
@@ -203,6 +203,7 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
     byPath: {},
     rateLimited: 0,
     maxConcurrent: 0,
+    connections: 0,
     otherConsumerCalls: 0,
     issuedTokens: 0,
     calls: [],
@@ -212,6 +213,7 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
       this.byPath = {};
       this.rateLimited = 0;
       this.maxConcurrent = 0;
+      this.connections = 0;
       this.otherConsumerCalls = 0;
       this.issuedTokens = 0;
       this.calls = [];
@@ -276,7 +278,9 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
     stats.maxConcurrent = Math.max(stats.maxConcurrent, inflight);
     res.once('close', () => inflight--);
     req.resume();
-    await sleep(latencyMs);
+    const latency = sleep(latencyMs);
+    if (latencyMs > 0) prepare(world, req.method ?? 'GET', url);
+    await latency;
 
     const unauthenticated = authError(req);
     if (unauthenticated) {
@@ -412,6 +416,7 @@ export async function startSimulatorServer(options: SimulatorOptions = {}, port 
   });
   const sockets = new Set<Socket>();
   server.on('connection', (s) => {
+    stats.connections++;
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });

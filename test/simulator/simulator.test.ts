@@ -322,6 +322,30 @@ describe('Qualys simulator', () => {
     });
   });
 
+  describe('latency', () => {
+    it('answers after the latency with the findings as they are then, not as they were when asked', async () => {
+      const slow = await startSimulator({ anchor: ANCHOR, cdr: { historyHours: 6 }, latencyMs: 200 });
+      try {
+        const jwt = await login(slow);
+        const params = { ...LAST_SIX_HOURS, offSet: 0, limit: 1000 };
+        const before = (await getJson<Page<CdrFinding>>(slow, FINDINGS, jwt, params)).body;
+        // Another listing of the window is selected while its latency runs; a finding arrives meanwhile.
+        const asked = getJson<Page<CdrFinding>>(slow, FINDINGS, jwt, {
+          ...params,
+          query: '(tc.findings.cloudProvider: *)',
+        });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const [added] = slow.control.addFindings([{ timestamp: iso(ANCHOR.getTime() - 3_600_000) }]);
+        const after = (await asked).body;
+
+        expect(after.totalElements).toBe(before.totalElements + 1);
+        expect(after.content.map((finding) => finding.uuid)).toContain(added?.uuid);
+      } finally {
+        await slow.close();
+      }
+    });
+  });
+
   describe('rate limiting', () => {
     it('sends headers on counted calls, refuses exhausted windows and resets by the simulator clock', async () => {
       const other = await startSimulator({

@@ -189,6 +189,8 @@ export interface SimulatorStats {
   rateLimited: number;
   /** Most requests in flight at once, across all clients and the other consumer's held slots. */
   maxConcurrent: number;
+  /** TCP connections opened by clients (a client that reuses its connections opens few). */
+  connections: number;
   /** Counted requests that passed auth and the rate limit, in order: path and query parameters. */
   calls: Array<{ path: string; query: Record<string, string> }>;
   /** Calls made by the other consumer of {@link SimulatorControl.holdSlots}. */

@@ -408,6 +408,45 @@ describe('reading ahead: pages after the current one are fetched while it is wri
     expect(seen).toEqual([0, 10, 20]);
   });
 
+  it('starts the calls after answers that land together before decoding any of them', async () => {
+    // Offsets 10 and 20 are read ahead (concurrency 2) and answer at the same moment.
+    const events: string[] = [];
+    const answers = new Map<number, () => void>();
+    const answered = (offset: number) => new Promise<void>((resolve) => answers.set(offset, resolve));
+    const fetchPage = async (offset: number, landed: () => Promise<void>): Promise<FakePage> => {
+      events.push(`start ${offset}`);
+      if (offset === 10 || offset === 20) await answered(offset);
+      await landed();
+      events.push(`decode ${offset}`);
+      return { content: items(offset, LIMIT), totalElements: 50 };
+    };
+    const listing = offsetPaging({
+      endpoint: ENDPOINT,
+      fetchPage,
+      start: 0,
+      limit: LIMIT,
+      concurrency: () => 2,
+    });
+    const reading = collect(listing);
+    for (let turn = 0; turn < 100 && answers.size < 2; turn++)
+      await new Promise((done) => setImmediate(done));
+    for (const answer of answers.values()) answer();
+    const results = await reading;
+
+    expect(results.map((result) => result.cursor)).toEqual([0, 10, 20, 30, 40]);
+    const at = (event: string) => events.indexOf(event);
+    expect(at('start 30')).toBeLessThan(at('decode 10'));
+    expect(at('start 40')).toBeLessThan(at('decode 10'));
+    expect(at('start 40')).toBeLessThan(at('decode 20'));
+  });
+
+  it('counts a call as landed when its page is decoded if the fetcher never says so', async () => {
+    const api = slowOffsetApi(95, () => LIMIT);
+    const results = await collect(ahead({ fetchPage: (offset) => api.fetchPage(offset) }, 3));
+    expect(ids(results)).toEqual(range(95));
+    expect(api.maxInFlight).toBe(3);
+  });
+
   it('reads ahead by page number up to totalPages', async () => {
     const asked: number[] = [];
     let inFlight = 0;

@@ -277,6 +277,36 @@ describe('QualysClient retries and errors', () => {
     expect(response.body.vendorField).toBe('é');
   });
 
+  it('says a call has landed once its body is in and its slot free, before decoding it', async () => {
+    const { api, client, call } = setup();
+    // The gateway allows one call at a time: a call started on landing gets the slot just freed.
+    const oneAtATime = { 'x-concurrency-limit-limit': '1', 'x-concurrency-limit-running': '1' };
+    api.script.push(jsonResponse({ content: [] }, 200, oneAtATime));
+    await client.getJson(ENDPOINT, {}, PageSchema, call());
+    const text = JSON.stringify({ content: [{ uuid: 'u-1' }], last: true });
+    api.script.push(new Response(text, { status: 200, headers: oneAtATime }));
+    api.script.push(jsonResponse({ content: [] }, 200, oneAtATime));
+
+    const events: string[] = [];
+    const decoded = v.pipe(
+      PageSchema,
+      v.check(() => events.push('decoded') > 0),
+    );
+    let next: Promise<unknown> | undefined;
+    const landed = async () => {
+      events.push('landed');
+      next = client.getJson(ENDPOINT, {}, PageSchema, call());
+      for (let turn = 0; turn < 50 && api.apiRequests.length < 3; turn++)
+        await new Promise((resolve) => setImmediate(resolve));
+      if (api.apiRequests.length === 3) events.push('next call sent');
+    };
+    const response = await client.getJson(ENDPOINT, {}, decoded, call(), landed);
+    await next;
+
+    expect(events).toEqual(['landed', 'next call sent', 'decoded']);
+    expect(Buffer.from(response.raw).toString('utf8')).toBe(text);
+  });
+
   it('refuses a plain-http baseUrl that is not loopback, before sending anything', async () => {
     const { api, get, loadCredentials } = setup();
     loadCredentials.mockImplementation(async () =>
