@@ -1,5 +1,6 @@
 import { SingleBar } from 'cli-progress';
 import { type BackfillPlan, backfill, lambdaInvoker, planWindows, type WindowInvoker } from './backfill';
+import { runOnStateMachine } from './backfill-sfn';
 import { localDir, outputEnding, stackOutputs, UsageError } from './options';
 
 export interface BackfillOptions {
@@ -8,6 +9,7 @@ export interface BackfillOptions {
   windowHours: number;
   alerts: boolean;
   function?: string;
+  stateMachine?: string;
   outputs?: string;
   local?: string | true;
   maxAttempts: number;
@@ -48,25 +50,23 @@ export async function runBackfill(
       const objects = await local.finish(dir);
       return `The simulator served ${calls.requests} calls (${calls.refused} refused with 409/429); ${objects} objects mirrored to ${dir}.`;
     };
+  } else if (options.function) {
+    invoke = lambdaInvoker(options.function);
   } else {
-    const name = options.function ?? outputEnding(stackOutputs(options.outputs), 'CdrFindingsFunctionName');
-    if (!name) throw new UsageError('name the function: --function NAME, --outputs FILE, or --local');
-    invoke = lambdaInvoker(name);
+    const arn =
+      options.stateMachine ?? outputEnding(stackOutputs(options.outputs), 'BackfillStateMachineArn');
+    if (!arn)
+      throw new UsageError(
+        'name the stack: --outputs FILE (cdk deploy --outputs-file), --state-machine ARN, or --local',
+      );
+    return runDeployed(arn, plan, windows, print, printError);
   }
 
   print(
     `Backfill ${plan.from.toISOString()} → ${plan.to.toISOString()}: ${windows} window(s) of ${plan.windowHours} h, ` +
       `alerts ${plan.alerts ? 'on' : 'off'}.`,
   );
-  // The bar goes to stderr, so stdout stays the report a script reads.
-  const bar = new SingleBar({
-    format: 'windows {bar} {value}/{total} | {findings} findings, {fresh} new | {state}',
-    stream: process.stderr,
-    noTTYOutput: true,
-    notTTYSchedule: 5_000,
-    hideCursor: true,
-  });
-  bar.start(windows, 0, { findings: 0, fresh: 0, state: 'starting' });
+  const bar = progressBar(windows);
   let findings = 0;
   let fresh = 0;
   let result: Awaited<ReturnType<typeof backfill>>;
@@ -95,4 +95,54 @@ export async function runBackfill(
   for (const failure of result.failed)
     printError(`window ${failure.window.startAt} → ${failure.window.endAt} failed: ${failure.reason}`);
   return result.failed.length ? 1 : 0;
+}
+
+/** Starts the stack's backfill state machine and follows the execution with a progress bar. */
+async function runDeployed(
+  arn: string,
+  plan: BackfillPlan,
+  windows: number,
+  print: Print,
+  printError: Print,
+): Promise<number> {
+  print(
+    `Backfill ${plan.from.toISOString()} → ${plan.to.toISOString()} on ${arn}: ${windows} window(s) of ` +
+      `${plan.windowHours} h, alerts ${plan.alerts ? 'on' : 'off'}.`,
+  );
+  const bar = progressBar(windows);
+  let result: Awaited<ReturnType<typeof runOnStateMachine>>;
+  try {
+    result = await runOnStateMachine(arn, plan, (progress) =>
+      bar.update(progress.windowsFinished, {
+        findings: '-',
+        fresh: '-',
+        state: progress.waiting ? 'waiting for the call budget to reopen' : progress.status.toLowerCase(),
+      }),
+    );
+  } finally {
+    bar.stop();
+  }
+  const done = result.windows.filter((window) => window.done);
+  const fresh = done.reduce((sum, window) => sum + (window.newFindings ?? 0), 0);
+  print(
+    `Execution ${result.executionArn}: ${result.status}; ${done.length} of ${windows} windows done, ${fresh} new findings.`,
+  );
+  if (result.status !== 'SUCCEEDED')
+    printError(
+      `${result.error ?? result.status}: ${result.cause ?? 'see the execution in the Step Functions console'}`,
+    );
+  return result.status === 'SUCCEEDED' ? 0 : 1;
+}
+
+function progressBar(total: number): SingleBar {
+  // The bar goes to stderr, so stdout stays the report a script reads.
+  const bar = new SingleBar({
+    format: 'windows {bar} {value}/{total} | {findings} findings, {fresh} new | {state}',
+    stream: process.stderr,
+    noTTYOutput: true,
+    notTTYSchedule: 5_000,
+    hideCursor: true,
+  });
+  bar.start(total, 0, { findings: 0, fresh: 0, state: 'starting' });
+  return bar;
 }

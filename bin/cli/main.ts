@@ -138,7 +138,8 @@ export async function main(argv: string[], print: Print = console.log, printErro
       new Option('--window-hours <h>', 'hours per window').default(24).argParser(positive('--window-hours')),
     )
     .option('--alerts', 'send alerts for what the replay finds (off by default for a backfill)', false)
-    .option('--function <name>', 'the deployed cdr-findings function (default: from the stack outputs)')
+    .option('--state-machine <arn>', "the stack's backfill state machine (default: from the outputs file)")
+    .option('--function <name>', 'invoke this cdr-findings function directly instead, window by window')
     .option(
       '--outputs <file>',
       `the stack outputs of \`cdk deploy --outputs-file\` (default ./${DEFAULT_OUTPUTS})`,
@@ -149,7 +150,7 @@ export async function main(argv: string[], print: Print = console.log, printErro
     )
     .addOption(
       new Option('--max-attempts <n>', 'invocations of one window')
-        .default(5)
+        .default(6)
         .argParser(positive('--max-attempts')),
     )
     .addOption(
