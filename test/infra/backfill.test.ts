@@ -18,9 +18,11 @@ describe('the backfill state machine', () => {
     Properties: { DefinitionString: unknown; TracingConfiguration?: unknown; LoggingConfiguration?: unknown };
   }[];
   // The definition is a Fn::Join of strings and function ARNs: the ARNs become placeholders.
-  const definitionText = (machine?.Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] })[
-    'Fn::Join'
-  ][1]
+  const definitionText = (
+    (machine as NonNullable<typeof machine>).Properties.DefinitionString as {
+      'Fn::Join': [string, unknown[]];
+    }
+  )['Fn::Join'][1]
     .map((part) =>
       typeof part === 'string'
         ? part
