@@ -22,6 +22,7 @@ import {
   UsageError,
 } from './options';
 import { listQueries, queryAthena, queryLocal } from './query';
+import { runHistory } from './run-history';
 import { formatStatus, lakeStatus, statusExitCode } from './status';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, rateLimited: 3 } as const;
@@ -86,11 +87,21 @@ export async function main(argv: string[], print: Print = console.log, printErro
       '--outputs <file>',
       `the stack outputs of \`cdk deploy --outputs-file\` (default ./${DEFAULT_OUTPUTS})`,
     )
+    .option('--no-metrics', 'skip the last run and last success from CloudWatch (deployed stacks)')
     .option('--json', 'print the status as JSON')
     .action(async (options) => {
       const source = lakeSourceFrom(options);
       const schedules = scheduleMinutes();
-      const status = await lakeStatus(source, schedules);
+      let history: Awaited<ReturnType<typeof runHistory>> | undefined;
+      let historyProblem: string | undefined;
+      if (options.local === undefined && options.metrics) {
+        try {
+          history = await runHistory();
+        } catch (error) {
+          historyProblem = `could not read CloudWatch (${(error as Error).name}): last run and last success are not shown`;
+        }
+      }
+      const status = { ...(await lakeStatus(source, schedules, Date.now(), history)), historyProblem };
       print(options.json ? JSON.stringify(status, null, 2) : formatStatus(status, schedules));
       exitCode = statusExitCode(status);
     });

@@ -11,6 +11,7 @@ import type { InventoryCheckpoint } from '../../functions/sdr-inventory/snapshot
 import { sdrPostureKeys } from '../../functions/sdr-posture/keys';
 import { sdrReportsKeys } from '../../functions/sdr-reports/keys';
 import { type LakeSource, readJsonObject } from './lake-source';
+import type { RunHistory } from './run-history';
 
 export interface CollectorStatus {
   collector: FunctionName;
@@ -23,6 +24,9 @@ export interface CollectorStatus {
   behind: boolean;
   /** When the collector last saved progress. */
   lastSaved?: string;
+  /** From CloudWatch (`RunSucceeded`), for a deployed stack: the 5-minute period of its last run and success. */
+  lastRun?: string;
+  lastSuccess?: string;
   details: string[];
   alertsWaiting: number;
 }
@@ -39,6 +43,10 @@ export interface BudgetStatus {
 
 export interface LakeStatus {
   where: string;
+  /** Whether the run history was read from CloudWatch (a deployed stack). */
+  historyRead: boolean;
+  /** Why the run history is missing, when it was asked for and could not be read. */
+  historyProblem?: string;
   at: string;
   collectors: CollectorStatus[];
   budget?: BudgetStatus;
@@ -61,6 +69,7 @@ export async function lakeStatus(
   source: LakeSource,
   scheduleMinutes: Record<FunctionName, number>,
   now = Date.now(),
+  history?: Partial<Record<FunctionName, RunHistory>>,
 ): Promise<LakeStatus> {
   const outboxCount = async (key: string) => {
     const outbox = await readJsonObject<OutboxObject>(source, key);
@@ -169,6 +178,7 @@ export async function lakeStatus(
   const ledger = await readJsonObject<Ledger>(source, CALL_BUDGET_LEDGER_KEY);
   return {
     where: source.where,
+    historyRead: history !== undefined,
     at: new Date(now).toISOString(),
     collectors: [cdrStatus, inventoryStatus, postureStatus, reportsStatus],
     budget: ledger ? { ...ledger.gateway, inFlight: ledger.inFlight?.length ?? 0 } : undefined,
@@ -189,8 +199,14 @@ export function formatStatus(status: LakeStatus, scheduleMinutes: Record<Functio
     lines.push(
       `${''.padEnd(23)}last saved progress ${collector.lastSaved ?? '-'}; ${collector.alertsWaiting} alerts waiting to be sent`,
     );
+    if (status.historyRead) {
+      lines.push(
+        `${''.padEnd(23)}last run ${collector.lastRun ?? 'none in 3 days'}, last success ${collector.lastSuccess ?? 'none in 3 days'} (CloudWatch, 5-minute periods)`,
+      );
+    }
   }
   const budget = status.budget;
+  if (status.historyProblem) lines.push('', `Run history: ${status.historyProblem}`);
   lines.push('');
   if (!budget) lines.push('Call budget: no ledger yet (no collector has called Qualys).');
   else {

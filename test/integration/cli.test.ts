@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, vi } from 'vitest';
+import { bucketSource } from '../../bin/cli/lake-source';
 import { main } from '../../bin/cli/main';
+import { lakeStatus } from '../../bin/cli/status';
 import { PROJECT_ROOT } from '../../lib/bundle';
 import { DEFAULT_CREDENTIALS } from '../simulator/index';
 import { collectorTest, simulatorTest } from '../support/fixtures';
@@ -170,6 +172,14 @@ describe('qualys-lake status and query, on a lake a collector wrote', () => {
         behind: true,
       });
       expect(report.budget).toMatchObject({ limit: 300, remaining: 300 - sim.stats.requests });
+
+      // The same status read straight from the bucket, as for a deployed stack.
+      const schedules = { 'cdr-findings': 15, 'sdr-inventory': 360, 'sdr-posture': 60, 'sdr-reports': 360 };
+      const fromBucket = await lakeStatus(bucketSource(lake.bucket, aws.s3), schedules);
+      expect(fromBucket.collectors.find((item) => item.collector === 'cdr-findings')).toMatchObject({
+        freshAsOf: checkpoint.watermark,
+      });
+      expect(fromBucket.budget).toEqual(report.budget);
 
       const text = await run('status', '--local', dir);
       expect(text.out).toMatch(/^cdr-findings +ok +watermark \(findings read up to\): /m);
