@@ -12,6 +12,8 @@ export interface BackfillOptions {
   stateMachine?: string;
   outputs?: string;
   local?: string | true;
+  rateLimit: { limit: number; windowSec: number };
+  pageSize: number;
   maxAttempts: number;
   maxWaitMinutes: number;
 }
@@ -42,7 +44,7 @@ export async function runBackfill(
   let finish: () => Promise<string> = async () => '';
   if (options.local !== undefined) {
     const { startLocalBackfill } = await import('./local-backfill');
-    const local = await startLocalBackfill(plan.from);
+    const local = await startLocalBackfill(plan.from, options.rateLimit, options.pageSize);
     invoke = local.invoke;
     const dir = localDir(options.local);
     finish = async () => {

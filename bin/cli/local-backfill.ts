@@ -20,16 +20,20 @@ export interface LocalLakeRun {
   calls(): { requests: number; refused: number };
 }
 
-export async function startLocalBackfill(from: Date): Promise<LocalLakeRun> {
+export async function startLocalBackfill(
+  from: Date,
+  rateLimit: { limit: number; windowSec: number },
+  pageSize: number,
+): Promise<LocalLakeRun> {
   const historyHours = Math.ceil((Date.now() - from.getTime()) / 3600_000) + 1;
   if (stale('cdr-findings')) bundleFunction('cdr-findings');
   const simulator = await startSimulator({
-    rateLimit: { limit: 10_000, windowSec: 3600, concurrency: 2 },
+    rateLimit: { ...rateLimit, concurrency: 2 },
     cdr: { historyHours },
   });
   const aws = await startLocalAws();
   try {
-    const { lake, env } = await simulatedDeployment(aws, simulator.url);
+    const { lake, env } = await simulatedDeployment(aws, simulator.url, { CDR_PAGE_SIZE: String(pageSize) });
     const handler = await loadHandler('cdr-findings', env);
     return {
       invoke: async (event) => (await handler(event, lambdaContext())) as WindowAnswer,

@@ -18,6 +18,7 @@ import {
   localDir,
   outputEnding,
   positive,
+  rateLimit,
   stackOutputs,
   UsageError,
 } from './options';
@@ -158,6 +159,16 @@ export async function main(argv: string[], print: Print = console.log, printErro
     .option(
       '--local [dir]',
       `run against the simulator and fauxqs; mirror the lake to dir (default ./${DEFAULT_LAKE})`,
+    )
+    .addOption(
+      new Option('--rate-limit <calls/seconds>', 'with --local: the limit the simulator announces')
+        .default({ limit: 10_000, windowSec: 3600 }, '10000/3600')
+        .argParser(rateLimit),
+    )
+    .addOption(
+      new Option('--page-size <n>', 'with --local: findings per call (CDR_PAGE_SIZE)')
+        .default(100)
+        .argParser(positive('--page-size')),
     )
     .addOption(
       new Option('--max-attempts <n>', 'invocations of one window')

@@ -43,3 +43,13 @@ export function stackOutputs(file: string | undefined): Record<string, string> {
 
 export const outputEnding = (outputs: Record<string, string>, suffix: string) =>
   Object.entries(outputs).find(([key]) => key.endsWith(suffix))?.[1];
+
+/** `300/3600`: calls per window of seconds. */
+export function rateLimit(value: string): { limit: number; windowSec: number } {
+  const match = /^(\d+)\/(\d+)$/.exec(value.trim());
+  const limit = Number(match?.[1]);
+  const windowSec = Number(match?.[2]);
+  if (!match || limit < 1 || windowSec < 1)
+    throw new UsageError(`--rate-limit must be calls/seconds such as 300/3600, not "${value}"`);
+  return { limit, windowSec };
+}

@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, vi } from 'vitest';
 import { bucketSource } from '../../bin/cli/lake-source';
 import { main } from '../../bin/cli/main';
@@ -27,6 +28,19 @@ async function run(...args: string[]) {
 }
 
 const JWT = /eyJ[\w-]+\.[\w-]+\.[\w-]+/;
+
+/** The uuid of every curated CDR finding under `dir` (dt=… folders of gzip NDJSON). */
+async function curatedUuids(dir: string): Promise<string[]> {
+  const uuids: string[] = [];
+  for (const day of await readdir(dir)) {
+    for (const file of await readdir(path.join(dir, day))) {
+      const text = gunzipSync(await readFile(path.join(dir, day, file))).toString('utf8');
+      for (const line of text.split('\n').filter(Boolean))
+        uuids.push((JSON.parse(line) as { uuid: string }).uuid);
+    }
+  }
+  return uuids;
+}
 
 /** A port nothing listens on: bound, then closed. */
 async function closedPort(): Promise<number> {
@@ -214,6 +228,11 @@ describe('qualys-lake backfill --local', () => {
         '2',
         '--local',
         dir,
+        // A tight budget: 6 calls every 2 s, pages of 5 findings, so each window needs several.
+        '--rate-limit',
+        '6/2',
+        '--page-size',
+        '5',
       );
       expect(result.err).not.toMatch(/failed/);
       expect(result.code).toBe(0);
@@ -224,7 +243,13 @@ describe('qualys-lake backfill --local', () => {
       const state = await readdir(path.join(dir, 'state', 'cdr-findings'));
       expect(state).not.toContain('checkpoint.json');
       expect(await readdir(path.join(dir, 'state', 'cdr-findings', 'replays'))).toHaveLength(3);
-      expect((await readdir(path.join(dir, 'curated', 'cdr_findings'))).length).toBeGreaterThan(0);
+      // Every finding of the range once in the lake, none alerted (no outbox, nothing queued).
+      const fresh = Number(/, (\d+) new in the lake/.exec(result.out)?.[1]);
+      expect(fresh).toBeGreaterThan(10);
+      const uuids = await curatedUuids(path.join(dir, 'curated', 'cdr_findings'));
+      expect(uuids).toHaveLength(fresh);
+      expect(new Set(uuids).size).toBe(fresh);
+      expect(state).not.toContain('alert-outbox.json');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
