@@ -185,15 +185,14 @@ export async function lakeStatus(
   };
 }
 
-const ago = (minutes: number | undefined) =>
-  minutes === undefined ? 'never' : minutes < 120 ? `${minutes} min` : `${(minutes / 60).toFixed(1)} h`;
+const ago = (minutes: number) => (minutes < 120 ? `${minutes} min` : `${(minutes / 60).toFixed(1)} h`);
 
 export function formatStatus(status: LakeStatus, scheduleMinutes: Record<FunctionName, number>): string {
   const lines = [`Lake ${status.where}, at ${status.at}`, ''];
   for (const collector of status.collectors) {
     const flag = collector.behind ? 'BEHIND' : 'ok';
     lines.push(
-      `${collector.collector.padEnd(14)} ${flag.padEnd(7)} ${collector.freshness}: ${collector.freshAsOf ?? 'none yet'} (${ago(collector.lagMinutes)} ago; behind past ${3 * scheduleMinutes[collector.collector]} min)`,
+      `${collector.collector.padEnd(14)} ${flag.padEnd(7)} ${collector.freshness}: ${collector.freshAsOf ?? 'none yet'} (${collector.lagMinutes === undefined ? 'nothing yet' : `${ago(collector.lagMinutes)} ago`}; behind past ${3 * scheduleMinutes[collector.collector]} min)`,
     );
     for (const detail of collector.details) lines.push(`${''.padEnd(23)}${detail}`);
     lines.push(
