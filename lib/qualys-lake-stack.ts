@@ -128,6 +128,10 @@ export class QualysLakeStack extends Stack {
       description: 'Replays a CDR range window by window (npx qualys-lake backfill starts it)',
       value: this.backfill.stateMachine.stateMachineArn,
     });
+    new CfnOutput(this, 'MetricsServiceName', {
+      description: "The service dimension of the collectors' metrics (namespace QualysLake)",
+      value: this.collectorService(),
+    });
     new CfnOutput(this, 'GlueDatabaseName', {
       description: 'Glue database of the curated tables (qualys-lake query reads it from here)',
       value: this.catalog.databaseName,
@@ -141,6 +145,10 @@ export class QualysLakeStack extends Stack {
         'CloudWatch dashboard of the collectors: runs, calls, budget, lag, records, alerts, errors',
       value: this.monitoring.dashboard.dashboardName,
     });
+  }
+
+  private collectorService(): string {
+    return this.collectors.get('cdr-findings')?.service ?? 'qualys-lake';
   }
 
   private collectorFunction(name: FunctionName) {

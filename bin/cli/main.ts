@@ -97,7 +97,8 @@ export async function main(argv: string[], print: Print = console.log, printErro
       let historyProblem: string | undefined;
       if (options.local === undefined && options.metrics) {
         try {
-          history = await runHistory();
+          const service = outputEnding(stackOutputs(options.outputs), 'MetricsServiceName');
+          history = await runHistory(undefined, Date.now(), service);
         } catch (error) {
           historyProblem = `could not read CloudWatch (${(error as Error).name}): last run and last success are not shown`;
         }

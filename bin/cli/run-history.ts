@@ -17,6 +17,8 @@ const PERIOD_SECONDS = 300;
 export async function runHistory(
   client: CloudWatchClient = new CloudWatchClient({}),
   now = Date.now(),
+  /** The `service` dimension: the stack's name in kebab case (output `MetricsServiceName`). */
+  service: string = METRICS.service,
 ): Promise<Record<FunctionName, RunHistory>> {
   const query = (name: FunctionName, index: number, stat: 'SampleCount' | 'Maximum'): MetricDataQuery => ({
     Id: `${stat === 'SampleCount' ? 'runs' : 'best'}${index}`,
@@ -25,7 +27,7 @@ export async function runHistory(
         Namespace: METRICS.namespace,
         MetricName: METRICS.runSucceeded,
         Dimensions: [
-          { Name: METRIC_DIMENSIONS.service, Value: METRICS.service },
+          { Name: METRIC_DIMENSIONS.service, Value: service },
           { Name: METRIC_DIMENSIONS.collector, Value: name },
         ],
       },

@@ -9,6 +9,7 @@ import { curatedPrefix } from '../../functions/core/manifest';
 import { type CuratedDataset, PREFIX } from '../../functions/core/names';
 import { NAMED_QUERIES } from '../athena/queries';
 import { glueColumns, JSON_SERDE, PARTITION_KEY, PROJECTION_START, TABLES } from '../athena/tables';
+import { nameWords } from '../stack-names';
 
 /** Settings of the Athena catalog; each has a default. */
 export interface LakeCatalogOptions {
@@ -234,13 +235,4 @@ export class LakeCatalog extends Construct {
     this.bucket.grantReadWrite(grantee, `${this.resultsPrefix}*`);
     this.resultsKey?.grantEncryptDecrypt(grantee);
   }
-}
-
-/** A stack name's words, lower case: `QualysLake-EMEA2` → qualys, lake, emea2. */
-export function nameWords(name: string): string[] {
-  return name
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .toLowerCase()
-    .split(/[^a-z0-9]+/)
-    .filter(Boolean);
 }

@@ -21,6 +21,7 @@ import {
 } from '../../functions/core/names';
 import { bundleFunction, PROJECT_ROOT } from '../bundle';
 import { acknowledge, wildcardResourceFinding } from '../nag';
+import { nameWords } from '../stack-names';
 import type { AlertTopic } from './alerts';
 import type { ArchiveBucket } from './archive';
 
@@ -105,6 +106,8 @@ export interface CollectorProps extends CollectorOptions {
  */
 export class Collector extends Construct {
   readonly function: lambda.Function;
+  /** The `service` dimension of its metrics: the stack's name in kebab case (`qualys-lake`). */
+  readonly service: string;
   readonly logGroup: logs.LogGroup;
   /** Runs that failed after their retries (Lambda destination) or could not be started (Scheduler). */
   readonly deadLetterQueue: sqs.Queue;
@@ -128,6 +131,7 @@ export class Collector extends Construct {
   constructor(scope: Construct, id: string, props: CollectorProps) {
     super(scope, id);
     this.name = props.name;
+    this.service = nameWords(Stack.of(this).stackName).join('-');
     this.scheduleMinutes = props.scheduleMinutes;
     const interval = Duration.minutes(props.scheduleMinutes);
     // An event older than one interval is superseded by the next scheduled run, which resumes from
@@ -165,7 +169,8 @@ export class Collector extends Construct {
       [ENV.archiveBucket]: props.archive.bucketName,
       ...(publishAlerts && props.alerts ? { [ENV.alertTopicArn]: props.alerts.topicArn } : {}),
       NODE_OPTIONS: '--enable-source-maps',
-      POWERTOOLS_SERVICE_NAME: METRICS.service,
+      // The metrics' `service` dimension: the stack's name, so two stacks' alarms never mix.
+      POWERTOOLS_SERVICE_NAME: this.service,
       POWERTOOLS_METRICS_NAMESPACE: METRICS.namespace,
     };
     for (const [key, value] of Object.entries(props.environment ?? {})) {
@@ -324,7 +329,7 @@ export class Collector extends Construct {
       namespace: METRICS.namespace,
       metricName,
       dimensionsMap: {
-        [METRIC_DIMENSIONS.service]: METRICS.service,
+        [METRIC_DIMENSIONS.service]: this.service,
         [METRIC_DIMENSIONS.collector]: this.name,
       },
       period: Duration.minutes(5),

@@ -10,7 +10,7 @@ import { ArchiveBucket } from '../../lib/constructs/archive';
 import { Collector, scheduleExpression } from '../../lib/constructs/collector';
 import { constructSnapshot, SKIP_BUNDLING, testApp } from '../support/infra';
 
-const newStack = () => new Stack(testApp(SKIP_BUNDLING, { builtinCloudFormationValidation: false }), 'Test');
+const newStack = () => new Stack(testApp(SKIP_BUNDLING, { builtinCloudFormationValidation: false }), 'QualysLake');
 
 describe('ArchiveBucket', () => {
   it.each([

@@ -413,6 +413,20 @@ describe('two QualysLake stacks in one account and region', () => {
         'AWS::Athena::WorkGroup Name=qualys-lake-emea',
       ]),
     );
+    // Alarms watch their own stack's metrics: the service dimension is the stack's name.
+    const services = (stackId: string) => {
+      const template = Template.fromStack(new QualysLakeStack(testApp(FULL_CONTEXT), stackId));
+      const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as Resource[];
+      return new Set(
+        alarms.flatMap((alarm) =>
+          ((alarm.Properties.Dimensions ?? []) as { Name: string; Value: unknown }[])
+            .filter((dimension) => dimension.Name === 'service')
+            .map((dimension) => dimension.Value),
+        ),
+      );
+    };
+    expect(services('QualysLake')).toEqual(new Set(['qualys-lake']));
+    expect(services('QualysLakeEmea')).toEqual(new Set(['qualys-lake-emea']));
     const values = (names: string[]) => new Set(names.map((name) => name.slice(name.indexOf('=') + 1)));
     const shared = [...values(first)].filter((value) => values(second).has(value));
     expect(shared).toEqual([]);
