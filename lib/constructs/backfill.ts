@@ -16,7 +16,14 @@ export interface BackfillProps {
 
 /** Invocations of one window (or inventory runs) before the machine gives it up. @see {@link BACKFILL_LIMITS} */
 export const BACKFILL_LIMITS = {
+  /** Invocations in a row that made no progress (an error, or a stop before any page). */
   attemptsPerWindow: 6,
+  /** Invocations of one window in all, progress or not. */
+  runsPerWindow: 100,
+  /** Windows one execution may plan: an inline Map's events count against the 25,000 of its history. */
+  maxWindows: 1000,
+  /** Failed windows named in the failure's cause. */
+  failuresNamed: 20,
   inventoryRuns: 20,
   /** The shortest and longest wait between two attempts, in seconds. */
   minWaitSeconds: 60,
@@ -45,8 +52,25 @@ export const PLAN_WINDOWS = `(
 /** Seconds to wait after a run stopped early: what the gateway announced, within the bounds. */
 export const WAIT_SECONDS = `$max([${BACKFILL_LIMITS.minWaitSeconds}, $min([${BACKFILL_LIMITS.maxWaitSeconds}, $exists($states.input.summary.rateLimit.toWaitSec) ? $states.input.summary.rateLimit.toWaitSec : 0])])`;
 
-/** Whether the collector's summary says the window is done: no early stop, every window complete. */
-export const WINDOW_DONE = `$not($exists($states.input.summary.stoppedEarly)) and $count($states.input.summary.windows[complete = false]) = 0`;
+/** Whether the collector's summary says the window is done: a summary, no early stop, every window complete. */
+export const WINDOW_DONE = `$exists($states.input.summary.windows) and $not($exists($states.input.summary.stoppedEarly)) and $not($exists($states.input.summary.error)) and $count($states.input.summary.windows[complete = false]) = 0`;
+
+/** The windows of the Map's output that did not complete. `[…]` keeps a list of one a list. */
+export const FAILED_WINDOWS = '[$states.input[done = false]]';
+
+/** The execution's failure cause: how many windows failed, and the first of them with their errors. */
+export const FAILURE_CAUSE = `$string($count(${FAILED_WINDOWS})) & ' of ' & $string($count($states.input)) & ' windows failed; the first: ' & $join($map(${FAILED_WINDOWS}[[0..${BACKFILL_LIMITS.failuresNamed - 1}]], function($w) { $w.window.startAt & ' to ' & $w.window.endAt & ' (' & $w.error & ')' }), '; ')`;
+
+/** Whether the execution input is a range the machine can plan: ISO times in order, at most maxWindows windows. */
+export const VALID_RANGE = `(
+  $iso := /^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})$/;
+  $hours := $exists($states.input.windowHours) ? $states.input.windowHours : ${BACKFILL_LIMITS.defaultWindowHours};
+  $type($states.input.startAt) = 'string' and $type($states.input.endAt) = 'string'
+    and $contains($states.input.startAt, $iso) and $contains($states.input.endAt, $iso)
+    and $type($hours) = 'number' and $hours > 0
+    and $toMillis($states.input.startAt) < $toMillis($states.input.endAt)
+    and ($toMillis($states.input.endAt) - $toMillis($states.input.startAt)) / ($hours * 3600000) <= ${BACKFILL_LIMITS.maxWindows}
+)`;
 
 /**
  * A Step Functions machine that replays a historical CDR range: it splits the range into windows
@@ -72,8 +96,11 @@ export class BackfillMachine extends Construct {
         jitterStrategy: sfn.JitterType.FULL,
       });
 
-    const windowFailed = sfn.Pass.jsonata(this, 'WindowFailed', {
-      outputs: { window: '{% $states.input.window %}', done: false, error: '{% $states.input.error %}' },
+    // What a run reports, summed over a window's runs; `attempt` counts runs in a row without progress.
+    const tally = (summary: string) => ({
+      findings: `{% $sum([$states.input.findings, ${summary}.findings]) %}`,
+      newFindings: `{% $sum([$states.input.newFindings, ${summary}.newFindings]) %}`,
+      runs: '{% $states.input.runs + 1 %}',
     });
     const runWindow = tasks.LambdaInvoke.jsonata(this, 'RunWindow', {
       lambdaFunction: props.cdrFindings,
@@ -85,43 +112,62 @@ export class BackfillMachine extends Construct {
       outputs: {
         window: '{% $states.input.window %}',
         alerts: '{% $states.input.alerts %}',
-        attempt: '{% $states.input.attempt + 1 %}',
+        attempt: '{% $states.result.Payload.pages > 0 ? 0 : $states.input.attempt + 1 %}',
+        ...tally('$states.result.Payload'),
         summary: '{% $states.result.Payload %}',
       },
     });
     retryThrottled(runWindow);
-    runWindow.addCatch(windowFailed, {
+    // A run that failed (the function threw, or timed out) counts as an attempt without progress,
+    // and is tried again after a wait like a run that stopped early; only its error's name and the
+    // start of its cause are kept, so a window's state stays small.
+    const runFailed = sfn.Pass.jsonata(this, 'RunFailed', {});
+    runWindow.addCatch(runFailed, {
       errors: ['States.ALL'],
-      outputs: { window: '{% $states.input.window %}', error: '{% $states.errorOutput %}' },
-    });
-    const windowDone = sfn.Pass.jsonata(this, 'WindowDone', {
       outputs: {
         window: '{% $states.input.window %}',
-        done: true,
-        findings: '{% $states.input.summary.findings %}',
-        newFindings: '{% $states.input.summary.newFindings %}',
+        alerts: '{% $states.input.alerts %}',
+        attempt: '{% $states.input.attempt + 1 %}',
+        findings: '{% $states.input.findings %}',
+        newFindings: '{% $states.input.newFindings %}',
+        runs: '{% $states.input.runs + 1 %}',
+        summary: {
+          error:
+            '{% $states.errorOutput.Error & ": " & $substring($string($states.errorOutput.Cause), 0, 300) %}',
+        },
       },
     });
-    const gaveUp = sfn.Pass.jsonata(this, 'WindowGaveUp', {
-      outputs: {
-        window: '{% $states.input.window %}',
-        done: false,
-        error: '{% $states.input.summary.stoppedEarly %}',
-      },
-    });
+    const result = (done: boolean, error?: string) =>
+      sfn.Pass.jsonata(this, done ? 'WindowDone' : 'WindowGaveUp', {
+        outputs: {
+          window: '{% $states.input.window %}',
+          done,
+          runs: '{% $states.input.runs %}',
+          findings: '{% $states.input.findings %}',
+          newFindings: '{% $states.input.newFindings %}',
+          ...(error ? { error } : {}),
+        },
+      });
+    const windowDone = result(true);
+    const gaveUp = result(
+      false,
+      "{% $exists($states.input.summary.error) ? $states.input.summary.error : $exists($states.input.summary.stoppedEarly) ? $substring($string($states.input.summary.stoppedEarly), 0, 300) : 'the window did not complete' %}",
+    );
     const waitForBudget = sfn.Wait.jsonata(this, 'WaitForBudget', {
       time: sfn.WaitTime.seconds(`{% ${WAIT_SECONDS} %}`),
     });
     waitForBudget.next(runWindow);
-    const oneWindow = runWindow.next(
-      sfn.Choice.jsonata(this, 'WindowComplete')
-        .when(sfn.Condition.jsonata(`{% ${WINDOW_DONE} %}`), windowDone)
-        .when(
-          sfn.Condition.jsonata(`{% $states.input.attempt >= ${BACKFILL_LIMITS.attemptsPerWindow} %}`),
-          gaveUp,
-        )
-        .otherwise(waitForBudget),
-    );
+    const windowComplete = sfn.Choice.jsonata(this, 'WindowComplete')
+      .when(sfn.Condition.jsonata(`{% ${WINDOW_DONE} %}`), windowDone)
+      .when(
+        sfn.Condition.jsonata(
+          `{% $states.input.attempt >= ${BACKFILL_LIMITS.attemptsPerWindow} or $states.input.runs >= ${BACKFILL_LIMITS.runsPerWindow} %}`,
+        ),
+        gaveUp,
+      )
+      .otherwise(waitForBudget);
+    runFailed.next(windowComplete);
+    const oneWindow = runWindow.next(windowComplete);
 
     const windows = sfn.Map.jsonata(this, 'Windows', {
       items: sfn.ProvideItems.jsonata(`{% ${PLAN_WINDOWS} %}`),
@@ -130,18 +176,21 @@ export class BackfillMachine extends Construct {
         window: '{% $states.context.Map.Item.Value %}',
         alerts: '{% $exists($states.input.alerts) ? $states.input.alerts : false %}',
         attempt: 0,
+        runs: 0,
+        findings: 0,
+        newFindings: 0,
       },
     });
     windows.itemProcessor(oneWindow);
 
-    const failedWindows = '$states.input[done = false]';
+    const failedWindows = FAILED_WINDOWS;
     const cdr = windows.next(
       sfn.Choice.jsonata(this, 'AllWindowsDone')
         .when(
           sfn.Condition.jsonata(`{% $count(${failedWindows}) > 0 %}`),
           sfn.Fail.jsonata(this, 'WindowsFailed', {
             error: 'BackfillWindowsFailed',
-            cause: `{% $string(${failedWindows}.window) %}`,
+            cause: `{% ${FAILURE_CAUSE} %}`,
           }),
         )
         .otherwise(sfn.Succeed.jsonata(this, 'Backfilled', { outputs: '{% $states.input %}' })),
@@ -149,15 +198,10 @@ export class BackfillMachine extends Construct {
 
     const badRange = sfn.Fail.jsonata(this, 'InvalidRange', {
       error: 'InvalidRange',
-      cause: 'startAt and endAt must be ISO 8601 times with startAt before endAt',
+      cause: `startAt and endAt must be ISO 8601 times with an offset (Z or +hh:mm), startAt before endAt, windowHours a positive number, and at most ${BACKFILL_LIMITS.maxWindows} windows`,
     });
     const start = sfn.Choice.jsonata(this, 'What')
-      .when(
-        sfn.Condition.jsonata(
-          '{% $exists($states.input.startAt) and $exists($states.input.endAt) and $toMillis($states.input.startAt) < $toMillis($states.input.endAt) %}',
-        ),
-        cdr,
-      )
+      .when(sfn.Condition.jsonata(`{% ${VALID_RANGE} %}`), cdr)
       .otherwise(badRange);
     if (props.sdrInventory) {
       start.when(

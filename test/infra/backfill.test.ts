@@ -1,6 +1,13 @@
 import jsonata from 'jsonata';
 import { describe, expect, it } from 'vitest';
-import { BACKFILL_LIMITS, PLAN_WINDOWS, WAIT_SECONDS, WINDOW_DONE } from '../../lib/constructs/backfill';
+import {
+  BACKFILL_LIMITS,
+  FAILURE_CAUSE,
+  PLAN_WINDOWS,
+  VALID_RANGE,
+  WAIT_SECONDS,
+  WINDOW_DONE,
+} from '../../lib/constructs/backfill';
 import { synthStack } from '../support/infra';
 
 /** Evaluates an expression of the machine as Step Functions would, with `$states.input` bound. */
@@ -66,9 +73,9 @@ describe('the backfill state machine', () => {
         }),
       ]),
     );
-    expect(run.Catch).toEqual([
-      expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'WindowFailed' }),
-    ]);
+    expect(run.Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'RunFailed' })]);
+    // A failed run goes to the same choice as one that stopped early: wait, then try again.
+    expect(map.ItemProcessor.States.RunFailed).toMatchObject({ Type: 'Pass', Next: 'WindowComplete' });
     expect(map.ItemProcessor.States.WaitForBudget).toMatchObject({
       Type: 'Wait',
       Seconds: `{% ${WAIT_SECONDS} %}`,
@@ -79,7 +86,7 @@ describe('the backfill state machine', () => {
       Choices: [
         { Condition: `{% ${WINDOW_DONE} %}`, Next: 'WindowDone' },
         {
-          Condition: `{% $states.input.attempt >= ${BACKFILL_LIMITS.attemptsPerWindow} %}`,
+          Condition: `{% $states.input.attempt >= ${BACKFILL_LIMITS.attemptsPerWindow} or $states.input.runs >= ${BACKFILL_LIMITS.runsPerWindow} %}`,
           Next: 'WindowGaveUp',
         },
       ],
@@ -120,6 +127,63 @@ describe('the backfill state machine', () => {
     expect(
       await evaluate(WINDOW_DONE, { summary: { windows: [{ complete: true }, { complete: false }] } }),
     ).toBe(false);
+  });
+
+  it('plans only ranges it can finish: ISO times with an offset, in order, a positive window, at most 1000 windows', async () => {
+    const range = { startAt: '2026-11-20T00:00:00Z', endAt: '2026-11-21T00:00:00+01:00' };
+    expect(await evaluate(VALID_RANGE, range)).toBe(true);
+    for (const bad of [
+      { ...range, windowHours: 0 },
+      { ...range, windowHours: '6' },
+      { ...range, startAt: 'yesterday' },
+      { ...range, startAt: '2026-11-20T00:00:00' },
+      { startAt: range.endAt, endAt: range.startAt },
+      { startAt: '2020-01-01T00:00:00Z', endAt: '2026-11-21T00:00:00Z', windowHours: 1 },
+      { inventorySnapshot: true },
+    ]) {
+      expect(await evaluate(VALID_RANGE, bad), JSON.stringify(bad)).toBe(false);
+    }
+    const start = definition.States[definition.StartAt] as State & {
+      Choices: { Condition: string; Next: string }[];
+    };
+    expect(start.Choices[0]).toEqual({ Condition: `{% ${VALID_RANGE} %}`, Next: 'Windows' });
+    expect(start.Default).toBe('InvalidRange');
+  });
+
+  it("sums what a window's runs found, and counts only runs without progress as attempts", async () => {
+    const map = definition.States.Windows as State & { ItemProcessor: { States: Record<string, State> } };
+    const outputs = map.ItemProcessor.States.RunWindow?.Output as Record<string, string>;
+    const evaluateOutput = async (name: string, input: object, payload: object) =>
+      jsonata(outputs[name]?.slice(3, -3) ?? '').evaluate(
+        {},
+        { states: { input, result: { Payload: payload } } },
+      );
+    const before = { attempt: 3, runs: 4, findings: 10, newFindings: 7 };
+    expect(await evaluateOutput('findings', before, { findings: 5, pages: 1 })).toBe(15);
+    expect(await evaluateOutput('newFindings', before, { errorMessage: 'no counts' })).toBe(7);
+    expect(await evaluateOutput('attempt', before, { pages: 2 })).toBe(0);
+    expect(await evaluateOutput('attempt', before, { pages: 0, stoppedEarly: 'budget' })).toBe(4);
+    expect(await evaluateOutput('runs', before, { pages: 0 })).toBe(5);
+  });
+
+  it('fails at the end naming how many windows failed and the first of them, with their errors', async () => {
+    const windows = Array.from({ length: 30 }, (_, index) => ({
+      window: { startAt: `s${index}`, endAt: `e${index}` },
+      done: index % 10 === 0,
+      ...(index % 10 === 0 ? {} : { error: `Error ${index}` }),
+    }));
+    const cause = (await evaluate(FAILURE_CAUSE, windows)) as string;
+    expect(cause).toMatch(
+      /^27 of 30 windows failed; the first: s1 to e1 \(Error 1\); s2 to e2 \(Error 2\); /,
+    );
+    expect(cause.split('; ').length).toBe(BACKFILL_LIMITS.failuresNamed + 1);
+    expect(await evaluate(FAILURE_CAUSE, [windows[1]])).toBe(
+      '1 of 1 windows failed; the first: s1 to e1 (Error 1)',
+    );
+    expect(definition.States.AllWindowsDone).toMatchObject({
+      Choices: [{ Next: 'WindowsFailed' }],
+      Default: 'Backfilled',
+    });
   });
 
   it('takes an inventory snapshot on demand, running the inventory collector until it is complete', () => {
