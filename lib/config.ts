@@ -268,8 +268,12 @@ function emailMinimums(context: (key: string) => unknown, key: string): EmailSub
   }
   const shape = 'a list of {"address","minSeverity"} (or a comma string of address:LEVEL)';
   if (!Array.isArray(list)) throw contextError(key, `must be ${shape}, got ${JSON.stringify(value)}`);
+  const seen = new Set<string>();
   return list.map((entry) => {
     const { address, minSeverity } = (entry ?? {}) as { address?: unknown; minSeverity?: unknown };
+    if (typeof address === 'string' && seen.has(address.trim().toLowerCase()))
+      throw contextError(key, `lists ${address.trim()} twice; keep one entry per address`);
+    if (typeof address === 'string') seen.add(address.trim().toLowerCase());
     if (typeof address !== 'string' || !EMAIL.test(address.trim()))
       throw contextError(key, `must be ${shape}; "${JSON.stringify(entry)}" has no valid address`);
     if (minSeverity !== undefined && typeof minSeverity !== 'string' && typeof minSeverity !== 'number')

@@ -33,6 +33,8 @@ export async function runBackfill(
     alerts: options.alerts,
     maxAttempts: options.maxAttempts,
     maxWaitMs: options.maxWaitMinutes * 60_000,
+    // A deployed function may be held by a scheduled run: wait at least a minute, as the machine does.
+    minWaitMs: options.local === undefined ? 60_000 : 1_000,
   };
   let windows: number;
   try {
@@ -79,7 +81,9 @@ export async function runBackfill(
       const state =
         progress.waitMs !== undefined
           ? `window ${progress.index + 1} stopped early (${progress.answer?.error ?? progress.answer?.stoppedEarly ?? 'incomplete'}); again in ${Math.round(progress.waitMs / 1000)} s`
-          : `window ${progress.index + 1} done`;
+          : progress.answer?.error || progress.answer?.stoppedEarly
+            ? `window ${progress.index + 1} given up`
+            : `window ${progress.index + 1} done`;
       bar.update(progress.waitMs === undefined ? progress.index + 1 : progress.index, {
         findings,
         fresh,
@@ -114,25 +118,30 @@ async function runDeployed(
   const bar = progressBar(windows);
   let result: Awaited<ReturnType<typeof runOnStateMachine>>;
   try {
-    result = await runOnStateMachine(arn, plan, (progress) =>
+    result = await runOnStateMachine(arn, plan, (progress) => {
+      // Named at once, so an operator who stops watching can find (or stop) the execution.
+      if (progress.status === 'STARTING') printError(`started ${progress.executionArn}`);
       bar.update(progress.windowsFinished, {
         findings: '-',
         fresh: '-',
         state: progress.waiting ? 'waiting for the call budget to reopen' : progress.status.toLowerCase(),
-      }),
-    );
+      });
+    });
   } finally {
     bar.stop();
   }
-  const done = result.windows.filter((window) => window.done);
-  const fresh = done.reduce((sum, window) => sum + (window.newFindings ?? 0), 0);
-  print(
-    `Execution ${result.executionArn}: ${result.status}; ${done.length} of ${windows} windows done, ${fresh} new findings.`,
-  );
-  if (result.status !== 'SUCCEEDED')
+  if (result.status === 'SUCCEEDED') {
+    const fresh = result.windows.reduce((sum, window) => sum + (window.newFindings ?? 0), 0);
+    print(
+      `Execution ${result.executionArn}: SUCCEEDED; ${result.windows.length} windows done, ${fresh} new findings.`,
+    );
+  } else {
+    // A failed execution has no output; its cause says how many windows failed and which.
+    print(`Execution ${result.executionArn}: ${result.status}.`);
     printError(
       `${result.error ?? result.status}: ${result.cause ?? 'see the execution in the Step Functions console'}`,
     );
+  }
   return result.status === 'SUCCEEDED' ? 0 : 1;
 }
 

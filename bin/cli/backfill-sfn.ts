@@ -14,6 +14,7 @@ import {
 import type { BackfillPlan, Window } from './backfill';
 
 export interface ExecutionProgress {
+  executionArn: string;
   /** Windows the machine has finished (done, given up or failed). */
   windowsFinished: number;
   /** The machine is waiting in a Wait state for the budget to reopen. */
@@ -61,31 +62,42 @@ export async function runOnStateMachine(
     }),
   );
   if (!executionArn) throw new Error('Step Functions started no execution');
-  progress({ windowsFinished: 0, waiting: false, status: 'STARTING' });
+  progress({ executionArn, windowsFinished: 0, waiting: false, status: 'STARTING' });
 
   let windowsFinished = 0;
   let waiting = false;
-  let token: string | undefined;
-  const read = (events: HistoryEvent[]) => {
-    for (const event of events) {
+  /** The newest event already counted: each look reads back from the newest to it, no further. */
+  let seenUpTo = 0;
+  const newEvents = async (): Promise<HistoryEvent[]> => {
+    const fresh: HistoryEvent[] = [];
+    let token: string | undefined;
+    for (;;) {
+      const page = await client.send(
+        new GetExecutionHistoryCommand({
+          executionArn,
+          nextToken: token,
+          maxResults: 500,
+          reverseOrder: true,
+        }),
+      );
+      const events = page.events ?? [];
+      const unseen = events.filter((event) => (event.id ?? 0) > seenUpTo);
+      fresh.push(...unseen);
+      token = page.nextToken;
+      if (!token || unseen.length < events.length) break;
+    }
+    seenUpTo = Math.max(seenUpTo, ...fresh.map((event) => event.id ?? 0));
+    return fresh.reverse();
+  };
+  for (;;) {
+    for (const event of await newEvents()) {
       if (event.type === 'MapIterationSucceeded' || event.type === 'MapIterationFailed') windowsFinished++;
       if (event.type === 'WaitStateEntered') waiting = true;
       if (event.type === 'WaitStateExited' || event.type === 'TaskStateEntered') waiting = false;
     }
-  };
-  for (;;) {
-    // Only the events since the last look: the history of a long backfill has thousands.
-    do {
-      const page = await client.send(
-        new GetExecutionHistoryCommand({ executionArn, nextToken: token, maxResults: 1000 }),
-      );
-      read(page.events ?? []);
-      if (!page.nextToken) break;
-      token = page.nextToken;
-    } while (token);
     const execution = await client.send(new DescribeExecutionCommand({ executionArn }));
     const status = execution.status ?? 'RUNNING';
-    progress({ windowsFinished, waiting, status });
+    progress({ executionArn, windowsFinished, waiting, status });
     if (status !== 'RUNNING' && status !== 'PENDING_REDRIVE') {
       const output = execution.output ? (JSON.parse(execution.output) as ExecutionResult['windows']) : [];
       return {

@@ -35,6 +35,8 @@ export interface BackfillPlan {
   maxAttempts: number;
   /** The longest wait between two attempts of one window. */
   maxWaitMs: number;
+  /** The shortest: a minute for a deployed function (a scheduled run may hold it), less locally. */
+  minWaitMs?: number;
 }
 
 export interface BackfillProgress {
@@ -55,6 +57,10 @@ export interface BackfillResult {
   newFindings: number;
   pages: number;
 }
+
+/** SDK errors that no retry fixes. */
+const FINAL_ERRORS =
+  /^(ResourceNotFoundException|AccessDeniedException|AccessDenied|UnrecognizedClientException|InvalidSignatureException|CredentialsProviderError|ExpiredTokenException)$/;
 
 /** The range in windows of `windowHours`, the last one cut at `to`. */
 export function planWindows(from: Date, to: Date, windowHours: number): Window[] {
@@ -91,7 +97,9 @@ export async function backfill(
       try {
         answer = await invoke({ ...window, alerts: plan.alerts });
       } catch (error) {
-        answer = { error: (error as Error).message };
+        // Trying again cannot help (no such function, no permission, no credentials): stop here.
+        if (FINAL_ERRORS.test((error as Error).name)) throw error;
+        answer = { error: `${(error as Error).name}: ${(error as Error).message}` };
       }
       result.findings += answer.findings ?? 0;
       result.newFindings += answer.newFindings ?? 0;
@@ -113,7 +121,10 @@ export async function backfill(
       }
       // Budget spent: wait for the window to reopen, as the gateway said; otherwise back off.
       const announced = (answer.rateLimit?.toWaitSec ?? 0) * 1000;
-      const waitMs = Math.min(plan.maxWaitMs, Math.max(announced, 1000 * 2 ** (attempt - 1)));
+      const waitMs = Math.min(
+        plan.maxWaitMs,
+        Math.max(announced, plan.minWaitMs ?? 0, 1000 * 2 ** (attempt - 1)),
+      );
       progress({ window, index, total: windows.length, attempt, answer, waitMs });
       await sleep(waitMs);
     }

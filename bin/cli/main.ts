@@ -63,7 +63,7 @@ export async function main(argv: string[], print: Print = console.log, printErro
       const report = await doctor({
         ...credentials,
         gateway: {
-          allowedHosts: options.allowHost ?? hostsFromEnv(),
+          allowedHosts: options.allowHost?.map((host: string) => host.trim().toLowerCase()) ?? hostsFromEnv(),
           allowHttpLoopback: options.allowHttpLoopback ?? process.env.QUALYS_ALLOW_HTTP_LOOPBACK === 'true',
         },
         cdr: options.cdr,
@@ -215,8 +215,9 @@ async function doctorCredentials(options: { baseUrl?: string; username?: string;
     const secret = (await secretLoader(options.secretId)(true)) as Record<string, unknown>;
     const field = (name: string) => {
       const value = secret[name];
+      // A failed check (exit 1), not a mistake in the command.
       if (typeof value !== 'string' || value === '')
-        throw new UsageError(`the secret ${options.secretId} has no "${name}" string`);
+        throw new Error(`the secret ${options.secretId} has no "${name}" string`);
       return value;
     };
     return {

@@ -22,8 +22,11 @@ export function positive(flag: string) {
 export function isoTime(flag: string) {
   return (value: string) => {
     const time = new Date(value);
-    if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(time.getTime()))
-      throw new UsageError(`${flag} must be an ISO 8601 time such as 2026-11-01T00:00:00Z, not "${value}"`);
+    // An offset is required: without one, the time would be read in this machine's time zone.
+    if (!/^\d{4}-\d{2}-\d{2}(T[\d:.]+)?(Z|[+-]\d{2}:\d{2})$/.test(value) || Number.isNaN(time.getTime()))
+      throw new UsageError(
+        `${flag} must be an ISO 8601 time with its offset, such as 2026-11-01T00:00:00Z, not "${value}"`,
+      );
     return time;
   };
 }

@@ -7,6 +7,7 @@ import {
   GetQueryExecutionCommand,
   GetQueryResultsCommand,
   StartQueryExecutionCommand,
+  StopQueryExecutionCommand,
 } from '@aws-sdk/client-athena';
 import { NAMED_QUERIES, type NamedQueryDef } from '../../lib/athena/queries';
 import { openLocalLake, type Row } from '../../tools/local-lake/duckdb';
@@ -92,8 +93,11 @@ export async function queryAthena(target: AthenaTarget, request: QueryRequest): 
       throw new Error(
         `Athena query ${id} ${state}: ${execution?.Status?.StateChangeReason ?? 'no reason given'}`,
       );
-    if (Date.now() + delay > deadline)
-      throw new Error(`Athena query ${id} still ${state ?? 'unknown'} after ${target.timeoutMs} ms`);
+    if (Date.now() + delay > deadline) {
+      // Stopped, so it neither keeps scanning (and billing) nor writes results nobody reads.
+      await client.send(new StopQueryExecutionCommand({ QueryExecutionId: id })).catch(() => undefined);
+      throw new Error(`Athena query ${id} still ${state ?? 'unknown'} after ${target.timeoutMs} ms: stopped`);
+    }
     await sleep(delay);
   }
   const rows: Row[] = [];
@@ -103,8 +107,10 @@ export async function queryAthena(target: AthenaTarget, request: QueryRequest): 
     const page = await client.send(new GetQueryResultsCommand({ QueryExecutionId: id, NextToken: token }));
     columns ??= page.ResultSet?.ResultSetMetadata?.ColumnInfo?.map((column) => column.Name ?? '') ?? [];
     const data = page.ResultSet?.Rows ?? [];
-    // The first row of the first page repeats the column names.
-    for (const row of token === undefined ? data.slice(1) : data) {
+    // The first row of the first page repeats the column names (SELECT), or is data (SHOW, DESCRIBE).
+    const header =
+      token === undefined && data[0]?.Data?.every((cell, index) => cell.VarCharValue === columns?.[index]);
+    for (const row of header ? data.slice(1) : data) {
       const names = columns;
       rows.push(
         Object.fromEntries(names.map((name, index) => [name, row.Data?.[index]?.VarCharValue ?? null])),

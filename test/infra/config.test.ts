@@ -95,6 +95,11 @@ describe('parseConfig', () => {
       /no valid address/,
     ],
     [{ qualysSecretName: 'q', stackName: 'qualys_lake' }, 'stackName', /CloudFormation stack name/],
+    [
+      { qualysSecretName: 'q', alertEmailSubscriptions: 'a@example.com:HIGH, A@example.com:LOW' },
+      'alertEmailSubscriptions',
+      /lists A@example.com twice/,
+    ],
     [{ qualysSecretName: 'q', cdrScheduleMinutes: '0' }, 'cdrScheduleMinutes', /integer >= 1/],
     [{ qualysSecretName: 'q', logRetentionDays: 100 }, 'logRetentionDays', /retention periods/],
     [

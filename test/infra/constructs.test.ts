@@ -10,7 +10,8 @@ import { ArchiveBucket } from '../../lib/constructs/archive';
 import { Collector, scheduleExpression } from '../../lib/constructs/collector';
 import { constructSnapshot, SKIP_BUNDLING, testApp } from '../support/infra';
 
-const newStack = () => new Stack(testApp(SKIP_BUNDLING, { builtinCloudFormationValidation: false }), 'QualysLake');
+const newStack = () =>
+  new Stack(testApp(SKIP_BUNDLING, { builtinCloudFormationValidation: false }), 'QualysLake');
 
 describe('ArchiveBucket', () => {
   it.each([

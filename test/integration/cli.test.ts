@@ -255,6 +255,19 @@ describe('qualys-lake backfill --local', () => {
     }
   });
 
+  simulatorTest('a time without its offset is a usage error (it would be read in local time)', async () => {
+    const result = await run(
+      'backfill',
+      '--from',
+      '2026-11-01T00:00:00',
+      '--to',
+      '2026-11-02T00:00:00Z',
+      '--local',
+    );
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(/--from must be an ISO 8601 time with its offset/);
+  });
+
   simulatorTest('a range that ends before it starts is a usage error', async () => {
     const result = await run(
       'backfill',

@@ -25,19 +25,17 @@ beforeEach(() => sfn.reset());
 describe('runOnStateMachine', () => {
   it('starts the machine with the range and follows its Map iterations and waits to the end', async () => {
     sfn.on(StartExecutionCommand).resolves({ executionArn: EXECUTION, startDate: new Date() });
+    // As the real API answers: the whole history each time, newest first with reverseOrder.
+    const event = (id: number, type: string) => ({ id, type, timestamp: new Date() }) as never;
+    const first = [
+      event(3, 'WaitStateEntered'),
+      event(2, 'MapIterationSucceeded'),
+      event(1, 'ExecutionStarted'),
+    ];
     sfn
       .on(GetExecutionHistoryCommand)
-      .resolvesOnce({
-        events: [{ type: 'MapIterationSucceeded', id: 1, timestamp: new Date() }],
-        nextToken: 't1',
-      })
-      .resolvesOnce({ events: [{ type: 'WaitStateEntered', id: 2, timestamp: new Date() }] })
-      .resolvesOnce({
-        events: [
-          { type: 'WaitStateExited', id: 3, timestamp: new Date() },
-          { type: 'MapIterationSucceeded', id: 4, timestamp: new Date() },
-        ],
-      });
+      .resolvesOnce({ events: first })
+      .resolvesOnce({ events: [event(5, 'MapIterationSucceeded'), event(4, 'WaitStateExited'), ...first] });
     const windows = [
       {
         window: { startAt: '2026-11-20T00:00:00.000Z', endAt: '2026-11-20T12:00:00.000Z' },
@@ -71,12 +69,14 @@ describe('runOnStateMachine', () => {
       alerts: false,
     });
     expect(start?.args[0].input.name).toMatch(/^backfill-20261120T0000-20261121T0000-[0-9a-z]+$/);
-    // The second look asks only for the events after the first page it read.
-    expect(sfn.commandCalls(GetExecutionHistoryCommand)[1]?.args[0].input.nextToken).toBe('t1');
+    expect(sfn.commandCalls(GetExecutionHistoryCommand)[0]?.args[0].input).toMatchObject({
+      reverseOrder: true,
+    });
     expect(seen).toEqual([
-      { windowsFinished: 0, waiting: false, status: 'STARTING' },
-      { windowsFinished: 1, waiting: true, status: 'RUNNING' },
-      { windowsFinished: 2, waiting: false, status: 'SUCCEEDED' },
+      { executionArn: EXECUTION, windowsFinished: 0, waiting: false, status: 'STARTING' },
+      // Each window counted once, though every look returns the whole history.
+      { executionArn: EXECUTION, windowsFinished: 1, waiting: true, status: 'RUNNING' },
+      { executionArn: EXECUTION, windowsFinished: 2, waiting: false, status: 'SUCCEEDED' },
     ]);
     expect(sleeps).toEqual([5_000]);
     expect(result).toMatchObject({ status: 'SUCCEEDED', windows });
