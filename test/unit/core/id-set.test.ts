@@ -59,6 +59,15 @@ describe('IdSet memory', () => {
     expect(set.byteLength / set.size).toBeLessThan(30);
   });
 
+  it('fills its table to seven eighths before doubling it: 100,000 ids in 2^17 slots', () => {
+    const set = new IdSet();
+    for (const id of many(0, 100_000)) set.add(id);
+    // At most three quarters full, 100,000 ids would take 2^18 slots (1 MiB, not 512 KiB).
+    expect(set.byteLength).toBeLessThanOrEqual(100_000 * ID_BYTES + 256 * 1024 + 2 ** 17 * 4);
+    for (const id of many(0, 100_000)) expect(set.has(id)).toBe(true);
+    expect(many(100_000, 1000).some((id) => set.has(id))).toBe(false);
+  });
+
   it('keeps stored bytes as its keys without copying or writing into them, and adds past them', () => {
     const original = new IdSet();
     for (const id of many(0, 40_000)) original.add(id);
