@@ -2,7 +2,7 @@
  * The CPU floor of ingesting CDR findings (issue 10): on the raw pages a collector run received,
  * the least any collector must do with them: decode the bytes, JSON.parse the page, write its
  * findings as NDJSON (JSON.stringify per finding) and gzip that at level 6 (zlib's default, as
- * the collector's gzipSync). Fetching the archived page from S3 and un-gzipping the archive copy
+ * the collector gzips its curated objects; it archives the raw page at level 3). Fetching the archived page from S3 and un-gzipping the archive copy
  * are outside the timed part: the collector got those bytes off the wire.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
