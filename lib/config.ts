@@ -161,6 +161,21 @@ export function parseConfig(context: (key: string) => unknown): QualysLakeConfig
   };
 }
 
+/** Schedule intervals of lag the lag alarm allows by default: one run may be starved or fail, not three. */
+export const LAG_ALARM_PERIODS = 3;
+
+/** Minutes between a collector's runs, as configured. */
+export function scheduleMinutes(config: QualysLakeConfig, name: FunctionName): number {
+  return config[
+    `${CONTEXT_PREFIX[name]}ScheduleMinutes` as `${string}ScheduleMinutes` & keyof QualysLakeConfig
+  ] as number;
+}
+
+/** Lag in minutes above which a collector's lag alarm fires: its context key, else three intervals. */
+export function lagThresholdMinutes(config: QualysLakeConfig, name: FunctionName): number {
+  return config.lagAlarmMinutes[name] ?? LAG_ALARM_PERIODS * scheduleMinutes(config, name);
+}
+
 /**
  * How each collector's context keys start: `<prefix>ScheduleMinutes`, `<prefix>LagAlarmMinutes`.
  */

@@ -1,4 +1,5 @@
 import { SingleBar } from 'cli-progress';
+import { BACKFILL_LIMITS } from '../../lib/backfill-limits';
 import { type BackfillPlan, backfill, lambdaInvoker, planWindows, type WindowInvoker } from './backfill';
 import { runOnStateMachine } from './backfill-sfn';
 import { localDir, outputEnding, stackOutputs, UsageError } from './options';
@@ -34,7 +35,7 @@ export async function runBackfill(
     maxAttempts: options.maxAttempts,
     maxWaitMs: options.maxWaitMinutes * 60_000,
     // A deployed function may be held by a scheduled run: wait at least a minute, as the machine does.
-    minWaitMs: options.local === undefined ? 60_000 : 1_000,
+    minWaitMs: options.local === undefined ? BACKFILL_LIMITS.minWaitSeconds * 1000 : 1_000,
   };
   let windows: number;
   try {

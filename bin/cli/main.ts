@@ -7,7 +7,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { FUNCTION_NAMES, type FunctionName } from '../../functions/core/names';
-import { CONFIG_DEFAULTS } from '../../lib/config';
+import { BACKFILL_LIMITS } from '../../lib/backfill-limits';
+import { lagThresholdMinutes, parseConfig } from '../../lib/config';
 import { formatTable } from '../../tools/local-lake/duckdb';
 import { doctor, doctorExitCode, formatDoctor } from './doctor';
 import { bucketSource, type LakeSource, localSource } from './lake-source';
@@ -92,7 +93,7 @@ export async function main(argv: string[], print: Print = console.log, printErro
     .option('--json', 'print the status as JSON')
     .action(async (options) => {
       const source = lakeSourceFrom(options);
-      const schedules = scheduleMinutes();
+      const thresholds = lagThresholds();
       let history: Awaited<ReturnType<typeof runHistory>> | undefined;
       let historyProblem: string | undefined;
       if (options.local === undefined && options.metrics) {
@@ -103,8 +104,8 @@ export async function main(argv: string[], print: Print = console.log, printErro
           historyProblem = `could not read CloudWatch (${(error as Error).name}): last run and last success are not shown`;
         }
       }
-      const status = { ...(await lakeStatus(source, schedules, Date.now(), history)), historyProblem };
-      print(options.json ? JSON.stringify(status, null, 2) : formatStatus(status, schedules));
+      const status = { ...(await lakeStatus(source, thresholds, Date.now(), history)), historyProblem };
+      print(options.json ? JSON.stringify(status, null, 2) : formatStatus(status, thresholds));
       exitCode = statusExitCode(status);
     });
 
@@ -173,12 +174,12 @@ export async function main(argv: string[], print: Print = console.log, printErro
     )
     .addOption(
       new Option('--max-attempts <n>', 'invocations of one window')
-        .default(6)
+        .default(BACKFILL_LIMITS.attemptsPerWindow)
         .argParser(positive('--max-attempts')),
     )
     .addOption(
       new Option('--max-wait-minutes <m>', 'longest wait for the budget between attempts')
-        .default(65)
+        .default(BACKFILL_LIMITS.maxWaitSeconds / 60)
         .argParser(positive('--max-wait-minutes')),
     )
     .action(async (options) => {
@@ -254,23 +255,17 @@ function lakeSourceFrom(options: { local?: string | true; bucket?: string; outpu
   return bucketSource(bucket);
 }
 
-/** Schedules as deployed: cdk.json's context where it sets them, else the stack's defaults. */
-function scheduleMinutes(): Record<FunctionName, number> {
-  let context: Record<string, unknown> = {};
-  if (existsSync('cdk.json'))
-    context = (JSON.parse(readFileSync('cdk.json', 'utf8')).context ?? {}) as typeof context;
-  const minutes = (key: keyof typeof CONFIG_DEFAULTS) => {
-    const value = Number(context[key] ?? CONFIG_DEFAULTS[key]);
-    return Number.isFinite(value) && value > 0 ? value : Number(CONFIG_DEFAULTS[key]);
-  };
-  const keys: Record<FunctionName, keyof typeof CONFIG_DEFAULTS> = {
-    'cdr-findings': 'cdrScheduleMinutes',
-    'sdr-inventory': 'sdrInventoryScheduleMinutes',
-    'sdr-posture': 'sdrPostureScheduleMinutes',
-    'sdr-reports': 'sdrReportsScheduleMinutes',
-  };
-  return Object.fromEntries(FUNCTION_NAMES.map((name) => [name, minutes(keys[name])])) as Record<
-    FunctionName,
-    number
-  >;
+/**
+ * Each collector's lag-alarm threshold as the stack sets it, read from cdk.json's context by the
+ * stack's own reader: `status` calls a collector behind exactly when its alarm would fire.
+ */
+function lagThresholds(): Record<FunctionName, number> {
+  const context = existsSync('cdk.json')
+    ? ((JSON.parse(readFileSync('cdk.json', 'utf8')).context ?? {}) as Record<string, unknown>)
+    : {};
+  // The secret's name does not matter here; only the schedules and thresholds are read.
+  const config = parseConfig((key) => context[key] ?? (key === 'qualysSecretName' ? 'unused' : undefined));
+  return Object.fromEntries(
+    FUNCTION_NAMES.map((name) => [name, lagThresholdMinutes(config, name)]),
+  ) as Record<FunctionName, number>;
 }

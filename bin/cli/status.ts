@@ -20,7 +20,7 @@ export interface CollectorStatus {
   /** The instant the collector's data is complete up to, or undefined before its first success. */
   freshAsOf?: string;
   lagMinutes?: number;
-  /** Behind when the lag passes three schedule periods (the freshness alarm's default). */
+  /** Behind when the lag passes the collector's lag-alarm threshold (three schedule periods by default). */
   behind: boolean;
   /** When the collector last saved progress. */
   lastSaved?: string;
@@ -67,7 +67,8 @@ const minutesBetween = (from: string, to: number) =>
 
 export async function lakeStatus(
   source: LakeSource,
-  scheduleMinutes: Record<FunctionName, number>,
+  /** Each collector's lag-alarm threshold in minutes. */
+  thresholdMinutes: Record<FunctionName, number>,
   now = Date.now(),
   history?: Partial<Record<FunctionName, RunHistory>>,
 ): Promise<LakeStatus> {
@@ -84,7 +85,7 @@ export async function lakeStatus(
     rest: Omit<CollectorStatus, 'collector' | 'freshness' | 'freshAsOf' | 'lagMinutes' | 'behind'>,
   ): CollectorStatus => {
     const lagMinutes = freshAsOf ? minutesBetween(freshAsOf, now) : undefined;
-    const limit = 3 * scheduleMinutes[collector];
+    const limit = thresholdMinutes[collector];
     return {
       collector,
       freshness,
@@ -187,12 +188,12 @@ export async function lakeStatus(
 
 const ago = (minutes: number) => (minutes < 120 ? `${minutes} min` : `${(minutes / 60).toFixed(1)} h`);
 
-export function formatStatus(status: LakeStatus, scheduleMinutes: Record<FunctionName, number>): string {
+export function formatStatus(status: LakeStatus, thresholdMinutes: Record<FunctionName, number>): string {
   const lines = [`Lake ${status.where}, at ${status.at}`, ''];
   for (const collector of status.collectors) {
     const flag = collector.behind ? 'BEHIND' : 'ok';
     lines.push(
-      `${collector.collector.padEnd(14)} ${flag.padEnd(7)} ${collector.freshness}: ${collector.freshAsOf ?? 'none yet'} (${collector.lagMinutes === undefined ? 'nothing yet' : `${ago(collector.lagMinutes)} ago`}; behind past ${3 * scheduleMinutes[collector.collector]} min)`,
+      `${collector.collector.padEnd(14)} ${flag.padEnd(7)} ${collector.freshness}: ${collector.freshAsOf ?? 'none yet'} (${collector.lagMinutes === undefined ? 'nothing yet' : `${ago(collector.lagMinutes)} ago`}; behind past ${thresholdMinutes[collector.collector]} min)`,
     );
     for (const detail of collector.details) lines.push(`${''.padEnd(23)}${detail}`);
     lines.push(

@@ -4,6 +4,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { BACKFILL_LIMITS } from '../backfill-limits';
 import { acknowledge, wildcardResourceFinding } from '../nag';
 
 export interface BackfillProps {
@@ -14,22 +15,7 @@ export interface BackfillProps {
   readonly logRetention: logs.RetentionDays;
 }
 
-/** Invocations of one window (or inventory runs) before the machine gives it up. @see {@link BACKFILL_LIMITS} */
-export const BACKFILL_LIMITS = {
-  /** Invocations in a row that made no progress (an error, or a stop before any page). */
-  attemptsPerWindow: 6,
-  /** Invocations of one window in all, progress or not. */
-  runsPerWindow: 100,
-  /** Windows one execution may plan: an inline Map's events count against the 25,000 of its history. */
-  maxWindows: 1000,
-  /** Failed windows named in the failure's cause. */
-  failuresNamed: 20,
-  inventoryRuns: 20,
-  /** The shortest and longest wait between two attempts, in seconds. */
-  minWaitSeconds: 60,
-  maxWaitSeconds: 65 * 60,
-  defaultWindowHours: 24,
-} as const;
+export { BACKFILL_LIMITS };
 
 /**
  * The windows of a range, as a JSONata expression over the execution input `{startAt, endAt,

@@ -20,6 +20,7 @@ import {
   METRICS,
 } from '../../functions/core/names';
 import { bundleFunction, PROJECT_ROOT } from '../bundle';
+import { LAG_ALARM_PERIODS } from '../config';
 import { acknowledge, wildcardResourceFinding } from '../nag';
 import { nameWords } from '../stack-names';
 import type { AlertTopic } from './alerts';
@@ -71,9 +72,6 @@ export interface CollectorOptions {
    */
   readonly lagAlarmThreshold?: Duration;
 }
-
-/** Schedule intervals of lag the lag alarm allows by default: one run may be starved or fail, not three. */
-export const LAG_ALARM_PERIODS = 3;
 
 export interface CollectorProps extends CollectorOptions {
   /** Which function to bundle and deploy (`functions/<name>/index.ts`). */

@@ -188,8 +188,13 @@ describe('qualys-lake status and query, on a lake a collector wrote', () => {
       expect(report.budget).toMatchObject({ limit: 300, remaining: 300 - sim.stats.requests });
 
       // The same status read straight from the bucket, as for a deployed stack.
-      const schedules = { 'cdr-findings': 15, 'sdr-inventory': 360, 'sdr-posture': 60, 'sdr-reports': 360 };
-      const fromBucket = await lakeStatus(bucketSource(lake.bucket, aws.s3), schedules);
+      const thresholds = {
+        'cdr-findings': 45,
+        'sdr-inventory': 1080,
+        'sdr-posture': 180,
+        'sdr-reports': 1080,
+      };
+      const fromBucket = await lakeStatus(bucketSource(lake.bucket, aws.s3), thresholds);
       expect(fromBucket.collectors.find((item) => item.collector === 'cdr-findings')).toMatchObject({
         freshAsOf: checkpoint.watermark,
       });

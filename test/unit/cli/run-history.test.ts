@@ -66,10 +66,10 @@ describe('runHistory', () => {
         },
       ],
     };
-    const schedules = { 'cdr-findings': 15, 'sdr-inventory': 360, 'sdr-posture': 60, 'sdr-reports': 360 };
-    expect(formatStatus(status, schedules)).toContain(
+    const thresholds = { 'cdr-findings': 45, 'sdr-inventory': 1080, 'sdr-posture': 180, 'sdr-reports': 1080 };
+    expect(formatStatus(status, thresholds)).toContain(
       'last run 2026-11-29T03:15:00.000Z, last success 2026-11-29T03:00:00.000Z (CloudWatch, 5-minute periods)',
     );
-    expect(formatStatus({ ...status, historyRead: false }, schedules)).not.toContain('last run');
+    expect(formatStatus({ ...status, historyRead: false }, thresholds)).not.toContain('last run');
   });
 });
