@@ -67,18 +67,11 @@ export async function runBackfill(
     return runDeployed(arn, plan, windows, print, printError);
   }
 
-  print(
-    `Backfill ${plan.from.toISOString()} → ${plan.to.toISOString()}: ${windows} window(s) of ${plan.windowHours} h, ` +
-      `alerts ${plan.alerts ? 'on' : 'off'}.`,
-  );
+  print(describe(plan, windows, ''));
   const bar = progressBar(windows);
-  let findings = 0;
-  let fresh = 0;
   let result: Awaited<ReturnType<typeof backfill>>;
   try {
     result = await backfill(plan, invoke, (progress) => {
-      findings += progress.answer?.findings ?? 0;
-      fresh += progress.answer?.newFindings ?? 0;
       const state =
         progress.waitMs !== undefined
           ? `window ${progress.index + 1} stopped early (${progress.answer?.error ?? progress.answer?.stoppedEarly ?? 'incomplete'}); again in ${Math.round(progress.waitMs / 1000)} s`
@@ -86,8 +79,8 @@ export async function runBackfill(
             ? `window ${progress.index + 1} given up`
             : `window ${progress.index + 1} done`;
       bar.update(progress.waitMs === undefined ? progress.index + 1 : progress.index, {
-        findings,
-        fresh,
+        findings: progress.sofar.findings,
+        fresh: progress.sofar.newFindings,
         state,
       });
     });
@@ -112,10 +105,7 @@ async function runDeployed(
   print: Print,
   printError: Print,
 ): Promise<number> {
-  print(
-    `Backfill ${plan.from.toISOString()} → ${plan.to.toISOString()} on ${arn}: ${windows} window(s) of ` +
-      `${plan.windowHours} h, alerts ${plan.alerts ? 'on' : 'off'}.`,
-  );
+  print(describe(plan, windows, ` on ${arn}`));
   const bar = progressBar(windows);
   let result: Awaited<ReturnType<typeof runOnStateMachine>>;
   try {
@@ -145,6 +135,10 @@ async function runDeployed(
   }
   return result.status === 'SUCCEEDED' ? 0 : 1;
 }
+
+const describe = (plan: BackfillPlan, windows: number, where: string) =>
+  `Backfill ${plan.from.toISOString()} → ${plan.to.toISOString()}${where}: ${windows} window(s) of ` +
+  `${plan.windowHours} h, alerts ${plan.alerts ? 'on' : 'off'}.`;
 
 function progressBar(total: number): SingleBar {
   // The bar goes to stderr, so stdout stays the report a script reads.

@@ -42,6 +42,8 @@ export interface BackfillPlan {
 export interface BackfillProgress {
   window: Window;
   index: number;
+  /** The backfill so far, this answer included. */
+  sofar: Pick<BackfillResult, 'findings' | 'newFindings'>;
   total: number;
   attempt: number;
   answer?: WindowAnswer;
@@ -108,7 +110,7 @@ export async function backfill(
         !answer.error && !answer.stoppedEarly && (answer.windows ?? []).every((w) => w.complete);
       if (complete) {
         result.done++;
-        progress({ window, index, total: windows.length, attempt, answer });
+        progress({ window, index, total: windows.length, attempt, answer, sofar: result });
         break;
       }
       if (attempt >= plan.maxAttempts) {
@@ -116,7 +118,7 @@ export async function backfill(
           window,
           reason: answer.error ?? answer.stoppedEarly ?? 'the window did not complete',
         });
-        progress({ window, index, total: windows.length, attempt, answer });
+        progress({ window, index, total: windows.length, attempt, answer, sofar: result });
         break;
       }
       // Budget spent: wait for the window to reopen, as the gateway said; otherwise back off.
@@ -125,7 +127,7 @@ export async function backfill(
         plan.maxWaitMs,
         Math.max(announced, plan.minWaitMs ?? 0, 1000 * 2 ** (attempt - 1)),
       );
-      progress({ window, index, total: windows.length, attempt, answer, waitMs });
+      progress({ window, index, total: windows.length, attempt, answer, waitMs, sofar: result });
       await sleep(waitMs);
     }
   }

@@ -93,6 +93,7 @@ export async function lakeStatus(
       lagMinutes,
       behind: lagMinutes === undefined || lagMinutes > limit,
       ...rest,
+      ...history?.[collector],
     };
   };
 

@@ -2,7 +2,7 @@ import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwat
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { runHistory } from '../../../bin/cli/run-history';
-import { formatStatus, type LakeStatus } from '../../../bin/cli/status';
+import { formatStatus, type LakeStatus, lakeStatus } from '../../../bin/cli/status';
 
 const cloudwatch = mockClient(CloudWatchClient);
 beforeEach(() => cloudwatch.reset());
@@ -44,6 +44,19 @@ describe('runHistory', () => {
         ],
       },
       Stat: 'SampleCount',
+    });
+  });
+
+  it('puts them on each collector of the status it is given to', async () => {
+    const empty = { where: 's3://archive', get: async () => undefined, list: async () => [] };
+    const thresholds = { 'cdr-findings': 45, 'sdr-inventory': 1080, 'sdr-posture': 180, 'sdr-reports': 1080 };
+    const status = await lakeStatus(empty, thresholds, Date.parse('2026-11-29T03:20:00Z'), {
+      'cdr-findings': { lastRun: '2026-11-29T03:15:00.000Z', lastSuccess: '2026-11-29T03:00:00.000Z' },
+    });
+    expect(status.historyRead).toBe(true);
+    expect(status.collectors.find((item) => item.collector === 'cdr-findings')).toMatchObject({
+      lastRun: '2026-11-29T03:15:00.000Z',
+      lastSuccess: '2026-11-29T03:00:00.000Z',
     });
   });
 
