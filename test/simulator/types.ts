@@ -66,7 +66,10 @@ export interface CdrOptions {
   lateFraction?: number;
   /** Default 120: the longest delay of a `lateFraction` finding. */
   lateMaxMinutes?: number;
-  /** Late findings in the last `lateDelayMinutes` before the anchor, default 4. */
+  /**
+   * Default 4: findings in the last `lateDelayMinutes` before the anchor (less 10 minutes, so none
+   * turns visible in the clock's first 10 minutes) that reach the API `lateDelayMinutes` late.
+   */
   lateFindings?: number;
   /** Default 120: late findings become visible this long after their timestamp. */
   lateDelayMinutes?: number;

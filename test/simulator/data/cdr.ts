@@ -52,6 +52,9 @@ export interface RemoteIpDetails {
 export const SEVERITY_NAMES = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'] as const;
 export type SeverityName = (typeof SEVERITY_NAMES)[number];
 
+/** Late findings (`late.count`) turn visible at least this long after the anchor. */
+const LATE_MARGIN_MS = 10 * 60_000;
+
 export const CUSTOMER_UUID = 'e3b1c0d2-5f4a-4c8e-9a71-2d6f0b8c963e';
 
 /** A finding plus when it becomes visible through the API (simulator clock, epoch ms). */
@@ -668,8 +671,11 @@ export class CdrFactory {
     const lateRng = Rng.for(this.seed, `cdr-late:${anchor}`);
     const delayMs = late.delayMinutes * 60_000;
     const historyMs = historyHours * hour;
+    // None turns visible in the first LATE_MARGIN_MS of the clock: a test lasting seconds (the clock
+    // starts up to a minute after an anchor it floors) never sees one appear mid-run by chance.
+    const span = Math.min(historyMs, Math.max(0, delayMs - LATE_MARGIN_MS));
     for (let i = 0; i < late.count; i++) {
-      const ts = Math.floor((anchor - lateRng.next() * Math.min(delayMs, historyMs)) / 1000) * 1000;
+      const ts = Math.floor((anchor - lateRng.next() * span) / 1000) * 1000;
       out.push({ finding: this.make(lateRng, ts), ts, visibleAt: ts + delayMs });
     }
     return out;
