@@ -61,6 +61,8 @@ export type CuratedDataset = (typeof CURATED_DATASETS)[keyof typeof CURATED_DATA
 /** Environment variables read by the Lambdas. */
 export const ENV = {
   qualysSecretId: 'QUALYS_SECRET_ID',
+  /** The subscription the function serves (functions/core/subscription.ts); `default` when unset. */
+  subscription: 'QUALYS_SUBSCRIPTION',
   archiveBucket: 'ARCHIVE_BUCKET',
   alertTopicArn: 'ALERT_TOPIC_ARN',
   alertMinSeverity: 'ALERT_MIN_SEVERITY',
