@@ -15,3 +15,16 @@ export const COLLECTOR_MANIFESTS: Record<FunctionName, CollectorManifest> = {
   'sdr-posture': sdrPostureManifest,
   'sdr-reports': sdrReportsManifest,
 };
+
+export { DEFAULT_SUBSCRIPTION } from './core/subscription';
+/** The Security Lake writer's facts for the stack: not a collector (no Qualys client, no secret). */
+export {
+  SECURITY_LAKE_CLASS_NAMES,
+  SECURITY_LAKE_CLASSES,
+  SECURITY_LAKE_ENV,
+  SECURITY_LAKE_FUNCTION,
+  type SecurityLakeClass,
+  type SecurityLakeSource,
+  type SecurityLakeTarget,
+  securityLakeGrants,
+} from './security-lake/manifest';

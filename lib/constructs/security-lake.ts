@@ -1,0 +1,182 @@
+import { Aws, Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ENV, type FunctionName, METRICS } from '../../functions/core/names';
+import {
+  SECURITY_LAKE_ENV,
+  SECURITY_LAKE_FUNCTION,
+  type SecurityLakeClass,
+  type SecurityLakeTarget,
+  securityLakeGrants,
+} from '../../functions/manifests';
+import { acknowledge, wildcardResourceFinding } from '../nag';
+import type { SecurityLakeOptions } from '../security-lake-config';
+import { nameWords } from '../stack-names';
+import type { AlertTopic } from './alerts';
+import type { ArchiveBucket } from './archive';
+import { functionCode, scheduleExpression } from './collector';
+
+export interface SecurityLakeWriterProps {
+  /** The subscription whose curated records it writes (QUALYS_SUBSCRIPTION). */
+  readonly subscription: string;
+  readonly options: SecurityLakeOptions;
+  readonly archive: ArchiveBucket;
+  /** Topic the writer's alarms notify. @default alarms have no actions */
+  readonly alerts?: AlertTopic;
+  /** @default RetentionDays.THREE_MONTHS */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * The Security Lake writer of one subscription (README "Amazon Security Lake"): a scheduled Lambda
+ * function that reads the subscription's curated records of the classes configured, and writes
+ * OCSF Parquet to each class's custom source with that source's provider role. Its own role may
+ * read those curated prefixes, read and write its state, and assume exactly the configured
+ * provider roles; it has no permission on the Security Lake bucket itself.
+ */
+export class SecurityLakeWriter extends Construct {
+  readonly function: lambda.Function;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly schedule: scheduler.Schedule;
+  readonly errorsAlarm: cloudwatch.Alarm;
+  readonly deadLetterAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: SecurityLakeWriterProps) {
+    super(scope, id);
+    const { options, subscription } = props;
+    const classes = Object.keys(options.sources) as SecurityLakeClass[];
+    const roleArns = [...new Set(Object.values(options.sources).map((source) => source.roleArn))];
+    const minutes = options.scheduleMinutes;
+    const maxEventAge = Duration.minutes(Math.min(minutes, 360));
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+    });
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    acknowledge(
+      this.deadLetterQueue,
+      'AwsSolutions-SQS3',
+      'This queue is itself the dead-letter queue of the writer (Lambda on-failure destination and Scheduler DLQ).',
+    );
+
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Writes the ${subscription} subscription's OCSF records to Amazon Security Lake`,
+    });
+    this.logGroup.grantWrite(this.role);
+    props.archive.grantPrefixes(this.role, securityLakeGrants(subscription, classes));
+    // The provider roles Security Lake created for the custom sources: these and no other.
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: roleArns }),
+    );
+
+    const target: SecurityLakeTarget = {
+      region: options.region ?? Aws.REGION,
+      accountId: options.accountId ?? Aws.ACCOUNT_ID,
+      sources: options.sources,
+    };
+    this.function = new lambda.Function(this, 'Function', {
+      description: `Writes Qualys records of subscription ${subscription} to Amazon Security Lake as OCSF`,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      handler: 'index.handler',
+      // lib/bundle.ts takes a collector's FunctionName; the bundle is built the same way from functions/security-lake.
+      code: functionCode(SECURITY_LAKE_FUNCTION as FunctionName),
+      role: this.role,
+      environment: {
+        [ENV.archiveBucket]: props.archive.bucketName,
+        [ENV.subscription]: subscription,
+        [SECURITY_LAKE_ENV.target]: Stack.of(this).toJsonString(target),
+        [SECURITY_LAKE_ENV.lookbackDays]: String(options.lookbackDays),
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: nameWords(Stack.of(this).stackName).join('-'),
+        POWERTOOLS_METRICS_NAMESPACE: METRICS.namespace,
+      },
+      timeout: Duration.minutes(15),
+      memorySize: 1024,
+      logGroup: this.logGroup,
+      // Runs share the batch checkpoints, so they must not overlap.
+      reservedConcurrentExecutions: 1,
+      retryAttempts: 2,
+      maxEventAge,
+      onFailure: new destinations.SqsDestination(this.deadLetterQueue),
+    });
+    acknowledge(
+      this.function,
+      'AwsSolutions-L1',
+      'Pinned to Node.js 22: lib/bundle.ts targets node22 and the handlers are tested on it; move both together.',
+    );
+
+    const scheduleRole = new iam.Role(this, 'ScheduleRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: {
+          StringEquals: {
+            'aws:SourceAccount': Aws.ACCOUNT_ID,
+            'aws:SourceArn': Stack.of(this).formatArn({
+              service: 'scheduler',
+              resource: 'schedule-group',
+              resourceName: 'default',
+            }),
+          },
+        },
+      }),
+      description: `Lets EventBridge Scheduler start the Security Lake writer of ${subscription}`,
+    });
+    acknowledge(
+      scheduleRole,
+      wildcardResourceFinding(this, `${this.function.functionArn}:*`),
+      'lambda:InvokeFunction on this one function and its versions/aliases (`:*`), as Function.grantInvoke grants.',
+    );
+    this.schedule = new scheduler.Schedule(this, 'Schedule', {
+      description: `Writes a Security Lake batch of ${subscription} every ${minutes} minutes`,
+      schedule:
+        scheduleExpression(minutes, 0) ?? scheduler.ScheduleExpression.rate(Duration.minutes(minutes)),
+      target: new schedulerTargets.LambdaInvoke(this.function, {
+        role: scheduleRole,
+        input: scheduler.ScheduleTargetInput.fromObject({}),
+        deadLetterQueue: this.deadLetterQueue,
+        retryAttempts: 2,
+        maxEventAge,
+      }),
+    });
+
+    this.errorsAlarm = new cloudwatch.Alarm(this, 'ErrorsAlarm', {
+      alarmDescription: `The Security Lake writer of ${subscription} failed a run (its pending batch is written again next run); see its log group ${this.logGroup.logGroupName}.`,
+      metric: this.function.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
+      alarmDescription: `Runs of the Security Lake writer of ${subscription} failed after retries or could not start; inspect and purge the dead-letter queue.`,
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (props.alerts) {
+      const action = new cloudwatchActions.SnsAction(props.alerts.topic);
+      this.errorsAlarm.addAlarmAction(action);
+      this.deadLetterAlarm.addAlarmAction(action);
+    }
+  }
+}
