@@ -2,8 +2,10 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { FUNCTION_NAMES, type FunctionName } from '../functions/core/names';
 import { parseMinSeverity, SEVERITY_LEVELS } from '../functions/core/severity';
+import { DEFAULT_SUBSCRIPTION } from '../functions/manifests';
 import { ConfigError, parseHostList } from '../functions/runtime/env';
 import { type FunctionEnvironments, parseFunctionSettings } from './function-settings';
+import { parseSecurityLake, type SecurityLakeConfig } from './security-lake-config';
 
 /**
  * Deployment settings, read once from CDK context (`cdk.json` or `-c key=value`) and validated here, so
@@ -39,6 +41,8 @@ export interface QualysLakeConfig {
   readonly lagAlarmMinutes: Readonly<Partial<Record<FunctionName, number>>>;
   /** Most MiB one Athena query may scan before the workgroup cancels it. */
   readonly athenaScanCutoffMiB: number;
+  /** The Security Lake writer per subscription (README "Amazon Security Lake"); absent: none. */
+  readonly securityLake?: SecurityLakeConfig;
 }
 
 /** An address that gets only alerts at or above its own minimum. */
@@ -158,7 +162,14 @@ export function parseConfig(context: (key: string) => unknown): QualysLakeConfig
       1,
     ),
     ...parseOperations(context),
+    ...securityLakeOf(context),
   };
+}
+
+/** `securityLake`, checked against the deployment's subscriptions (one, `default`, until they are configurable). */
+function securityLakeOf(context: (key: string) => unknown): Pick<QualysLakeConfig, 'securityLake'> {
+  const securityLake = parseSecurityLake(context, [DEFAULT_SUBSCRIPTION]);
+  return securityLake ? { securityLake } : {};
 }
 
 /** Schedule intervals of lag the lag alarm allows by default: one run may be starved or fail, not three. */

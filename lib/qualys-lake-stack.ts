@@ -11,6 +11,8 @@ import { BackfillMachine } from './constructs/backfill';
 import { LakeCatalog } from './constructs/catalog';
 import { Collector, type CollectorOptions } from './constructs/collector';
 import { Monitoring } from './constructs/monitoring';
+import { SecurityLakeWriter } from './constructs/security-lake';
+import type { SecurityLakeOptions } from './security-lake-config';
 
 export interface QualysLakeStackProps extends StackProps {
   /**
@@ -58,6 +60,8 @@ export class QualysLakeStack extends Stack {
   readonly backfill: BackfillMachine;
   /** The collectors' dashboard. */
   readonly monitoring: Monitoring;
+  /** The Security Lake writer of each subscription the `securityLake` context configures. */
+  readonly securityLake = new Map<string, SecurityLakeWriter>();
 
   constructor(scope: Construct, id: string, props: QualysLakeStackProps = {}) {
     super(scope, id, {
@@ -115,6 +119,9 @@ export class QualysLakeStack extends Stack {
       logRetention: config.logRetention,
     });
     this.monitoring = new Monitoring(this, 'Monitoring', { collectors: [...this.collectors.values()] });
+    for (const [subscription, options] of Object.entries(config.securityLake ?? {})) {
+      this.addSecurityLakeWriter(subscription, options);
+    }
 
     new CfnOutput(this, 'ArchiveBucketName', {
       description: 'Bucket holding raw pages, curated NDJSON and collector state',
@@ -144,6 +151,23 @@ export class QualysLakeStack extends Stack {
       description:
         'CloudWatch dashboard of the collectors: runs, calls, budget, lag, records, alerts, errors',
       value: this.monitoring.dashboard.dashboardName,
+    });
+  }
+
+  /** The Security Lake writer of one subscription, its function name output as `SecurityLake<Name>FunctionName`. */
+  private addSecurityLakeWriter(subscription: string, options: SecurityLakeOptions): void {
+    const id = `SecurityLake${pascalCase(subscription)}`;
+    const writer = new SecurityLakeWriter(this, id, {
+      subscription,
+      options,
+      archive: this.archive,
+      alerts: this.alerts,
+      logRetention: this.config.logRetention,
+    });
+    this.securityLake.set(subscription, writer);
+    new CfnOutput(this, `${id}FunctionName`, {
+      description: `Lambda function writing subscription ${subscription} to Amazon Security Lake`,
+      value: writer.function.functionName,
     });
   }
 

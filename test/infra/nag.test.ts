@@ -3,7 +3,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { QualysLakeStack } from '../../lib/qualys-lake-stack';
-import { FULL_CONTEXT, SKIP_BUNDLING, testApp } from '../support/infra';
+import { FULL_CONTEXT, SECURITY_LAKE_CONTEXT, SKIP_BUNDLING, testApp } from '../support/infra';
 
 /**
  * cdk-nag 3 is a policy validation plugin: `app.synth()` throws a ValidationFailed report when a
@@ -38,6 +38,10 @@ describe('cdk-nag AwsSolutions', () => {
 
   it('has no unacknowledged findings without them', () => {
     expect(findings({ ...SKIP_BUNDLING, qualysSecretName: 'test/qualys' })).toEqual([]);
+  });
+
+  it('has no unacknowledged findings with the Security Lake writer on', () => {
+    expect(findings({ ...FULL_CONTEXT, securityLake: SECURITY_LAKE_CONTEXT })).toEqual([]);
   });
 
   it('would report a finding (the check is not vacuous)', () => {

@@ -22,6 +22,26 @@ export const FULL_CONTEXT = {
   slackChannelId: 'C0000',
 };
 
+export const CDR_ROLE = 'arn:aws:iam::111122223333:role/AmazonSecurityLake-Provider-qualys-cdr-eu-west-1';
+export const POSTURE_ROLE =
+  'arn:aws:iam::111122223333:role/AmazonSecurityLake-Provider-qualys-posture-eu-west-1';
+/** A `securityLake` context of the default subscription: one source by name, one by location. */
+export const SECURITY_LAKE_CONTEXT = {
+  default: {
+    bucket: 'aws-security-data-lake-eu-west-1-abcdef',
+    region: 'eu-west-1',
+    accountId: '111122223333',
+    scheduleMinutes: 30,
+    sources: {
+      detectionFinding: { sourceName: 'qualys-cdr', roleArn: CDR_ROLE, externalId: 'qualys-lake-cdr' },
+      complianceFinding: {
+        location: 's3://aws-security-data-lake-eu-west-1-abcdef/ext/qualys-posture/1.0/',
+        roleArn: POSTURE_ROLE,
+        externalId: 'qualys-lake-posture',
+      },
+    },
+  },
+};
 /** A fresh App with cdk.json's context, overridden by `context`. */
 export function testApp(context: Record<string, unknown> = FULL_CONTEXT, props: AppProps = {}): App {
   return new App({ ...props, context: { ...CDK_JSON_CONTEXT, ...context } });
