@@ -299,7 +299,7 @@ describe('npx qualys-lake', () => {
         timeout: 30_000,
       },
     );
-    for (const verb of ['doctor', 'status', 'query', 'backfill'])
+    for (const verb of ['doctor', 'status', 'query', 'backfill', 'upgrade'])
       expect(stdout).toMatch(new RegExp(`^  ${verb} `, 'm'));
   });
 });
