@@ -187,6 +187,20 @@ export async function main(argv: string[], print: Print = console.log, printErro
       exitCode = await runBackfill(options, print, printError);
     });
 
+  program
+    .command('upgrade')
+    .description(
+      "Move a single-subscription deployment's state and curated data into subscription default's layout",
+    )
+    .option('--bucket <name>', "the deployed stack's archive bucket (AWS credentials from the environment)")
+    .option('--local [dir]', `the local lake (default ./${DEFAULT_LAKE})`)
+    .option('--dry-run', 'count what would be copied; write and delete nothing')
+    .option('--delete-legacy', 'delete the legacy objects once their copies are verified')
+    .action(async (options) => {
+      const { upgradeCommand } = await import('./upgrade');
+      await upgradeCommand(options, print);
+    });
+
   try {
     await program.parseAsync(argv);
     return exitCode;

@@ -5,6 +5,7 @@ import type { PageJournal } from '../core/journal';
 import { offsetPaging } from '../core/paging';
 import { gzipAsync, RAW_GZIP_LEVEL, toNdjsonGzipAsync, utcDate } from '../core/records';
 import type { AlertCounts, AlertingDependencies, Run, RunCounts } from '../core/run';
+import { keyInBucket } from '../core/scoped-store';
 import type { SeenDelta, SeenIndex } from '../core/seen-index';
 import { alertsAt } from '../core/severity';
 import { CDR_FINDINGS_PATH, listFindings } from '../qualys/cdr';
@@ -222,7 +223,10 @@ async function writePage(
     { window, offset },
   );
 
-  const where = (curatedKey: string) => ({ bucket: deps.settings.bucket, curatedKey });
+  const where = (curatedKey: string) => ({
+    bucket: deps.settings.bucket,
+    curatedKey: keyInBucket(run.store, curatedKey),
+  });
   const severe = fresh.filter(({ finding }) => alertsAt(finding.severity, deps.settings.minSeverity));
   const caughtUp = unalerted.filter(({ record }) =>
     alertsAt(record.finding.severity, deps.settings.minSeverity),
@@ -275,7 +279,7 @@ async function curate(
       findings.map((finding) => finding.uuid),
     );
     keyOfDay.set(day, key);
-    const lineage = { lake_ingested_at: ingestedAt, lake_raw_key: rawKey };
+    const lineage = { lake_ingested_at: ingestedAt, lake_raw_key: keyInBucket(run.store, rawKey) };
     await run.store.put(key, await toNdjsonGzipAsync(findings, lineage), {
       contentType: 'application/x-ndjson',
       contentEncoding: 'gzip',

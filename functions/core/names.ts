@@ -104,6 +104,12 @@ export const ALERT_SOURCE = {
  */
 export const ALERT_RANK_ATTRIBUTE = 'rank';
 
+/**
+ * Message attribute naming the subscription an alert is about (String), on every alert and digest:
+ * what a filter policy routes one customer's alerts by.
+ */
+export const ALERT_SUBSCRIPTION_ATTRIBUTE = 'subscription';
+
 /** Folder under `state/<collector>/` for the alerts SNS refused for their content. */
 export const ALERTS_REJECTED_FOLDER = 'alerts-rejected/';
 
@@ -114,7 +120,7 @@ export const collectorPrefix = (area: 'raw' | 'state' | 'reports', name: Functio
 /**
  * CloudWatch metrics as the handlers publish them (Powertools, EMF) and the stack alarms on them:
  * the namespace and service the stack sets, the names the stack alarms on, and the dimensions every
- * metric carries (`service` and `collector`).
+ * metric carries (`service`, `collector` and `subscription`).
  */
 export const METRICS = {
   namespace: 'QualysLake',
@@ -130,4 +136,9 @@ export const METRICS = {
   /** Calls left in the Qualys rate-limit window, as the gateway last announced them. */
   budgetRemaining: 'BudgetRemaining',
 } as const;
-export const METRIC_DIMENSIONS = { service: 'service', collector: 'collector' } as const;
+export const METRIC_DIMENSIONS = {
+  service: 'service',
+  collector: 'collector',
+  /** The subscription the function serves (QUALYS_SUBSCRIPTION). */
+  subscription: 'subscription',
+} as const;

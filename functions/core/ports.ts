@@ -29,6 +29,12 @@ export interface ObjectStore {
   list(prefix: string): AsyncIterable<string>;
   /** Deletes objects (a missing key is no error); only under prefixes a manifest lists in `deletes`. */
   delete(keys: readonly string[]): Promise<void>;
+  /**
+   * The key in the bucket a key of this store is kept under, where the two differ (a subscription's
+   * store adds its level, core/scoped-store.ts): what lineage fields and alerts show a user.
+   * Read it with `keyInBucket(store, key)`.
+   */
+  keyInBucket?(key: string): string;
 }
 
 /** One alert: a plain-text email body, an AWS Chatbot custom notification and the attributes. */

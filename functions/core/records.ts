@@ -1,6 +1,7 @@
 import { promisify } from 'node:util';
 import { gunzipSync, gzip as gzipCallback, gzipSync } from 'node:zlib';
 import type { ObjectStore } from './ports';
+import { keyInBucket } from './scoped-store';
 
 /** Encodes records as gzip-compressed NDJSON: one JSON object per line, Athena's JSON SerDe input. */
 export function toNdjsonGzip(records: readonly unknown[]): Uint8Array {
@@ -80,7 +81,9 @@ export async function readJson<T>(store: ObjectStore, key: string): Promise<T | 
   try {
     return JSON.parse(text) as T;
   } catch {
-    throw new Error(`s3 object ${key} is not valid JSON; delete or repair it to continue`);
+    throw new Error(
+      `s3 object ${keyInBucket(store, key)} is not valid JSON; delete or repair it to continue`,
+    );
   }
 }
 

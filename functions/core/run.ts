@@ -9,6 +9,7 @@ import type { AlertOutbox } from './alerts/outbox';
 import { PagingError } from './paging';
 import type { AlertSink, ObjectStore, PutOptions, RunLogger } from './ports';
 import { writeJson } from './records';
+import { keyInBucket } from './scoped-store';
 
 /**
  * The skeleton every collector run shares: a store that counts what the run writes, one call cap,
@@ -242,7 +243,10 @@ export class Run<S extends RunCounts> {
           reason: encodeURIComponent(error.message.slice(0, 1000)),
         },
       });
-      this.logger.warn('Archived a response that could not be used', { key, endpoint: error.endpoint });
+      this.logger.warn('Archived a response that could not be used', {
+        key: keyInBucket(this.store, key),
+        endpoint: error.endpoint,
+      });
       return key;
     } catch (writeError) {
       this.logger.warn('Could not archive a response that could not be used', {
@@ -323,5 +327,6 @@ function countingStore(store: ObjectStore, counted: () => void): ObjectStore {
     exists: (key) => store.exists(key),
     list: (prefix) => store.list(prefix),
     delete: (keys) => store.delete(keys),
+    keyInBucket: (key) => keyInBucket(store, key),
   };
 }

@@ -6,10 +6,14 @@ import { s3 } from '../aws/s3-client';
 import { S3LedgerStore } from '../aws/s3-ledger';
 import { S3Store } from '../aws/s3-store';
 import { secretLoader } from '../aws/secret';
+import { subscriptionAlerts } from '../core/alerts/subscription';
+import { blockingLegacyObject, upgradeRequired } from '../core/legacy-layout';
 import type { CollectorManifest } from '../core/manifest';
-import { ENV, type FunctionName, METRIC_DIMENSIONS, METRICS } from '../core/names';
+import { CALL_BUDGET_LEDGER_KEY, ENV, type FunctionName, METRIC_DIMENSIONS, METRICS } from '../core/names';
 import type { AlertSink, ObjectStore, RunLogger } from '../core/ports';
 import { ABORT_MARGIN_MS, FINISH_MARGIN_MS, type RunCounts, RunError } from '../core/run';
+import { ScopedStore } from '../core/scoped-store';
+import { DEFAULT_SUBSCRIPTION, SUBSCRIPTION_NAME, scopeKey } from '../core/subscription';
 import { type CallOptions, QualysClient } from '../qualys/client';
 import { type Env, integer, parseBoolean, parsed, parseHostList, requiredString } from './env';
 import { logger, metrics, runLogger } from './powertools';
@@ -22,6 +26,8 @@ import { logger, metrics, runLogger } from './powertools';
 export interface CommonConfig {
   secretId: string;
   bucket: string;
+  /** The one subscription this function serves: every key it touches is under its level. */
+  subscription: string;
   requestTimeoutMs: number;
   maxRetries: number;
   callReserve: number;
@@ -35,6 +41,13 @@ export function readCommonConfig(env: Env): CommonConfig {
   return {
     secretId: requiredString(env, ENV.qualysSecretId),
     bucket: requiredString(env, ENV.archiveBucket),
+    subscription: parsed(
+      env,
+      ENV.subscription,
+      DEFAULT_SUBSCRIPTION,
+      (name) => (SUBSCRIPTION_NAME.test(name) ? name : undefined),
+      '1 to 24 lowercase letters, digits or hyphens, starting with a letter',
+    ),
     requestTimeoutMs: integer(env, ENV.requestTimeoutMs, 30_000, { min: 1_000, max: 300_000 }),
     maxRetries: integer(env, ENV.maxRetries, 4, { min: 0, max: 10 }),
     callReserve: integer(env, ENV.callReserve, 0, { min: 0, max: 100_000 }),
@@ -62,7 +75,8 @@ export function qualysClientFor(config: CommonConfig, collector: FunctionName): 
     budget: {
       reserve: config.callReserve,
       maxWaitMs: config.maxLimitWaitSeconds * 1000,
-      ledger: new S3LedgerStore(s3, config.bucket),
+      // Each subscription has its own budget at Qualys, and so its own ledger.
+      ledger: new S3LedgerStore(s3, config.bucket, scopeKey(CALL_BUDGET_LEDGER_KEY, config.subscription)),
       collector,
     },
     logger: runLogger,
@@ -184,6 +198,21 @@ function alertSinks(
 }
 
 /**
+ * The check that keeps a `default` function from starting on a bucket a single-subscription
+ * deployment left in the legacy layout (core/legacy-layout.ts). Once passed, never made again in
+ * this execution environment; other subscriptions never had a legacy layout and skip it.
+ */
+function layoutCheck(common: CommonConfig, manifest: CollectorManifest) {
+  let passed = common.subscription !== DEFAULT_SUBSCRIPTION;
+  return async (bucket: ObjectStore): Promise<void> => {
+    if (passed) return;
+    const found = await blockingLegacyObject(bucket, manifest);
+    if (found !== undefined) throw upgradeRequired(found, common.bucket, ENV.subscription);
+    passed = true;
+  };
+}
+
+/**
  * The whole handler of a collector: settings read once at init, the middy chain, the deadline,
  * metrics from the run summary (also from the partial summary of a run that failed part-way).
  */
@@ -195,14 +224,18 @@ export function collectorHandler<Settings, Summary extends RunCounts>(
   const alertsFor = alertSinks(definition.manifest, definition.alerts, env);
   const qualys = qualysClientFor(common, definition.manifest.name);
   const settings = { ...definition.settings(env), bucket: common.bucket };
-  // Every metric names its collector, so the dashboard and the alarms can tell them apart.
-  metrics.setDefaultDimensions({ [METRIC_DIMENSIONS.collector]: definition.manifest.name });
+  // Every metric names its collector and subscription, so the dashboard and the alarms can tell them apart.
+  metrics.setDefaultDimensions({
+    [METRIC_DIMENSIONS.collector]: definition.manifest.name,
+    [METRIC_DIMENSIONS.subscription]: common.subscription,
+  });
+  const layout = layoutCheck(common, definition.manifest);
   // The Qualys client lives as long as the execution environment (its JWT is reused); the S3 and
   // SNS adapters are made per invocation, bound to its abort signal.
-  const runtimeFor = (signal: AbortSignal | undefined): CollectorRuntime<Settings> => ({
+  const runtimeFor = (signal: AbortSignal | undefined, bucket: ObjectStore): CollectorRuntime<Settings> => ({
     qualys,
-    store: new S3Store(s3, common.bucket, { signal }),
-    alerts: alertsFor(signal),
+    store: new ScopedStore(bucket, common.subscription),
+    alerts: subscriptionAlerts(alertsFor(signal), common.subscription),
     logger: runLogger,
     settings,
   });
@@ -220,8 +253,10 @@ export function collectorHandler<Settings, Summary extends RunCounts>(
     logger.info(definition.finished, { summary: { ...summary, checkpoint: undefined } });
   };
   return lambda(async (event: unknown, context, signal) => {
+    const bucket = new S3Store(s3, common.bucket, { signal });
+    await layout(bucket);
     try {
-      const summary = await definition.run(runtimeFor(signal), event, {
+      const summary = await definition.run(runtimeFor(signal, bucket), event, {
         deadline: deadlineOf(context),
         signal,
       });

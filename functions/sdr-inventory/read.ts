@@ -2,6 +2,7 @@ import { CURATED_DATASETS } from '../core/names';
 import { pageNumberPaging } from '../core/paging';
 import { gzip, toNdjsonGzip } from '../core/records';
 import type { Run, RunCounts } from '../core/run';
+import { keyInBucket } from '../core/scoped-store';
 import type { CallOptions, JsonResponse, QualysClient } from '../qualys/client';
 import { QualysApiError } from '../qualys/errors';
 import { pathSegmentProblem } from '../qualys/path-segment';
@@ -263,7 +264,7 @@ async function curate(
     ...extra,
     lake_snapshot_id: snapshot.snapshotId,
     lake_ingested_at: ingestedAt,
-    lake_raw_key: rawKey,
+    lake_raw_key: keyInBucket(run.store, rawKey),
   }));
   await run.store.put(key, toNdjsonGzip(tagged), {
     contentType: 'application/x-ndjson',

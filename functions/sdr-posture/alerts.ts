@@ -25,7 +25,16 @@ export type PostureAlertKind = 'failed' | 'recovered' | 'baseline';
 /** Where the alerted rows are, for the alert's "next steps". */
 export interface PostureLocation {
   bucket: string;
+  /**
+   * The key in the bucket of a logical key (the run's store adds the subscription level).
+   * @default the key itself
+   */
+  keyInBucket?: (key: string) => string;
 }
+
+/** An object's address in an alert: where it is in the bucket. */
+export const s3PathOf = (where: PostureLocation, key: string): string =>
+  `s3://${where.bucket}/${where.keyInBucket ? where.keyInBucket(key) : key}`;
 
 /** Said in the email of a failure whose criticality qualys-lake cannot read (it alerts anyway). */
 const UNKNOWN_CRITICALITY =
@@ -110,7 +119,7 @@ export function postureFailedMessage(seen: ControlObservation, where: PostureLoc
   const resource = resourceLabel(seen);
   const connector = connectorLabel(seen);
   const athena = athenaQuery(seen);
-  const s3Path = `s3://${where.bucket}/${seen.curatedKey}`;
+  const s3Path = s3PathOf(where, seen.curatedKey);
   const email = [
     `Qualys SaaSDR posture: a control fails, criticality ${criticality}`,
     ...(criticality === 'UNKNOWN' ? [UNKNOWN_CRITICALITY] : []),
@@ -196,7 +205,7 @@ export function postureRecoveredMessage(
       ? 'now passes'
       : `is no longer reported as failing (the latest evaluation of policy "${poll.policyName}" does not list it)`;
   const athena = athenaQuery(failure);
-  const s3Path = `s3://${where.bucket}/${failure.curatedKey}`;
+  const s3Path = s3PathOf(where, failure.curatedKey);
   const email = [
     `Qualys SaaSDR posture: a failing control passes again, criticality ${criticality}`,
     '',

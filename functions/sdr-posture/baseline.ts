@@ -13,6 +13,7 @@ import {
   type PostureLocation,
   postureAttributes,
   resourceLabel,
+  s3PathOf,
 } from './alerts';
 import { evidenceSentences } from './evidence';
 import { sdrPostureKeys } from './keys';
@@ -92,7 +93,7 @@ export function baselineMessage(summary: BaselineSummary, where: PostureLocation
   const level = severityLabel(worst?.criticality);
   const connectorName = text(pair.connectorName, String(pair.connectorId));
   const athena = athenaQuery(summary);
-  const s3Prefix = `s3://${where.bucket}/${sdrPostureKeys.curatedOfPair(poll, pair)}`;
+  const s3Prefix = s3PathOf(where, sdrPostureKeys.curatedOfPair(poll, pair));
   const listed = failing.slice(0, EMAIL_LINES).map(failureLine);
   const count = `${failing.length} failing ${failing.length === 1 ? 'resource' : 'resources'}`;
   const email = [

@@ -11,6 +11,7 @@ import {
   Run,
   RunError,
 } from '../core/run';
+import { keyInBucket } from '../core/scoped-store';
 import type { CallOptions } from '../qualys/client';
 import { QualysAuthError, QualysRedirectError } from '../qualys/errors';
 import { CONNECTOR_TYPES, ControlSchema, getReporting, type Reporting, SDR_PATHS } from '../qualys/sdr';
@@ -137,7 +138,15 @@ async function readReportingPage(
     { connectorId: pair.connectorId, policyId: pair.policyId, page: pageNumber },
   );
 
-  const page = { poll, pair, pageNumber, rawKey, curatedKey, ingestedAt: run.isoNow() };
+  const page = {
+    poll,
+    pair,
+    pageNumber,
+    rawKey,
+    rawKeyInBucket: keyInBucket(run.store, rawKey),
+    curatedKey,
+    ingestedAt: run.isoNow(),
+  };
   const { rows, observations } = curateControls(valid, body, page);
   for (const seen of observations) observe(observed, seen, state.failures);
   if (rows.length > 0) {
@@ -160,7 +169,7 @@ async function completePair(
   const meetsThreshold = criticalityAtLeast(settings.minCriticality);
   const result = comparePair(state.failures, pair, observed, poll.pollId, meetsThreshold);
   const recovered = settings.notifyRecovery ? result.recovered : [];
-  const where = { bucket: settings.bucket };
+  const where = { bucket: settings.bucket, keyInBucket: (key: string) => keyInBucket(run.store, key) };
   const firstRead = !state.hasBaseline(pair);
   // The first read of a pair: what already fails goes out as one summary, not one alert each.
   const summarize = firstRead && settings.baselineSummary;

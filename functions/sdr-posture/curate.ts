@@ -78,7 +78,13 @@ export interface ReportingPage {
   poll: PollRef;
   pair: Pick<PairProgress, 'connectorId' | 'connectorType' | 'connectorName' | 'policyId' | 'policyName'>;
   pageNumber: number;
+  /** The raw page's logical key, kept in the posture state. */
   rawKey: string;
+  /**
+   * Where the raw page is in the bucket: the rows' lineage (`lake_raw_key`).
+   * @default rawKey
+   */
+  rawKeyInBucket?: string;
   curatedKey: string;
   ingestedAt: string;
 }
@@ -135,7 +141,7 @@ export function curateControls(
         evidenceDetails,
         lake_run_id: poll.pollId,
         lake_ingested_at: page.ingestedAt,
-        lake_raw_key: rawKey,
+        lake_raw_key: page.rawKeyInBucket ?? rawKey,
         lake_connector_id: String(pair.connectorId),
         lake_policy_id: String(pair.policyId),
         lake_page: pageNumber,

@@ -4,6 +4,7 @@ import { ENV } from '../core/names';
 import { pageNumberPaging } from '../core/paging';
 import { gzip, keyTime, writeJson } from '../core/records';
 import { type CollectorDependencies, emptyRunCounts, Run, type RunCounts, RunError } from '../core/run';
+import { keyInBucket } from '../core/scoped-store';
 import type { CallOptions } from '../qualys/client';
 import { DeadlineError, isStopSignal, QualysRedirectError } from '../qualys/errors';
 import type { Page } from '../qualys/schemas';
@@ -166,7 +167,7 @@ async function noteContentFailure(work: Work, report: ArchivableReport, reason: 
         fileUuid: report.fileUuid,
         attempts,
         reason,
-        key: sdrReportsKeys.setAside(report),
+        key: keyInBucket(run.store, sdrReportsKeys.setAside(report)),
       },
     );
   }

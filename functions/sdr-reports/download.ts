@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ObjectStore } from '../core/ports';
 import { safeKeySegment, toNdjsonGzip, writeJson } from '../core/records';
+import { keyInBucket } from '../core/scoped-store';
 import type { CallOptions, QualysClient } from '../qualys/client';
 import { QualysApiError } from '../qualys/errors';
 import { downloadReport, SDR_PATHS } from '../qualys/sdr';
@@ -130,6 +131,8 @@ export async function archiveReport(
   }
 
   const sha256 = hash.digest('hex');
+  // What a reader is shown (the record, the metadata, the run summary) is where the file is in the bucket.
+  const fileInBucket = keyInBucket(store, fileKey);
   const downloadedAt = new Date(now()).toISOString();
   const fileName = fileNameFromDisposition(response.headers.get('content-disposition'));
   await store.put(
@@ -137,7 +140,7 @@ export async function archiveReport(
     toNdjsonGzip([
       {
         ...report,
-        lake_file_key: fileKey,
+        lake_file_key: fileInBucket,
         lake_file_name: fileName,
         lake_content_type: contentType,
         lake_bytes: bytes,
@@ -151,10 +154,10 @@ export async function archiveReport(
   );
   const metadata: ReportMetadata = {
     report,
-    file: { key: fileKey, contentType, fileName, bytes, sha256 },
+    file: { key: fileInBucket, contentType, fileName, bytes, sha256 },
     downloadedAt,
     runId,
   };
   await writeJson(store, sdrReportsKeys.metadata(report), metadata);
-  return { fileUuid: report.fileUuid, key: fileKey, bytes, sha256 };
+  return { fileUuid: report.fileUuid, key: fileInBucket, bytes, sha256 };
 }

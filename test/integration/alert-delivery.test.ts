@@ -108,7 +108,10 @@ describe('alert delivery', () => {
       for (const alert of alerts) {
         expect(alert.attributes.severity).toBe('UNKNOWN');
         expect(alert.subject).toMatch(/^\[UNKNOWN\] /);
-        expect(alert.email).toMatch(/^Qualys CDR threat finding, severity UNKNOWN /);
+        // The first line names the subscription; the finding's headline follows.
+        expect(alert.email).toMatch(
+          /^Qualys subscription: default\n\nQualys CDR threat finding, severity UNKNOWN /,
+        );
       }
     });
   });

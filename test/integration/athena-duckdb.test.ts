@@ -163,12 +163,16 @@ async function mirrorCurated(): Promise<void> {
 async function loadRecords(): Promise<void> {
   for (const table of TABLES) {
     const rows: Row[] = [];
-    const dir = path.join(lakeDir, 'curated', table.name);
-    for (const folder of await readdir(dir).catch(() => [] as string[])) {
-      const dt = folder.replace(/^dt=/, '');
-      for (const file of await readdir(path.join(dir, folder))) {
-        const lines = fromNdjsonGzip(await readFile(path.join(dir, folder, file))) as Row[];
-        rows.push(...lines.map((line) => ({ ...line, dt })));
+    const tableDir = path.join(lakeDir, 'curated', table.name);
+    for (const level of await readdir(tableDir).catch(() => [] as string[])) {
+      const subscription = level.replace(/^subscription=/, '');
+      const dir = path.join(tableDir, level);
+      for (const folder of await readdir(dir)) {
+        const dt = folder.replace(/^dt=/, '');
+        for (const file of await readdir(path.join(dir, folder))) {
+          const lines = fromNdjsonGzip(await readFile(path.join(dir, folder, file))) as Row[];
+          rows.push(...lines.map((line) => ({ ...line, subscription, dt })));
+        }
       }
     }
     records.set(table.name, rows);
@@ -354,7 +358,7 @@ describe('schema drift: the Glue columns match the curated records', () => {
       const problems = new Set<string>();
       for (const row of rows) {
         for (const [key, value] of Object.entries(row)) {
-          if (key === 'dt') continue;
+          if (key === 'dt' || key === 'subscription') continue;
           seen.add(key);
           const column = declared.get(key);
           if (!column) {
@@ -386,6 +390,7 @@ describe('schema drift: the Glue columns match the curated records', () => {
             asRead(record[column.name], parseHiveType(column.type)),
           ]),
         ),
+        subscription: record.subscription,
         dt: record.dt,
       }));
       const key = (row: Row) => JSON.stringify(row);

@@ -21,6 +21,7 @@ import {
   type LocalAws,
   lambdaEnv,
 } from '../support/local-aws';
+import { placed } from '../support/subscription-view';
 
 /**
  * One call budget for every run and collector of a subscription (README, "The Qualys call
@@ -95,7 +96,7 @@ function holdBothSlotsAfter(target: Simulator, calls: number, ms: number): { rel
 async function expectWholeTenant(target: Simulator) {
   const served = servedInventory(target.data.sdr);
   for (const table of INVENTORY_DATASETS) {
-    const records = await curatedRecords(aws, lake.bucket, `curated/${table}/`);
+    const records = await curatedRecords(aws, lake.bucket, placed(`curated/${table}/`));
     expect(multiset(records.map(untagged)), table).toEqual(multiset(served[table]));
   }
 }
@@ -248,9 +249,9 @@ describe('one call budget for every run and collector', () => {
     const stopped = await invoke<SdrInventorySummary>(await handlerFor('sdr-inventory', env));
     expect(stopped.completedSnapshot).toBe(false);
     expect(stopped.stoppedEarly).toMatch(/answered 429: rate limited .*a run waits at most 2 s/);
-    const checkpoint = await getJson<InventoryCheckpoint>(aws, lake.bucket, sdrInventoryKeys.state);
+    const checkpoint = await getJson<InventoryCheckpoint>(aws, lake.bucket, placed(sdrInventoryKeys.state));
     expect(checkpoint.current?.snapshotId).toBe(stopped.snapshotId);
-    expect(await curatedRecords(aws, lake.bucket, 'curated/sdr_connectors/')).toHaveLength(
+    expect(await curatedRecords(aws, lake.bucket, placed('curated/sdr_connectors/'))).toHaveLength(
       target.data.sdr.connectors.length,
     );
     await other.released();

@@ -14,6 +14,7 @@ import {
   type LocalAws,
   lambdaEnv,
 } from '../support/local-aws';
+import { placed } from '../support/subscription-view';
 
 /**
  * The built cdr-findings bundle over hours of simulated 5-minute runs, with findings that reach
@@ -104,7 +105,7 @@ describe('cdr-findings with late data', () => {
 
     const everyFinding = sim.data.findings(true);
     expect(sim.data.findings()).toHaveLength(everyFinding.length);
-    const records = await curatedRecords<Curated>(aws, lake.bucket, 'curated/cdr_findings/');
+    const records = await curatedRecords<Curated>(aws, lake.bucket, placed('curated/cdr_findings/'));
     expectOnce(
       records.map((record) => record.uuid),
       everyFinding.map((finding) => finding.uuid),
@@ -127,7 +128,7 @@ describe('cdr-findings with late data', () => {
     expect(windows.filter((window) => window.kind === 'reconcile')).toEqual([
       expect.objectContaining({ startAt: '2026-03-13T00:00:00.000Z', complete: true }),
     ]);
-    const checkpoint = await getJson<CdrCheckpoint>(aws, lake.bucket, cdrFindingsKeys.checkpoint);
+    const checkpoint = await getJson<CdrCheckpoint>(aws, lake.bucket, placed(cdrFindingsKeys.checkpoint));
     expect(checkpoint).toMatchObject({
       version: 2,
       watermark: new Date(ANCHOR + 5 * HOUR - 5 * MINUTE).toISOString(),
@@ -148,7 +149,7 @@ describe('cdr-findings with late data', () => {
     proxy.refusePuts((path) => path.includes('/state/cdr-findings/journal/'));
     await expect(run(handler)).rejects.toThrow();
     expect(proxy.refused).toBeGreaterThan(0);
-    const planned = await getJson<CdrCheckpoint>(aws, lake.bucket, cdrFindingsKeys.checkpoint);
+    const planned = await getJson<CdrCheckpoint>(aws, lake.bucket, placed(cdrFindingsKeys.checkpoint));
     expect(planned.pending).toMatchObject({ nextCursor: 0 });
 
     proxy.allow();
@@ -162,7 +163,7 @@ describe('cdr-findings with late data', () => {
     });
 
     const served = sim.data.findings();
-    const records = await curatedRecords<Curated>(aws, lake.bucket, 'curated/cdr_findings/');
+    const records = await curatedRecords<Curated>(aws, lake.bucket, placed('curated/cdr_findings/'));
     expectOnce(
       records.map((record) => record.uuid),
       served.map((finding) => finding.uuid),
@@ -184,7 +185,7 @@ describe('cdr-findings with late data', () => {
     expect(proxy.refused).toBeGreaterThan(0);
     expect(await drainAlerts(aws, lake.queueUrl)).toEqual([]);
     const left = await aws.s3.send(
-      new ListObjectsV2Command({ Bucket: lake.bucket, Prefix: cdrFindingsKeys.journalPrefix }),
+      new ListObjectsV2Command({ Bucket: lake.bucket, Prefix: placed(cdrFindingsKeys.journalPrefix) }),
     );
     expect(left.KeyCount).toBeGreaterThan(0);
 
@@ -192,12 +193,12 @@ describe('cdr-findings with late data', () => {
     vi.setSystemTime(ANCHOR + 5 * MINUTE);
     await run(handler);
     const merged = await aws.s3.send(
-      new ListObjectsV2Command({ Bucket: lake.bucket, Prefix: cdrFindingsKeys.journalPrefix }),
+      new ListObjectsV2Command({ Bucket: lake.bucket, Prefix: placed(cdrFindingsKeys.journalPrefix) }),
     );
     expect(merged.Contents?.map((o) => o.Key) ?? []).toEqual([]);
 
     const served = sim.data.findings();
-    const records = await curatedRecords<Curated>(aws, lake.bucket, 'curated/cdr_findings/');
+    const records = await curatedRecords<Curated>(aws, lake.bucket, placed('curated/cdr_findings/'));
     expectOnce(
       records.map((record) => record.uuid),
       served.map((finding) => finding.uuid),

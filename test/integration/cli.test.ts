@@ -245,13 +245,15 @@ describe('qualys-lake backfill --local', () => {
         /^3 of 3 windows done: \d+ pages, (\d+) findings read, \1 new in the lake\./m,
       );
       expect(result.out).toMatch(/\(0 refused with 409\/429\)/);
-      const state = await readdir(path.join(dir, 'state', 'cdr-findings'));
+      const state = await readdir(path.join(dir, 'state', 'cdr-findings', 'subscription=default'));
       expect(state).not.toContain('checkpoint.json');
-      expect(await readdir(path.join(dir, 'state', 'cdr-findings', 'replays'))).toHaveLength(3);
+      expect(
+        await readdir(path.join(dir, 'state', 'cdr-findings', 'subscription=default', 'replays')),
+      ).toHaveLength(3);
       // Every finding of the range once in the lake, none alerted (no outbox, nothing queued).
       const fresh = Number(/, (\d+) new in the lake/.exec(result.out)?.[1]);
       expect(fresh).toBeGreaterThan(10);
-      const uuids = await curatedUuids(path.join(dir, 'curated', 'cdr_findings'));
+      const uuids = await curatedUuids(path.join(dir, 'curated', 'cdr_findings', 'subscription=default'));
       expect(uuids).toHaveLength(fresh);
       expect(new Set(uuids).size).toBe(fresh);
       expect(state).not.toContain('alert-outbox.json');
@@ -297,7 +299,7 @@ describe('npx qualys-lake', () => {
         timeout: 30_000,
       },
     );
-    for (const verb of ['doctor', 'status', 'query', 'backfill'])
+    for (const verb of ['doctor', 'status', 'query', 'backfill', 'upgrade'])
       expect(stdout).toMatch(new RegExp(`^  ${verb} `, 'm'));
   });
 });

@@ -90,7 +90,10 @@ describe('a collector starved of the call budget', () => {
         document._aws as { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][] }> }
       ).CloudWatchMetrics;
       expect(directives).toEqual([
-        expect.objectContaining({ Namespace: METRICS.namespace, Dimensions: [['service', 'collector']] }),
+        expect.objectContaining({
+          Namespace: METRICS.namespace,
+          Dimensions: [['service', 'collector', 'subscription']],
+        }),
       ]);
     }
   });

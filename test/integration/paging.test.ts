@@ -21,6 +21,7 @@ import {
   lambdaEnv,
   listKeys,
 } from '../support/local-aws';
+import { placed } from '../support/subscription-view';
 
 /**
  * Paging that trusts what the API says, through the built bundles against a simulator whose gateway
@@ -94,9 +95,11 @@ async function failure(handler: Handler): Promise<Error & { summary?: Record<str
   throw new Error('the run did not fail');
 }
 
-const checkpoint = () => getJson<Checkpoint>(aws, lake.bucket, cdrFindingsKeys.checkpoint);
+const checkpoint = () => getJson<Checkpoint>(aws, lake.bucket, placed(cdrFindingsKeys.checkpoint));
 const curatedUuids = async () =>
-  (await curatedRecords<{ uuid: string }>(aws, lake.bucket, 'curated/cdr_findings/')).map((r) => r.uuid);
+  (await curatedRecords<{ uuid: string }>(aws, lake.bucket, placed('curated/cdr_findings/'))).map(
+    (r) => r.uuid,
+  );
 /** The findings calls the simulator served for one window, as their offSet. */
 const offsetsAsked = (window: { startAt: string; endAt: string }) =>
   sim.stats.calls
@@ -177,7 +180,7 @@ describe('paging that trusts what the API says', () => {
 
     const served = servedInventory(sim.data.sdr);
     for (const table of INVENTORY_DATASETS) {
-      const records = await curatedRecords(aws, lake.bucket, `curated/${table}/`);
+      const records = await curatedRecords(aws, lake.bucket, placed(`curated/${table}/`));
       expect(records.length, table).toBe(served[table].length);
       expect(multiset(records.map(untagged)), table).toEqual(multiset(served[table]));
     }
@@ -213,14 +216,18 @@ describe('paging that trusts what the API says', () => {
 
       // The pages archived as served: 1..totalBatch of each pair, and not one call more.
       const rawPages = new Map<string, number[]>();
-      for (const key of await listKeys(aws, lake.bucket, 'raw/sdr-posture/')) {
+      for (const key of await listKeys(aws, lake.bucket, placed('raw/sdr-posture/'))) {
         const page = /^(.*\/connector=[^/]+\/policy=[^/]+)\/page=(\d+)\.json\.gz$/.exec(key);
         if (page) rawPages.set(page[1] ?? '', [...(rawPages.get(page[1] ?? '') ?? []), Number(page[2])]);
       }
       expect(rawPages.size).toBe(summary.pairs.total);
       let batches = 0;
       for (const [pair, pageNumbers] of rawPages) {
-        const first = await getJson<ReportingResponse>(aws, lake.bucket, `${pair}/page=00001.json.gz`);
+        const first = await getJson<ReportingResponse>(
+          aws,
+          lake.bucket,
+          placed(`${pair}/page=00001.json.gz`),
+        );
         const totalBatch = Number(first.totalBatch);
         expect(totalBatch, pair).toBeGreaterThan(1);
         expect(

@@ -198,6 +198,7 @@ describe('sdr-posture Lambda', () => {
           rank: String({ Low: 1, Medium: 2, High: 3, Critical: 4 }[row?.criticality ?? ''] ?? 5),
           connectorType: row?.connectorType,
           alertKey: alert.attributes.alertKey,
+          subscription: 'default',
         });
         expect(alert.subject?.length).toBeLessThan(100);
         expect(alert.email).toContain('What fails:');

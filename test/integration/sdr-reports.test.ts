@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect } from 'vitest';
+import { scopeKey } from '../../functions/core/subscription';
 import type { SdrReportsSummary as SdrReportsRunSummary } from '../../functions/sdr-reports/collector';
 import type { ReportMetadata } from '../../functions/sdr-reports/model';
 import { DEFAULT_CREDENTIALS, type SdrReport, type Simulator } from '../simulator';
@@ -105,7 +106,7 @@ describe('sdr-reports Lambda against the simulator', () => {
       expect(metadata).toMatchObject({
         report: JSON.parse(JSON.stringify(report)),
         file: {
-          key: fileKey(report),
+          key: scopeKey(fileKey(report), lake.subscription),
           contentType: 'text/csv',
           bytes: direct.byteLength,
           sha256: sha256(direct),
@@ -118,7 +119,9 @@ describe('sdr-reports Lambda against the simulator', () => {
     // The 12 MiB report is over fauxqs' 11 MiB single-PUT limit: it landed as a multipart upload.
     const big = reports[1] as SdrReport;
     expect(sim.data.reportSize(big.fileUuid)).toBeGreaterThan(11 * MiB);
-    const head = await aws.s3.send(new HeadObjectCommand({ Bucket: lake.bucket, Key: fileKey(big) }));
+    const head = await aws.s3.send(
+      new HeadObjectCommand({ Bucket: lake.bucket, Key: scopeKey(fileKey(big), lake.subscription) }),
+    );
     expect(head.ETag).toMatch(/-2"$/);
 
     const curated = await lake.records('curated/sdr_reports/');
@@ -129,7 +132,7 @@ describe('sdr-reports Lambda against the simulator', () => {
     expect(bigRecord).toMatchObject({
       status: 'completed',
       reportName: big.reportName,
-      lake_file_key: fileKey(big),
+      lake_file_key: scopeKey(fileKey(big), lake.subscription),
       lake_bytes: sim.data.reportSize(big.fileUuid),
       lake_sha256: sha256(await directDownload(sim, big.fileUuid)),
     });

@@ -1,22 +1,29 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { CALL_BUDGET_LEDGER_KEY } from '../../functions/core/names';
+import { DEFAULT_SUBSCRIPTION, scopeKey } from '../../functions/core/subscription';
 import type { LedgerState } from '../../functions/qualys/ledger';
 import { decodeLedger, encodeLedger } from '../../functions/qualys/ledger-store';
 import { getBytes, type LocalAws } from './local-aws';
 
-/** The call-budget ledger in a test bucket, as the collectors keep it. */
-export async function readLedger(aws: LocalAws, bucket: string): Promise<LedgerState> {
+/** Where a subscription's collectors keep their call-budget ledger. */
+export const ledgerKey = (subscription = DEFAULT_SUBSCRIPTION) =>
+  scopeKey(CALL_BUDGET_LEDGER_KEY, subscription);
+
+/** The call-budget ledger of a subscription in a test bucket, as the collectors keep it. */
+export async function readLedger(
+  aws: LocalAws,
+  bucket: string,
+  subscription = DEFAULT_SUBSCRIPTION,
+): Promise<LedgerState> {
   const { state, problem } = decodeLedger(
-    Buffer.from(await getBytes(aws, bucket, CALL_BUDGET_LEDGER_KEY)).toString(),
+    Buffer.from(await getBytes(aws, bucket, ledgerKey(subscription))).toString(),
   );
   if (problem) throw new Error(problem);
   return state;
 }
 
 export async function writeLedger(aws: LocalAws, bucket: string, state: LedgerState): Promise<void> {
-  await aws.s3.send(
-    new PutObjectCommand({ Bucket: bucket, Key: CALL_BUDGET_LEDGER_KEY, Body: encodeLedger(state) }),
-  );
+  await aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: ledgerKey(), Body: encodeLedger(state) }));
 }
 
 /**

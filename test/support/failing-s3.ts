@@ -1,5 +1,6 @@
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { logical } from './subscription-view';
 
 /**
  * An S3 endpoint on 127.0.0.1 in front of fauxqs that answers 500 to chosen PUTs while told to:
@@ -13,7 +14,7 @@ export async function failingS3(target: string) {
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
     if (req.method === 'PUT') puts.push(keyOf(path));
-    if (req.method === 'PUT' && refuse?.(path)) {
+    if (req.method === 'PUT' && refuse?.(`/${path.split('/')[1]}/${keyOf(path)}`)) {
       refused++;
       req.resume();
       res.writeHead(500, { 'Content-Type': 'application/xml' });
@@ -35,7 +36,10 @@ export async function failingS3(target: string) {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    /** Refuses every PUT whose path (`/<bucket>/<key>`) `match` accepts, until {@link allow}. */
+    /**
+     * Refuses every PUT whose path (`/<bucket>/<key>`, the key as the collector named it: see
+     * {@link keyOf}) `match` accepts, until {@link allow}.
+     */
     refusePuts(match: (path: string) => boolean) {
       refuse = match;
     },
@@ -56,8 +60,11 @@ export async function failingS3(target: string) {
   };
 }
 
-/** The object key of an S3 request path (`/<bucket>/<key>`, path-style). */
-const keyOf = (path: string) => path.split('/').slice(2).join('/');
+/**
+ * The object key of an S3 request path (`/<bucket>/<key>`, path-style), as the collector of the
+ * `default` subscription named it (its logical key, test/support/subscription-view.ts).
+ */
+const keyOf = (path: string) => logical(path.split('/').slice(2).join('/'));
 
 /**
  * A matcher for {@link failingS3}'s `refusePuts`: PUTs of keys under `keys` (a prefix, or a test of

@@ -1,5 +1,6 @@
 import { expect, inject, test } from 'vitest';
 import type { FunctionName } from '../../functions/core/names';
+import { DEFAULT_SUBSCRIPTION, scopedGrants } from '../../functions/core/subscription';
 import { COLLECTOR_MANIFESTS } from '../../functions/manifests';
 import {
   DEFAULT_CREDENTIALS,
@@ -20,13 +21,21 @@ import {
   listKeys,
   type ReceivedAlert,
 } from './local-aws';
+import { logical, placed } from './subscription-view';
 
 /**
  * The lake of one test, with what a test reads from it: the archive bucket's keys and objects and
- * the alerts on the queue subscribed to the topic.
+ * the alerts on the queue subscribed to the topic. Keys are a collector's logical keys, read in the
+ * layout of the test's subscription (`default`): `keys('state/cdr-findings/')` lists
+ * `state/cdr-findings/subscription=default/…` and names them without the level, and `json(key)`
+ * reads the object there (a key that already has the level, as lineage fields give it, is read as it
+ * is). A listing above the level (`keys()`, `keys('raw/')`) names every other key as it is in the
+ * bucket. `bucketKeys` lists the bucket as it is.
  */
 export interface TestLake extends Lake {
+  readonly subscription: string;
   keys(prefix?: string): Promise<string[]>;
+  bucketKeys(prefix?: string): Promise<string[]>;
   bytes(key: string): Promise<Uint8Array>;
   /** A JSON object, gunzipped if it is gzip. */
   json<T = unknown>(key: string): Promise<T>;
@@ -36,13 +45,18 @@ export interface TestLake extends Lake {
   alerts(): Promise<ReceivedAlert[]>;
 }
 
-function testLake(aws: LocalAws, lake: Lake): TestLake {
+export function testLake(aws: LocalAws, lake: Lake, subscription = DEFAULT_SUBSCRIPTION): TestLake {
   return {
     ...lake,
-    keys: (prefix) => listKeys(aws, lake.bucket, prefix),
-    bytes: (key) => getBytes(aws, lake.bucket, key),
-    json: (key) => getJson(aws, lake.bucket, key),
-    records: (prefix) => curatedRecords(aws, lake.bucket, prefix),
+    subscription,
+    keys: async (prefix = '') =>
+      (await listKeys(aws, lake.bucket, placed(prefix, subscription)))
+        .map((key) => logical(key, subscription))
+        .sort(),
+    bucketKeys: (prefix) => listKeys(aws, lake.bucket, prefix),
+    bytes: (key) => getBytes(aws, lake.bucket, placed(key, subscription)),
+    json: (key) => getJson(aws, lake.bucket, placed(key, subscription)),
+    records: (prefix) => curatedRecords(aws, lake.bucket, placed(prefix, subscription)),
     alerts: () => drainAlerts(aws, lake.queueUrl),
   };
 }
@@ -56,11 +70,12 @@ const completedRuns = new WeakMap<Lake, number>();
 
 /**
  * The bucket after a test: every key under a prefix the collector's role may write (its
- * manifest's `writes`, which the stack grants), and not empty once a run has returned.
+ * manifest's `writes` for the test's subscription, which the stack grants), and not empty once a
+ * run has returned.
  */
 async function expectOnlyWritablePrefixes(name: FunctionName, lake: TestLake): Promise<void> {
-  const { writes } = COLLECTOR_MANIFESTS[name];
-  const keys = await lake.keys();
+  const { write: writes } = scopedGrants(COLLECTOR_MANIFESTS[name], lake.subscription);
+  const keys = await lake.bucketKeys();
   const runs = completedRuns.get(lake) ?? 0;
   if (runs > 0) {
     expect(keys, `${runs} ${name} run(s) returned, yet ${lake.bucket} holds no object`).not.toEqual([]);

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { curatedPrefix } from '../../functions/core/manifest';
 import type { CuratedDataset } from '../../functions/core/names';
+import { SUBSCRIPTION_PARTITION } from '../../functions/core/subscription';
 import { duckDbType, MACROS, toDuckDbSql } from '../../lib/athena/dialect';
 import { type NamedQueryDef, namedQuery } from '../../lib/athena/queries';
 import { TABLES, type TableDef } from '../../lib/athena/tables';
@@ -16,22 +17,30 @@ import { TABLES, type TableDef } from '../../lib/athena/tables';
 const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
 const identifier = (text: string) => `"${text.replaceAll('"', '""')}"`;
 
+/** Folders of `dir` whose names start with `level` (`subscription=`, `dt=`). */
+function levels(dir: string, level: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && entry.name.startsWith(level))
+    .map((entry) => path.join(dir, entry.name));
+}
+
 /** Whether the local lake has at least one object of the table (read_json fails on an empty glob). */
 function hasObjects(lakeDir: string, table: CuratedDataset): boolean {
   const dir = path.join(lakeDir, ...curatedPrefix(table).split('/'));
-  if (!existsSync(dir)) return false;
-  return readdirSync(dir, { withFileTypes: true }).some(
-    (entry) =>
-      entry.isDirectory() &&
-      entry.name.startsWith('dt=') &&
-      readdirSync(path.join(dir, entry.name)).some((file) => file.endsWith('.json.gz')),
+  return levels(dir, `${SUBSCRIPTION_PARTITION}=`).some((subscription) =>
+    levels(subscription, 'dt=').some((day) => readdirSync(day).some((file) => file.endsWith('.json.gz'))),
   );
 }
 
+/** The partition columns of every table, as folders name them: text, like the Glue partition keys. */
+const PARTITIONS = [SUBSCRIPTION_PARTITION, 'dt'];
+
 /**
  * The DuckDB view of one table: the same columns as the Glue table (types translated), read from
- * `<lakeDir>/curated/<table>/dt=*\/*.json.gz` as gzip NDJSON, with `dt` from the folder name as text.
- * A table without objects yet is an empty view with the same columns.
+ * `<lakeDir>/curated/<table>/subscription=*\/dt=*\/*.json.gz` as gzip NDJSON, with `subscription`
+ * and `dt` from the folder names as text. A table without objects yet is an empty view with the
+ * same columns.
  */
 export function viewSql(lakeDir: string, table: TableDef): string {
   if (!hasObjects(lakeDir, table.name)) {
@@ -39,20 +48,28 @@ export function viewSql(lakeDir: string, table: TableDef): string {
       ...table.columns.map(
         (column) => `CAST(NULL AS ${duckDbType(column.type)}) AS ${identifier(column.name)}`,
       ),
-      'CAST(NULL AS VARCHAR) AS dt',
+      ...PARTITIONS.map((partition) => `CAST(NULL AS VARCHAR) AS ${partition}`),
     ];
     return `CREATE OR REPLACE VIEW ${table.name} AS SELECT ${columns.join(', ')} WHERE false`;
   }
-  const glob = path.join(lakeDir, ...curatedPrefix(table.name).split('/'), 'dt=*', '*.json.gz');
+  const glob = path.join(
+    lakeDir,
+    ...curatedPrefix(table.name).split('/'),
+    `${SUBSCRIPTION_PARTITION}=*`,
+    'dt=*',
+    '*.json.gz',
+  );
   const columns = table.columns.map(
     (column) => `${literal(column.name)}: ${literal(duckDbType(column.type))}`,
   );
-  return `CREATE OR REPLACE VIEW ${table.name} AS SELECT * FROM read_json(${literal(glob)},
+  // The partition columns last, in the order of the folders (and of the Glue partition keys).
+  const partitions = PARTITIONS.join(', ');
+  return `CREATE OR REPLACE VIEW ${table.name} AS SELECT * EXCLUDE (${partitions}), ${partitions} FROM read_json(${literal(glob)},
     format = 'newline_delimited',
     compression = 'gzip',
     columns = {${columns.join(', ')}},
     hive_partitioning = true,
-    hive_types = {'dt': 'VARCHAR'})`;
+    hive_types = {${PARTITIONS.map((partition) => `${literal(partition)}: 'VARCHAR'`).join(', ')}})`;
 }
 
 export type Row = Record<string, unknown>;

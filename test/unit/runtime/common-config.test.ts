@@ -29,3 +29,21 @@ describe('readCommonConfig: where the Qualys credentials may go', () => {
     expect(read).toThrow(expected);
   });
 });
+
+describe('readCommonConfig: the subscription the function serves', () => {
+  it('is default without QUALYS_SUBSCRIPTION, else the one named', () => {
+    expect(readCommonConfig(required).subscription).toBe('default');
+    expect(readCommonConfig({ ...required, QUALYS_SUBSCRIPTION: 'emea-2' }).subscription).toBe('emea-2');
+  });
+
+  it.each(['Prod', 'prod_eu', '2nd', 'a'.repeat(25)])(
+    'refuses QUALYS_SUBSCRIPTION=%j naming the rule',
+    (value) => {
+      const read = () => readCommonConfig({ ...required, QUALYS_SUBSCRIPTION: value });
+      expect(read).toThrow(ConfigError);
+      expect(read).toThrow(
+        `QUALYS_SUBSCRIPTION must be 1 to 24 lowercase letters, digits or hyphens, starting with a letter, got "${value}"`,
+      );
+    },
+  );
+});

@@ -1,4 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { HeadObjectCommand, ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { cdrFindingsManifest } from '../../../functions/cdr-findings/manifest';
 import type { CollectorManifest } from '../../../functions/core/manifest';
 import type { AlertSink } from '../../../functions/core/ports';
@@ -10,6 +12,13 @@ import {
   lambda,
 } from '../../../functions/runtime/handler';
 import { sdrInventoryManifest } from '../../../functions/sdr-inventory/manifest';
+
+/** The bucket the handlers see: every HEAD finds its object (the checkpoint of a collector that ran before). */
+const s3 = mockClient(S3Client);
+beforeEach(() => {
+  s3.reset();
+  s3.on(HeadObjectCommand).resolves({});
+});
 
 const contextWithMs = (remainingMs: number) => ({
   functionName: 'qualys-lake-test',
@@ -108,5 +117,60 @@ describe('collectorHandler: the alert sink', () => {
     );
     await handler({}, contextWithMs(60_000) as never);
     await expect(alerts[0]?.publish([])).rejects.toThrow(/publishes no alerts/);
+  });
+});
+
+describe('collectorHandler: the bucket a single-subscription deployment left', () => {
+  const env = { QUALYS_SECRET_ID: 'qualys-lake/qualys', ARCHIVE_BUCKET: 'archive' };
+  const notFound = () =>
+    new S3ServiceException({
+      name: 'NotFound',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 404 },
+      message: '',
+    });
+  const runs: string[] = [];
+  const handlerOf = (extra: Record<string, string> = {}) =>
+    collectorHandler(
+      {
+        manifest: sdrInventoryManifest,
+        settings: () => ({}),
+        run: async () => {
+          runs.push('ran');
+          return emptyRunCounts();
+        },
+        metrics: () => ({}),
+        finished: 'run finished',
+      },
+      { ...env, ...extra },
+    );
+
+  beforeEach(() => {
+    runs.length = 0;
+    s3.on(HeadObjectCommand).rejects(notFound());
+    s3.on(ListObjectsV2Command).resolves({ Contents: [{ Key: 'state/sdr-inventory/checkpoint.json' }] });
+  });
+
+  it('keeps the default subscription from starting until it is upgraded, naming the command', async () => {
+    await expect(handlerOf()({}, contextWithMs(60_000) as never)).rejects.toThrow(
+      /state\/sdr-inventory\/checkpoint\.json.*npx qualys-lake upgrade --bucket archive/,
+    );
+    expect(runs).toEqual([]);
+  });
+
+  it('checks once per execution environment, and never for another subscription', async () => {
+    s3.on(HeadObjectCommand, { Key: 'state/sdr-inventory/subscription=default/checkpoint.json' }).resolves(
+      {},
+    );
+    const handler = handlerOf();
+    await handler({}, contextWithMs(60_000) as never);
+    await handler({}, contextWithMs(60_000) as never);
+    expect(runs).toEqual(['ran', 'ran']);
+    expect(s3.calls().length).toBe(1);
+
+    s3.resetHistory();
+    await handlerOf({ QUALYS_SUBSCRIPTION: 'acme' })({}, contextWithMs(60_000) as never);
+    expect(runs).toEqual(['ran', 'ran', 'ran']);
+    expect(s3.calls()).toEqual([]);
   });
 });
