@@ -2,7 +2,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { FUNCTION_NAMES, type FunctionName } from '../functions/core/names';
 import { parseMinSeverity, SEVERITY_LEVELS } from '../functions/core/severity';
-import { ConfigError, parseHostList } from '../functions/runtime/env';
+import { ConfigError, parseBoolean, parseHostList } from '../functions/runtime/env';
 import { type FunctionEnvironments, parseFunctionSettings } from './function-settings';
 
 /**
@@ -39,6 +39,17 @@ export interface QualysLakeConfig {
   readonly lagAlarmMinutes: Readonly<Partial<Record<FunctionName, number>>>;
   /** Most MiB one Athena query may scan before the workgroup cancels it. */
   readonly athenaScanCutoffMiB: number;
+  /** The compacted layer (README, "The compacted layer"): on or off, how often, and the landing zone's expiry. */
+  readonly compaction: CompactionConfig;
+}
+
+export interface CompactionConfig {
+  /** Athena compacts `curated/` into Iceberg tables, and the named queries read the views over both. */
+  readonly enabled: boolean;
+  /** Hours between compaction runs (divides 24). */
+  readonly everyHours: number;
+  /** Days after which `curated/` objects expire when compaction is on; 0 keeps them. */
+  readonly curatedRetentionDays: number;
 }
 
 /** An address that gets only alerts at or above its own minimum. */
@@ -71,6 +82,9 @@ export const CONFIG_DEFAULTS = {
   sdrPostureScheduleMinutes: 60,
   sdrReportsScheduleMinutes: 360,
   athenaScanCutoffMiB: 10 * 1024,
+  compaction: false,
+  compactionEveryHours: 1,
+  curatedRetentionDays: 30,
 } as const;
 
 const LOG_RETENTION_DAYS: readonly number[] = Object.values(RetentionDays).filter(
@@ -158,7 +172,21 @@ export function parseConfig(context: (key: string) => unknown): QualysLakeConfig
       1,
     ),
     ...parseOperations(context),
+    compaction: {
+      enabled: flag(context, 'compaction', CONFIG_DEFAULTS.compaction),
+      everyHours: integer(context, 'compactionEveryHours', CONFIG_DEFAULTS.compactionEveryHours, 1, 24),
+      curatedRetentionDays: integer(context, 'curatedRetentionDays', CONFIG_DEFAULTS.curatedRetentionDays, 0),
+    },
   };
+}
+
+/** true/false (or 1/0, yes/no, on/off as text). */
+function flag(context: (key: string) => unknown, key: string, fallback: boolean): boolean {
+  const value = context(key);
+  if (value === undefined || value === null || value === '') return fallback;
+  const parsed = typeof value === 'boolean' ? value : parseBoolean(String(value));
+  if (parsed === undefined) throw contextError(key, `must be true or false, got ${JSON.stringify(value)}`);
+  return parsed;
 }
 
 /** Schedule intervals of lag the lag alarm allows by default: one run may be starved or fail, not three. */
