@@ -40,7 +40,8 @@ export const IDENTITY: Readonly<Record<CuratedDataset, readonly string[]>> = {
   [CURATED_DATASETS.cdrFindings]: ['uuid'],
   // Inventory: one row per entity per snapshot; sourceId is unique per connector.
   [CURATED_DATASETS.sdrConnectors]: ['lake_snapshot_id', 'id'],
-  [CURATED_DATASETS.sdrScanners]: ['lake_snapshot_id', 'lake_connector_id', 'scannerId'],
+  // scannerId is 0 in the API's answers; a connector has one scanner per scanner definition.
+  [CURATED_DATASETS.sdrScanners]: ['lake_snapshot_id', 'lake_connector_id', 'scannerDefinitionId'],
   [CURATED_DATASETS.sdrUsers]: ['lake_snapshot_id', 'connector.id', 'sourceId'],
   [CURATED_DATASETS.sdrGroups]: ['lake_snapshot_id', 'connector.id', 'sourceId'],
   [CURATED_DATASETS.sdrDocuments]: ['lake_snapshot_id', 'connector.id', 'sourceId'],
