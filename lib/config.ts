@@ -3,7 +3,7 @@ import type { Construct } from 'constructs';
 import { FUNCTION_NAMES, type FunctionName } from '../functions/core/names';
 import { parseMinSeverity, SEVERITY_LEVELS } from '../functions/core/severity';
 import { DEFAULT_SUBSCRIPTION } from '../functions/manifests';
-import { ConfigError, parseHostList } from '../functions/runtime/env';
+import { ConfigError, parseBoolean, parseHostList } from '../functions/runtime/env';
 import { type FunctionEnvironments, parseFunctionSettings } from './function-settings';
 import { parseSecurityLake, type SecurityLakeConfig } from './security-lake-config';
 
@@ -43,6 +43,17 @@ export interface QualysLakeConfig {
   readonly athenaScanCutoffMiB: number;
   /** The Security Lake writer per subscription (README "Amazon Security Lake"); absent: none. */
   readonly securityLake?: SecurityLakeConfig;
+  /** The compacted layer (README, "The compacted layer"): on or off, how often, and the landing zone's expiry. */
+  readonly compaction: CompactionConfig;
+}
+
+export interface CompactionConfig {
+  /** Athena compacts `curated/` into Iceberg tables, and the named queries read the views over both. */
+  readonly enabled: boolean;
+  /** Hours between compaction runs (divides 24). */
+  readonly everyHours: number;
+  /** Days after which `curated/` objects expire when compaction is on; 0 keeps them. */
+  readonly curatedRetentionDays: number;
 }
 
 /** An address that gets only alerts at or above its own minimum. */
@@ -75,6 +86,9 @@ export const CONFIG_DEFAULTS = {
   sdrPostureScheduleMinutes: 60,
   sdrReportsScheduleMinutes: 360,
   athenaScanCutoffMiB: 10 * 1024,
+  compaction: false,
+  compactionEveryHours: 1,
+  curatedRetentionDays: 30,
 } as const;
 
 const LOG_RETENTION_DAYS: readonly number[] = Object.values(RetentionDays).filter(
@@ -163,6 +177,11 @@ export function parseConfig(context: (key: string) => unknown): QualysLakeConfig
     ),
     ...parseOperations(context),
     ...securityLakeOf(context),
+    compaction: {
+      enabled: flag(context, 'compaction', CONFIG_DEFAULTS.compaction),
+      everyHours: integer(context, 'compactionEveryHours', CONFIG_DEFAULTS.compactionEveryHours, 1, 24),
+      curatedRetentionDays: integer(context, 'curatedRetentionDays', CONFIG_DEFAULTS.curatedRetentionDays, 0),
+    },
   };
 }
 
@@ -170,6 +189,15 @@ export function parseConfig(context: (key: string) => unknown): QualysLakeConfig
 function securityLakeOf(context: (key: string) => unknown): Pick<QualysLakeConfig, 'securityLake'> {
   const securityLake = parseSecurityLake(context, [DEFAULT_SUBSCRIPTION]);
   return securityLake ? { securityLake } : {};
+}
+
+/** true/false (or 1/0, yes/no, on/off as text). */
+function flag(context: (key: string) => unknown, key: string, fallback: boolean): boolean {
+  const value = context(key);
+  if (value === undefined || value === null || value === '') return fallback;
+  const parsed = typeof value === 'boolean' ? value : parseBoolean(String(value));
+  if (parsed === undefined) throw contextError(key, `must be true or false, got ${JSON.stringify(value)}`);
+  return parsed;
 }
 
 /** Schedule intervals of lag the lag alarm allows by default: one run may be starved or fail, not three. */

@@ -10,6 +10,7 @@ import { ArchiveBucket } from './constructs/archive';
 import { BackfillMachine } from './constructs/backfill';
 import { LakeCatalog } from './constructs/catalog';
 import { Collector, type CollectorOptions } from './constructs/collector';
+import { Compaction, lateDataReach } from './constructs/compaction';
 import { Monitoring } from './constructs/monitoring';
 import { SecurityLakeWriter } from './constructs/security-lake';
 import type { SecurityLakeOptions } from './security-lake-config';
@@ -62,6 +63,8 @@ export class QualysLakeStack extends Stack {
   readonly monitoring: Monitoring;
   /** The Security Lake writer of each subscription the `securityLake` context configures. */
   readonly securityLake = new Map<string, SecurityLakeWriter>();
+  /** The compacted layer, when the context turns it on. */
+  readonly compaction?: Compaction;
 
   constructor(scope: Construct, id: string, props: QualysLakeStackProps = {}) {
     super(scope, id, {
@@ -112,7 +115,19 @@ export class QualysLakeStack extends Stack {
     this.catalog = new LakeCatalog(this, 'Catalog', {
       bucket: this.archive.bucket,
       bytesScannedCutoff: config.athenaScanCutoffMiB * 1024 ** 2,
+      namedQueriesReadViews: config.compaction.enabled,
     });
+    if (config.compaction.enabled) {
+      this.compaction = new Compaction(this, 'Compaction', {
+        bucket: this.archive.bucket,
+        catalog: this.catalog,
+        alarmTopic: this.alerts.topic,
+        logRetention: config.logRetention,
+        reach: lateDataReach(config),
+        everyHours: config.compaction.everyHours,
+        landingRetentionDays: config.compaction.curatedRetentionDays,
+      });
+    }
     this.backfill = new BackfillMachine(this, 'Backfill', {
       cdrFindings: this.collectorFunction('cdr-findings'),
       sdrInventory: this.collectorFunction('sdr-inventory'),

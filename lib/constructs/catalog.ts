@@ -7,6 +7,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { curatedPrefix } from '../../functions/core/manifest';
 import { type CuratedDataset, PREFIX } from '../../functions/core/names';
+import { readingViews } from '../athena/compaction';
 import { NAMED_QUERIES } from '../athena/queries';
 import { glueColumns, JSON_SERDE, PARTITION_KEY, PROJECTION_START, TABLES } from '../athena/tables';
 import { nameWords } from '../stack-names';
@@ -41,6 +42,12 @@ export interface LakeCatalogOptions {
    * @default SSE_S3
    */
   readonly resultsKey?: kms.IKey;
+  /**
+   * Save the named queries reading the views over the compacted and landing tables (`<table>_all`,
+   * lib/athena/compaction.ts) instead of the landing tables.
+   * @default false
+   */
+  readonly namedQueriesReadViews?: boolean;
 }
 
 export interface LakeCatalogProps extends LakeCatalogOptions {
@@ -183,7 +190,7 @@ export class LakeCatalog extends Construct {
         description: query.description,
         database: this.databaseName,
         workGroup: this.workGroup.ref,
-        queryString: `-- ${query.description}${parameters}\n${query.sql}\n`,
+        queryString: `-- ${query.description}${parameters}\n${props.namedQueriesReadViews ? readingViews(query.sql) : query.sql}\n`,
       });
       namedQuery.addResourceDependency(this.database);
       this.namedQueries.set(query.name, namedQuery);

@@ -8,7 +8,7 @@ import {
   WAIT_SECONDS,
   WINDOW_DONE,
 } from '../../lib/constructs/backfill';
-import { synthStack } from '../support/infra';
+import { stateMachineDefinition, synthStack } from '../support/infra';
 
 /** Evaluates an expression of the machine as Step Functions would, with `$states.input` bound. */
 const evaluate = (expression: string, input: unknown) =>
@@ -24,25 +24,11 @@ describe('the backfill state machine', () => {
   const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as {
     Properties: { DefinitionString: unknown; TracingConfiguration?: unknown; LoggingConfiguration?: unknown };
   }[];
-  // The definition is a Fn::Join of strings and function ARNs: the ARNs become placeholders.
-  const definitionText = (
-    (machine as NonNullable<typeof machine>).Properties.DefinitionString as {
-      'Fn::Join': [string, unknown[]];
-    }
-  )['Fn::Join'][1]
-    .map((part) =>
-      typeof part === 'string'
-        ? part
-        : `<${Object.values(part as object)
-            .flat()
-            .join('.')}>`,
-    )
-    .join('');
-  const definition = JSON.parse(definitionText) as {
+  const definition = stateMachineDefinition<{
     QueryLanguage: string;
     StartAt: string;
     States: Record<string, State>;
-  };
+  }>((machine as NonNullable<typeof machine>).Properties.DefinitionString);
 
   it('is JSONata, traced and logged, and plans the range in the Map of windows, one at a time', () => {
     expect(definition.QueryLanguage).toBe('JSONata');

@@ -26,6 +26,7 @@ describe('parseConfig', () => {
       functionSettings: { 'cdr-findings': {}, 'sdr-inventory': {}, 'sdr-posture': {}, 'sdr-reports': {} },
       lagAlarmMinutes: {},
       athenaScanCutoffMiB: 10240,
+      compaction: { enabled: false, everyHours: 1, curatedRetentionDays: 30 },
     });
   });
 

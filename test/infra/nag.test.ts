@@ -44,6 +44,10 @@ describe('cdk-nag AwsSolutions', () => {
     expect(findings({ ...FULL_CONTEXT, securityLake: SECURITY_LAKE_CONTEXT })).toEqual([]);
   });
 
+  it('has no unacknowledged findings with the compaction on', () => {
+    expect(findings({ ...FULL_CONTEXT, compaction: true })).toEqual([]);
+  });
+
   it('would report a finding (the check is not vacuous)', () => {
     const reported = findings(FULL_CONTEXT, (stack) => new s3.Bucket(stack, 'Unhardened'));
     expect(reported).toContain('AwsSolutions-S1 at QualysLake/Unhardened/Resource');

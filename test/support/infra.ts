@@ -112,3 +112,23 @@ export function constructSnapshot(
   expect(Object.keys(resources).length).toBeGreaterThan(0);
   return `${JSON.stringify({ Resources: resources }, replacer, 2).replace(/[0-9a-f]{64}/g, '<asset-hash>')}\n`;
 }
+
+/**
+ * A state machine's definition as JSON: its DefinitionString is a Fn::Join of strings and tokens
+ * (ARNs, the bucket name), which become `<Logical.Attribute>` placeholders.
+ */
+export function stateMachineDefinition<T>(definitionString: unknown): T {
+  const join = (definitionString as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  const text = join
+    ? join[1]
+        .map((part) =>
+          typeof part === 'string'
+            ? part
+            : `<${Object.values(part as object)
+                .flat()
+                .join('.')}>`,
+        )
+        .join('')
+    : (definitionString as string);
+  return JSON.parse(text) as T;
+}
