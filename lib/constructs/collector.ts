@@ -23,7 +23,7 @@ import { DEFAULT_SUBSCRIPTION, scopeKey } from '../../functions/core/subscriptio
 import { bundleFunction, PROJECT_ROOT } from '../bundle';
 import { LAG_ALARM_PERIODS } from '../config';
 import { acknowledge, wildcardResourceFinding } from '../nag';
-import { functionName, nameWords } from '../stack-names';
+import { functionName, nameWords, SUBSCRIPTION_DIMENSION } from '../stack-names';
 import type { AlertTopic } from './alerts';
 import type { ArchiveBucket } from './archive';
 
@@ -353,12 +353,6 @@ export class Collector extends Construct {
     });
   }
 }
-
-/**
- * The metric dimension (and SNS message attribute) naming the subscription a run served, published
- * by the runtime beside `service` and `collector`.
- */
-export const SUBSCRIPTION_DIMENSION = 'subscription';
 
 const capital = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 
