@@ -1,10 +1,11 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import type { Construct } from 'constructs';
+import { Construct } from 'constructs';
 import type { CollectorManifest } from '../functions/core/manifest';
 import { ENV, type FunctionName } from '../functions/core/names';
+import { DEFAULT_SUBSCRIPTION, scopedGrants } from '../functions/core/subscription';
 import { COLLECTOR_MANIFESTS } from '../functions/manifests';
-import { loadConfig, type QualysLakeConfig } from './config';
+import { loadConfig, type QualysLakeConfig, type SubscriptionConfig } from './config';
 import { AlertTopic } from './constructs/alerts';
 import { ArchiveBucket } from './constructs/archive';
 import { BackfillMachine } from './constructs/backfill';
@@ -14,6 +15,7 @@ import { Compaction, lateDataReach } from './constructs/compaction';
 import { Monitoring } from './constructs/monitoring';
 import { SecurityLakeWriter } from './constructs/security-lake';
 import type { SecurityLakeOptions } from './security-lake-config';
+import { functionOutputId, pascalCase, SUBSCRIPTIONS_OUTPUT } from './stack-names';
 
 export interface QualysLakeStackProps extends StackProps {
   /**
@@ -52,12 +54,16 @@ export class QualysLakeStack extends Stack {
   readonly config: QualysLakeConfig;
   readonly archive: ArchiveBucket;
   readonly alerts: AlertTopic;
-  readonly qualysSecret: secretsmanager.ISecret;
   /** Glue tables, Athena workgroup and named queries over `curated/`. */
   readonly catalog: LakeCatalog;
-  /** Every collector of the stack, by function name. */
+  /** Every collector of the stack: one per subscription and collector it runs. */
+  readonly allCollectors: Collector[] = [];
+  /**
+   * The first subscription's collectors by function name: all of them in a deployment with one
+   * subscription (see {@link collector} for the others).
+   */
   readonly collectors = new Map<FunctionName, Collector>();
-  /** Replays CDR ranges and takes inventory snapshots on demand. */
+  /** Replays CDR ranges and takes inventory snapshots on demand, for any subscription. */
   readonly backfill: BackfillMachine;
   /** The collectors' dashboard. */
   readonly monitoring: Monitoring;
@@ -74,48 +80,20 @@ export class QualysLakeStack extends Stack {
     const config = props.config ?? loadConfig(this);
     this.config = config;
 
-    this.qualysSecret = secretsmanager.Secret.fromSecretNameV2(this, 'QualysSecret', config.qualysSecretName);
     this.archive = new ArchiveBucket(this, 'Archive', { rawRetentionDays: config.rawRetentionDays });
     this.alerts = new AlertTopic(this, 'Alerts', {
       emails: config.alertEmails,
       emailSubscriptions: config.alertEmailSubscriptions,
       ...(config.slack ? { slack: config.slack } : {}),
     });
+    for (const subscription of config.subscriptions) this.addSubscription(subscription);
 
-    this.addCollector(COLLECTOR_MANIFESTS['cdr-findings'], {
-      description: 'Pulls Qualys CDR findings into the archive and alerts on severe ones',
-      scheduleMinutes: config.cdrScheduleMinutes,
-      environment: {
-        [ENV.alertMinSeverity]: config.alertMinSeverity,
-        [ENV.alertMaxPerRun]: String(config.alertMaxPerRun),
-        ...(config.cdrQuery !== undefined ? { [ENV.cdrQuery]: config.cdrQuery } : {}),
-      },
-    });
-    // SaaSDR: inventory and reports only archive; posture alerts on failed controls.
-    this.addCollector(COLLECTOR_MANIFESTS['sdr-inventory'], {
-      description: 'Takes resumable snapshots of the Qualys SaaSDR inventory',
-      scheduleMinutes: config.sdrInventoryScheduleMinutes,
-      environment: { [ENV.callReserve]: String(CALL_RESERVE['sdr-inventory']) },
-    });
-    this.addCollector(COLLECTOR_MANIFESTS['sdr-posture'], {
-      description: 'Archives Qualys SaaSDR posture evidence and alerts on newly failed controls',
-      scheduleMinutes: config.sdrPostureScheduleMinutes,
-      environment: {
-        [ENV.alertMaxPerRun]: String(config.alertMaxPerRun),
-        [ENV.callReserve]: String(CALL_RESERVE['sdr-posture']),
-      },
-    });
-    this.addCollector(COLLECTOR_MANIFESTS['sdr-reports'], {
-      description: 'Downloads completed Qualys SaaSDR reports into the archive',
-      scheduleMinutes: config.sdrReportsScheduleMinutes,
-      environment: { [ENV.callReserve]: String(CALL_RESERVE['sdr-reports']) },
-      timeout: Duration.minutes(15),
-    });
-
+    const names = config.subscriptions.map((subscription) => subscription.name);
     this.catalog = new LakeCatalog(this, 'Catalog', {
       bucket: this.archive.bucket,
       bytesScannedCutoff: config.athenaScanCutoffMiB * 1024 ** 2,
       namedQueriesReadViews: config.compaction.enabled,
+      subscriptions: names,
     });
     if (config.compaction.enabled) {
       this.compaction = new Compaction(this, 'Compaction', {
@@ -128,12 +106,19 @@ export class QualysLakeStack extends Stack {
         landingRetentionDays: config.compaction.curatedRetentionDays,
       });
     }
+    const functionsOf = (name: FunctionName) =>
+      Object.fromEntries(
+        this.allCollectors
+          .filter((collector) => collector.name === name)
+          .map((collector) => [collector.subscription, collector.function]),
+      );
     this.backfill = new BackfillMachine(this, 'Backfill', {
-      cdrFindings: this.collectorFunction('cdr-findings'),
-      sdrInventory: this.collectorFunction('sdr-inventory'),
+      cdrFindings: functionsOf('cdr-findings'),
+      sdrInventory: functionsOf('sdr-inventory'),
+      subscriptions: names,
       logRetention: config.logRetention,
     });
-    this.monitoring = new Monitoring(this, 'Monitoring', { collectors: [...this.collectors.values()] });
+    this.monitoring = new Monitoring(this, 'Monitoring', { collectors: this.allCollectors });
     for (const [subscription, options] of Object.entries(config.securityLake ?? {})) {
       this.addSecurityLakeWriter(subscription, options);
     }
@@ -152,7 +137,11 @@ export class QualysLakeStack extends Stack {
     });
     new CfnOutput(this, 'MetricsServiceName', {
       description: "The service dimension of the collectors' metrics (namespace QualysLake)",
-      value: this.collectorService(),
+      value: this.allCollectors[0]?.service ?? 'qualys-lake',
+    });
+    new CfnOutput(this, SUBSCRIPTIONS_OUTPUT, {
+      description: 'The Qualys subscriptions the stack serves (qualys-lake backfill and status read them)',
+      value: names.join(','),
     });
     new CfnOutput(this, 'GlueDatabaseName', {
       description: 'Glue database of the curated tables (qualys-lake query reads it from here)',
@@ -186,55 +175,105 @@ export class QualysLakeStack extends Stack {
     });
   }
 
-  private collectorService(): string {
-    return this.collectors.get('cdr-findings')?.service ?? 'qualys-lake';
-  }
-
-  private collectorFunction(name: FunctionName) {
-    const collector = this.collectors.get(name);
-    if (!collector) throw new Error(`the stack has no ${name} collector`);
-    return collector.function;
+  /** The collector `name` of `subscription`; throws if the stack has none. */
+  collector(subscription: string, name: FunctionName): Collector {
+    const collector = this.allCollectors.find(
+      (item) => item.subscription === subscription && item.name === name,
+    );
+    if (!collector) throw new Error(`the stack has no ${name} collector for subscription ${subscription}`);
+    return collector;
   }
 
   /**
-   * Adds a scheduled collector, granted the prefixes its manifest names, with the stack's secret, archive, alert topic and log retention, and
-   * outputs its function name as `<PascalName>FunctionName`.
+   * One subscription: its secret and one function per collector it runs. The subscription
+   * `default` keeps the construct ids a deployment without subscriptions always had (`CdrFindings`,
+   * `QualysSecret`), so upgrading one keeps its resources; any other lives under a construct named
+   * after it (`prod/CdrFindings`).
    */
-  addCollector(manifest: CollectorManifest, options: CollectorOptions): Collector {
+  private addSubscription(subscription: SubscriptionConfig): void {
+    const scope = subscription.name === DEFAULT_SUBSCRIPTION ? this : new Construct(this, subscription.name);
+    const secret = secretsmanager.Secret.fromSecretNameV2(scope, 'QualysSecret', subscription.secretName);
+    const settings = collectorOptions(subscription);
+    for (const name of subscription.collectors) {
+      this.addCollector(scope, COLLECTOR_MANIFESTS[name], subscription, secret, settings[name]);
+    }
+  }
+
+  /**
+   * Adds a scheduled collector of one subscription, granted the prefixes its manifest names scoped
+   * to the subscription, with the subscription's secret, the archive, alert topic and log retention,
+   * and outputs its function name as `<PascalName>FunctionName` (`prodCdrFindingsFunctionName`).
+   */
+  private addCollector(
+    scope: Construct,
+    manifest: CollectorManifest,
+    subscription: SubscriptionConfig,
+    secret: secretsmanager.ISecret,
+    options: CollectorOptions,
+  ): Collector {
     const { name } = manifest;
-    if (this.collectors.has(name)) throw new Error(`Collector ${name} is already in the stack`);
     const id = pascalCase(name);
-    const { qualysAllowedHosts, functionSettings, lagAlarmMinutes } = this.config;
-    const lagAlarm = lagAlarmMinutes[name];
-    const collector = new Collector(this, id, {
+    const { qualysAllowedHosts } = this.config;
+    const lagAlarm = subscription.lagAlarmMinutes[name];
+    const collector = new Collector(scope, id, {
       logRetention: this.config.logRetention,
       scheduleOffsetMinutes: SCHEDULE_OFFSET[name],
       ...(lagAlarm !== undefined ? { lagAlarmThreshold: Duration.minutes(lagAlarm) } : {}),
       ...options,
       environment: {
         ...(qualysAllowedHosts.length > 0 ? { [ENV.allowedHosts]: qualysAllowedHosts.join(',') } : {}),
-        ...functionSettings[name],
+        ...subscription.functionSettings[name],
         ...options.environment,
       },
       name,
-      secret: this.qualysSecret,
+      subscription: subscription.name,
+      secret,
       archive: this.archive,
-      prefixes: { read: manifest.reads, write: manifest.writes, delete: manifest.deletes },
+      prefixes: scopedGrants(manifest, subscription.name),
       alerts: this.alerts,
       publishAlerts: manifest.publishesAlerts,
     });
-    this.collectors.set(name, collector);
-    new CfnOutput(this, `${id}FunctionName`, {
-      description: `Lambda function of the ${name} collector`,
+    this.allCollectors.push(collector);
+    if (subscription === this.config.subscriptions[0]) this.collectors.set(name, collector);
+    new CfnOutput(this, functionOutputId(subscription.name, name), {
+      description: `Lambda function of the ${name} collector of subscription ${subscription.name}`,
       value: collector.function.functionName,
     });
     return collector;
   }
 }
 
-function pascalCase(name: string): string {
-  return name
-    .split('-')
-    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
-    .join('');
+/** What each collector of a subscription runs with: description, schedule, its own variables. */
+function collectorOptions(settings: SubscriptionConfig): Record<FunctionName, CollectorOptions> {
+  return {
+    'cdr-findings': {
+      description: 'Pulls Qualys CDR findings into the archive and alerts on severe ones',
+      scheduleMinutes: settings.cdrScheduleMinutes,
+      environment: {
+        [ENV.alertMinSeverity]: settings.alertMinSeverity,
+        [ENV.alertMaxPerRun]: String(settings.alertMaxPerRun),
+        ...(settings.cdrQuery !== undefined ? { [ENV.cdrQuery]: settings.cdrQuery } : {}),
+      },
+    },
+    // SaaSDR: inventory and reports only archive; posture alerts on failed controls.
+    'sdr-inventory': {
+      description: 'Takes resumable snapshots of the Qualys SaaSDR inventory',
+      scheduleMinutes: settings.sdrInventoryScheduleMinutes,
+      environment: { [ENV.callReserve]: String(CALL_RESERVE['sdr-inventory']) },
+    },
+    'sdr-posture': {
+      description: 'Archives Qualys SaaSDR posture evidence and alerts on newly failed controls',
+      scheduleMinutes: settings.sdrPostureScheduleMinutes,
+      environment: {
+        [ENV.alertMaxPerRun]: String(settings.alertMaxPerRun),
+        [ENV.callReserve]: String(CALL_RESERVE['sdr-posture']),
+      },
+    },
+    'sdr-reports': {
+      description: 'Downloads completed Qualys SaaSDR reports into the archive',
+      scheduleMinutes: settings.sdrReportsScheduleMinutes,
+      environment: { [ENV.callReserve]: String(CALL_RESERVE['sdr-reports']) },
+      timeout: Duration.minutes(15),
+    },
+  };
 }

@@ -2,7 +2,7 @@ import { SingleBar } from 'cli-progress';
 import { BACKFILL_LIMITS } from '../../lib/backfill-limits';
 import { type BackfillPlan, backfill, lambdaInvoker, planWindows, type WindowInvoker } from './backfill';
 import { runOnStateMachine } from './backfill-sfn';
-import { localDir, outputEnding, stackOutputs, UsageError } from './options';
+import { deployedSubscriptions, localDir, outputEnding, stackOutputs, UsageError } from './options';
 
 export interface BackfillOptions {
   from: Date;
@@ -10,6 +10,7 @@ export interface BackfillOptions {
   windowHours: number;
   alerts: boolean;
   function?: string;
+  subscription?: string;
   stateMachine?: string;
   outputs?: string;
   local?: string | true;
@@ -58,13 +59,14 @@ export async function runBackfill(
   } else if (options.function) {
     invoke = lambdaInvoker(options.function);
   } else {
-    const arn =
-      options.stateMachine ?? outputEnding(stackOutputs(options.outputs), 'BackfillStateMachineArn');
+    const outputs = stackOutputs(options.outputs);
+    const arn = options.stateMachine ?? outputEnding(outputs, 'BackfillStateMachineArn');
     if (!arn)
       throw new UsageError(
         'name the stack: --outputs FILE (cdk deploy --outputs-file), --state-machine ARN, or --local',
       );
-    return runDeployed(arn, plan, windows, print, printError);
+    const subscription = chooseSubscription(options.subscription, deployedSubscriptions(outputs));
+    return runDeployed(arn, { ...plan, ...(subscription && { subscription }) }, windows, print, printError);
   }
 
   print(describe(plan, windows, ''));
@@ -136,8 +138,27 @@ async function runDeployed(
   return result.status === 'SUCCEEDED' ? 0 : 1;
 }
 
+/**
+ * The subscription a deployed backfill replays: `--subscription`, which must be one the stack serves;
+ * without it, the stack's only one (the machine's own default), or a usage error naming them when
+ * there are several. Without the stack's outputs the machine checks the name (it fails an execution
+ * for a subscription it lacks).
+ */
+export function chooseSubscription(
+  given: string | undefined,
+  deployed: readonly string[] | undefined,
+): string | undefined {
+  if (given !== undefined && deployed !== undefined && !deployed.includes(given))
+    throw new UsageError(`no subscription "${given}" in this stack; it serves ${deployed.join(', ')}`);
+  if (given === undefined && deployed !== undefined && deployed.length > 1)
+    throw new UsageError(
+      `this stack serves ${deployed.join(', ')}: name the one to replay with --subscription`,
+    );
+  return given;
+}
+
 const describe = (plan: BackfillPlan, windows: number, where: string) =>
-  `Backfill ${plan.from.toISOString()} → ${plan.to.toISOString()}${where}: ${windows} window(s) of ` +
+  `Backfill ${plan.subscription ? `of subscription ${plan.subscription} ` : ''}${plan.from.toISOString()} → ${plan.to.toISOString()}${where}: ${windows} window(s) of ` +
   `${plan.windowHours} h, alerts ${plan.alerts ? 'on' : 'off'}.`;
 
 function progressBar(total: number): SingleBar {

@@ -52,8 +52,9 @@ export async function runOnStateMachine(
     new StartExecutionCommand({
       stateMachineArn,
       // Names are unique per machine for 90 days and at most 80 characters.
-      name: `backfill-${stamp(plan.from)}-${stamp(plan.to)}-${now().toString(36)}`,
+      name: `backfill-${plan.subscription ? `${plan.subscription}-` : ''}${stamp(plan.from)}-${stamp(plan.to)}-${now().toString(36)}`,
       input: JSON.stringify({
+        ...(plan.subscription && { subscription: plan.subscription }),
         startAt: plan.from.toISOString(),
         endAt: plan.to.toISOString(),
         windowHours: plan.windowHours,

@@ -27,6 +27,8 @@ export interface WindowAnswer {
 export type WindowInvoker = (event: Window & { alerts: boolean }) => Promise<WindowAnswer>;
 
 export interface BackfillPlan {
+  /** The subscription whose collector replays the range (the state machine's input). */
+  subscription?: string;
   from: Date;
   to: Date;
   windowHours: number;

@@ -4,11 +4,8 @@
  * called wrongly (an unknown verb or option, a missing value); 3 only the gateway's rate limit stood
  * in the way (doctor: try again later).
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { FUNCTION_NAMES, type FunctionName } from '../../functions/core/names';
 import { BACKFILL_LIMITS } from '../../lib/backfill-limits';
-import { lagThresholdMinutes, parseConfig } from '../../lib/config';
 import { formatTable } from '../../tools/local-lake/duckdb';
 import { doctor, doctorExitCode, formatDoctor } from './doctor';
 import { bucketSource, type LakeSource, localSource } from './lake-source';
@@ -24,8 +21,7 @@ import {
   UsageError,
 } from './options';
 import { listQueries, queryAthena, queryLocal } from './query';
-import { runHistory } from './run-history';
-import { formatStatus, lakeStatus, statusExitCode } from './status';
+import { runStatus } from './status-command';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, rateLimited: 3 } as const;
 
@@ -90,23 +86,10 @@ export async function main(argv: string[], print: Print = console.log, printErro
       `the stack outputs of \`cdk deploy --outputs-file\` (default ./${DEFAULT_OUTPUTS})`,
     )
     .option('--no-metrics', 'skip the last run and last success from CloudWatch (deployed stacks)')
-    .option('--json', 'print the status as JSON')
+    .option('--subscription <name>', 'show only this subscription (default: every one of the stack)')
+    .option('--json', 'print the status as JSON (a list when there are several subscriptions)')
     .action(async (options) => {
-      const source = lakeSourceFrom(options);
-      const thresholds = lagThresholds();
-      let history: Awaited<ReturnType<typeof runHistory>> | undefined;
-      let historyProblem: string | undefined;
-      if (options.local === undefined && options.metrics) {
-        try {
-          const service = outputEnding(stackOutputs(options.outputs), 'MetricsServiceName');
-          history = await runHistory(undefined, Date.now(), service);
-        } catch (error) {
-          historyProblem = `could not read CloudWatch (${(error as Error).name}): last run and last success are not shown`;
-        }
-      }
-      const status = { ...(await lakeStatus(source, thresholds, Date.now(), history)), historyProblem };
-      print(options.json ? JSON.stringify(status, null, 2) : formatStatus(status, thresholds));
-      exitCode = statusExitCode(status);
+      exitCode = await runStatus(options, lakeSourceFrom(options), print);
     });
 
   program
@@ -154,6 +137,7 @@ export async function main(argv: string[], print: Print = console.log, printErro
     .option('--alerts', 'send alerts for what the replay finds (off by default for a backfill)', false)
     .option('--state-machine <arn>', "the stack's backfill state machine (default: from the outputs file)")
     .option('--function <name>', 'invoke this cdr-findings function directly instead, window by window')
+    .option('--subscription <name>', 'the subscription to replay (required when the stack serves several)')
     .option(
       '--outputs <file>',
       `the stack outputs of \`cdk deploy --outputs-file\` (default ./${DEFAULT_OUTPUTS})`,
@@ -267,19 +251,4 @@ function lakeSourceFrom(options: { local?: string | true; bucket?: string; outpu
       `name the lake: --bucket NAME, --outputs FILE (cdk deploy --outputs-file), or --local for ./${DEFAULT_LAKE}`,
     );
   return bucketSource(bucket);
-}
-
-/**
- * Each collector's lag-alarm threshold as the stack sets it, read from cdk.json's context by the
- * stack's own reader: `status` calls a collector behind exactly when its alarm would fire.
- */
-function lagThresholds(): Record<FunctionName, number> {
-  const context = existsSync('cdk.json')
-    ? ((JSON.parse(readFileSync('cdk.json', 'utf8')).context ?? {}) as Record<string, unknown>)
-    : {};
-  // The secret's name does not matter here; only the schedules and thresholds are read.
-  const config = parseConfig((key) => context[key] ?? (key === 'qualysSecretName' ? 'unused' : undefined));
-  return Object.fromEntries(
-    FUNCTION_NAMES.map((name) => [name, lagThresholdMinutes(config, name)]),
-  ) as Record<FunctionName, number>;
 }

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { SUBSCRIPTIONS_OUTPUT } from '../../lib/stack-names';
 
 /** Options and values shared by the verbs. */
 export const DEFAULT_LAKE = 'local-lake';
@@ -55,4 +56,10 @@ export function rateLimit(value: string): { limit: number; windowSec: number } {
   if (!match || limit < 1 || windowSec < 1)
     throw new UsageError(`--rate-limit must be calls/seconds such as 300/3600, not "${value}"`);
   return { limit, windowSec };
+}
+
+/** The subscriptions the stack serves, from its `SubscriptionNames` output; undefined without it. */
+export function deployedSubscriptions(outputs: Record<string, string>): string[] | undefined {
+  const names = outputs[SUBSCRIPTIONS_OUTPUT];
+  return names === undefined ? undefined : names.split(',').filter(Boolean);
 }

@@ -4,6 +4,8 @@
  */
 import { CloudWatchClient, GetMetricDataCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
 import { FUNCTION_NAMES, type FunctionName, METRIC_DIMENSIONS, METRICS } from '../../functions/core/names';
+import { DEFAULT_SUBSCRIPTION } from '../../functions/core/subscription';
+import { SUBSCRIPTION_DIMENSION } from '../../lib/stack-names';
 
 export interface RunHistory {
   lastRun?: string;
@@ -19,6 +21,8 @@ export async function runHistory(
   now = Date.now(),
   /** The `service` dimension: the stack's name in kebab case (output `MetricsServiceName`). */
   service: string = METRICS.service,
+  /** The `subscription` dimension: whose collectors. */
+  subscription: string = DEFAULT_SUBSCRIPTION,
 ): Promise<Record<FunctionName, RunHistory>> {
   const query = (name: FunctionName, index: number, stat: 'SampleCount' | 'Maximum'): MetricDataQuery => ({
     Id: `${stat === 'SampleCount' ? 'runs' : 'best'}${index}`,
@@ -29,6 +33,7 @@ export async function runHistory(
         Dimensions: [
           { Name: METRIC_DIMENSIONS.service, Value: service },
           { Name: METRIC_DIMENSIONS.collector, Value: name },
+          { Name: SUBSCRIPTION_DIMENSION, Value: subscription },
         ],
       },
       Period: PERIOD_SECONDS,

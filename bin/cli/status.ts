@@ -1,16 +1,19 @@
 /**
- * `qualys-lake status`: what the collectors' state in the lake says — per collector how far behind
- * now it is, what it last completed and saved, what waits to be sent — and the shared call budget.
- * It reads state objects only (a few GETs and LISTs), so it is safe against a running deployment.
+ * `qualys-lake status`: what the collectors' state in the lake says — per subscription and
+ * collector how far behind now it is, what it last completed and saved, what waits to be sent — and
+ * each subscription's call budget. It reads state objects only (a few GETs and LISTs), so it is safe
+ * against a running deployment.
  */
 import { cdrFindingsKeys } from '../../functions/cdr-findings/keys';
-import type { FunctionName } from '../../functions/core/names';
-import { CALL_BUDGET_LEDGER_KEY } from '../../functions/core/names';
+import { CALL_BUDGET_LEDGER_KEY, FUNCTION_NAMES, type FunctionName } from '../../functions/core/names';
+import { DEFAULT_SUBSCRIPTION, scopeKey } from '../../functions/core/subscription';
 import { sdrInventoryKeys } from '../../functions/sdr-inventory/keys';
 import type { InventoryCheckpoint } from '../../functions/sdr-inventory/snapshot';
 import { sdrPostureKeys } from '../../functions/sdr-posture/keys';
 import { sdrReportsKeys } from '../../functions/sdr-reports/keys';
+import { lagThresholdMinutes, type QualysLakeConfig } from '../../lib/config';
 import { type LakeSource, readJsonObject } from './lake-source';
+import { UsageError } from './options';
 import type { RunHistory } from './run-history';
 
 export interface CollectorStatus {
@@ -43,6 +46,8 @@ export interface BudgetStatus {
 
 export interface LakeStatus {
   where: string;
+  /** The subscription whose collectors these are (their keys carry `subscription=<name>/`). */
+  subscription: string;
   /** Whether the run history was read from CloudWatch (a deployed stack). */
   historyRead: boolean;
   /** Why the run history is missing, when it was asked for and could not be read. */
@@ -65,15 +70,54 @@ interface Ledger {
 const minutesBetween = (from: string, to: number) =>
   Math.max(0, Math.round((to - Date.parse(from)) / 60_000));
 
+/** Which subscription `status` reads, with the collectors it runs and their lag-alarm thresholds. */
+export interface SubscriptionPlan {
+  name: string;
+  collectors: readonly FunctionName[];
+  /** Each collector's lag-alarm threshold in minutes, as the stack sets it. */
+  thresholds: Record<FunctionName, number>;
+}
+
+/**
+ * The subscriptions to show: those the stack outputs (`deployed`), else those of the context, or
+ * only `only`; each with its collectors and thresholds from the context where it lists them.
+ */
+export function subscriptionPlans(
+  config: QualysLakeConfig,
+  deployed: readonly string[] | undefined,
+  only?: string,
+): SubscriptionPlan[] {
+  const names = deployed ?? config.subscriptions.map((subscription) => subscription.name);
+  if (only !== undefined && !names.includes(only))
+    throw new UsageError(`no subscription "${only}" here; the subscriptions are ${names.join(', ')}`);
+  return names
+    .filter((name) => only === undefined || name === only)
+    .map((name) => {
+      const settings = config.subscriptions.find((subscription) => subscription.name === name) ?? config;
+      const collectors = 'collectors' in settings ? settings.collectors : FUNCTION_NAMES;
+      const thresholds = Object.fromEntries(
+        FUNCTION_NAMES.map((collector) => [collector, lagThresholdMinutes(settings, collector)]),
+      ) as Record<FunctionName, number>;
+      return { name, collectors, thresholds };
+    });
+}
+
 export async function lakeStatus(
   source: LakeSource,
   /** Each collector's lag-alarm threshold in minutes. */
   thresholdMinutes: Record<FunctionName, number>,
   now = Date.now(),
   history?: Partial<Record<FunctionName, RunHistory>>,
+  /** The subscription to read, and the collectors it runs. */
+  plan: Pick<SubscriptionPlan, 'name' | 'collectors'> = {
+    name: DEFAULT_SUBSCRIPTION,
+    collectors: FUNCTION_NAMES,
+  },
 ): Promise<LakeStatus> {
-  const outboxCount = async (key: string) => {
-    const outbox = await readJsonObject<OutboxObject>(source, key);
+  // Collectors build logical keys; in the bucket each carries the subscription's level.
+  const key = (logical: string) => scopeKey(logical, plan.name);
+  const outboxCount = async (logical: string) => {
+    const outbox = await readJsonObject<OutboxObject>(source, key(logical));
     return (
       (outbox?.candidates?.length ?? 0) + (outbox?.segments ?? []).reduce((sum, part) => sum + part.count, 0)
     );
@@ -102,8 +146,8 @@ export async function lakeStatus(
     updatedAt?: string;
     settledUntil?: string;
     reconciledOn?: string;
-  }>(source, cdrFindingsKeys.checkpoint);
-  const journalPages = (await source.list(cdrFindingsKeys.journalPrefix, 1000)).length;
+  }>(source, key(cdrFindingsKeys.checkpoint));
+  const journalPages = (await source.list(key(cdrFindingsKeys.journalPrefix), 1000)).length;
   const cdrStatus = status('cdr-findings', 'watermark (findings read up to)', cdr?.watermark, {
     lastSaved: cdr?.updatedAt,
     alertsWaiting: await outboxCount(cdrFindingsKeys.outbox),
@@ -117,7 +161,7 @@ export async function lakeStatus(
     ],
   });
 
-  const inventory = await readJsonObject<InventoryCheckpoint>(source, sdrInventoryKeys.state);
+  const inventory = await readJsonObject<InventoryCheckpoint>(source, key(sdrInventoryKeys.state));
   const current = inventory?.current;
   const inventoryStatus = status(
     'sdr-inventory',
@@ -143,10 +187,10 @@ export async function lakeStatus(
   const posture = await readJsonObject<{
     lastPoll?: { pollId: string; completedAt: string; pairs: number };
     updatedAt?: string;
-  }>(source, sdrPostureKeys.checkpoint);
+  }>(source, key(sdrPostureKeys.checkpoint));
   const failures = await readJsonObject<{ failures?: Record<string, { criticality?: string | null }> }>(
     source,
-    sdrPostureKeys.failures,
+    key(sdrPostureKeys.failures),
   );
   const open = Object.values(failures?.failures ?? {});
   const byLevel = new Map<string, number>();
@@ -168,7 +212,7 @@ export async function lakeStatus(
   const reports = await readJsonObject<{
     lastCompleted?: { runId: string; completedAt: string };
     updatedAt?: string;
-  }>(source, sdrReportsKeys.checkpoint);
+  }>(source, key(sdrReportsKeys.checkpoint));
   const reportsStatus = status('sdr-reports', 'last complete listing', reports?.lastCompleted?.completedAt, {
     lastSaved: reports?.updatedAt,
     alertsWaiting: 0,
@@ -177,12 +221,15 @@ export async function lakeStatus(
     ],
   });
 
-  const ledger = await readJsonObject<Ledger>(source, CALL_BUDGET_LEDGER_KEY);
+  const ledger = await readJsonObject<Ledger>(source, key(CALL_BUDGET_LEDGER_KEY));
   return {
     where: source.where,
+    subscription: plan.name,
     historyRead: history !== undefined,
     at: new Date(now).toISOString(),
-    collectors: [cdrStatus, inventoryStatus, postureStatus, reportsStatus],
+    collectors: [cdrStatus, inventoryStatus, postureStatus, reportsStatus].filter((status) =>
+      plan.collectors.includes(status.collector),
+    ),
     budget: ledger ? { ...ledger.gateway, inFlight: ledger.inFlight?.length ?? 0 } : undefined,
   };
 }
@@ -190,7 +237,7 @@ export async function lakeStatus(
 const ago = (minutes: number) => (minutes < 120 ? `${minutes} min` : `${(minutes / 60).toFixed(1)} h`);
 
 export function formatStatus(status: LakeStatus, thresholdMinutes: Record<FunctionName, number>): string {
-  const lines = [`Lake ${status.where}, at ${status.at}`, ''];
+  const lines = [`Lake ${status.where}, subscription ${status.subscription}, at ${status.at}`, ''];
   for (const collector of status.collectors) {
     const flag = collector.behind ? 'BEHIND' : 'ok';
     lines.push(
@@ -209,11 +256,12 @@ export function formatStatus(status: LakeStatus, thresholdMinutes: Record<Functi
   const budget = status.budget;
   if (status.historyProblem) lines.push('', `Run history: ${status.historyProblem}`);
   lines.push('');
-  if (!budget) lines.push('Call budget: no ledger yet (no collector has called Qualys).');
+  if (!budget)
+    lines.push("Call budget: no ledger yet (none of the subscription's collectors has called Qualys).");
   else {
     const reopened = budget.reopensAt !== undefined && Date.parse(budget.reopensAt) <= Date.parse(status.at);
     lines.push(
-      `Call budget (shared by every collector): ${budget.limit ?? '?'} calls per ${budget.windowSec ?? '?'} s; ` +
+      `Call budget (shared by the subscription's collectors): ${budget.limit ?? '?'} calls per ${budget.windowSec ?? '?'} s; ` +
         (reopened
           ? `the window reopened at ${budget.reopensAt}`
           : `${budget.remaining ?? '?'} left as of ${budget.observedAt ?? '?'}, reopens ${budget.reopensAt ?? '?'}`) +

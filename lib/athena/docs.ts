@@ -1,7 +1,14 @@
 import { pathToFileURL } from 'node:url';
 import { MACROS, REWRITES } from './dialect';
 import { NAMED_QUERIES } from './queries';
-import { glueColumns, JSON_SERDE, PARTITION_KEY, PROJECTION_START, TABLES } from './tables';
+import {
+  glueColumns,
+  JSON_SERDE,
+  PARTITION_KEYS,
+  PROJECTION_START,
+  SUBSCRIPTION_KEY,
+  TABLES,
+} from './tables';
 
 /**
  * The README's Athena section, rendered from the table and query definitions so it cannot drift
@@ -19,8 +26,9 @@ export function athenaReadme(): string {
     'The stack (`lib/constructs/catalog.ts`, construct `LakeCatalog`) creates:',
     '',
     `- the Glue database named after the stack (\`qualys_lake\` for the stack \`QualysLake\`; output \`GlueDatabaseName\`) with one table per curated dataset, each over \`s3://<archive bucket>/curated/<table>/\`;`,
-    `  \`dt\` partitions (\`dt=YYYY-MM-DD\` folders) are found by **partition projection** (type \`date\`, range \`${PROJECTION_START},NOW\`, one day apart),`,
-    '  so a new day is queryable the moment its first object lands;',
+    `  its partitions (\`${SUBSCRIPTION_KEY.name}=<name>/dt=YYYY-MM-DD/\` folders) are found by **partition projection** (\`${SUBSCRIPTION_KEY.name}\`: type \`enum\` of the`,
+    `  stack's subscriptions; \`dt\`: type \`date\`, range \`${PROJECTION_START},NOW\`, one day apart), so a new day is queryable the moment its first`,
+    '  object lands;',
     '- the Athena workgroup named after the stack (`qualys-lake` for `QualysLake`; output `AthenaWorkGroupName`, engine version 3), with its configuration **enforced**: results go to',
     '  `s3://<archive bucket>/athena-results/`, encrypted (SSE-S3, or SSE-KMS with `resultsKey`), and a query that would scan more',
     '  than **10 GiB** is cancelled (`bytesScannedCutoff`, configurable); per-query CloudWatch metrics are on;',
@@ -35,6 +43,9 @@ export function athenaReadme(): string {
     "WHERE dt >= '2025-05-01'            -- always filter on dt: it decides what Athena reads (and bills)",
     'GROUP BY severity;',
     '```',
+    '',
+    `A query without a \`${SUBSCRIPTION_KEY.name}\` filter spans every subscription; \`AND ${SUBSCRIPTION_KEY.name} = 'prod'\` reads only one (see [Subscriptions](#subscriptions)).`,
+    'The named queries span them all: add the filter to read one subscription.',
     '',
     'To let a role query (an analyst role, a BI tool), call `catalog.grantQuery(role)`: Athena on the workgroup, Glue reads of the',
     'database, object reads under `curated/` and reads and writes under `athena-results/`.',
@@ -74,7 +85,10 @@ export function athenaReadme(): string {
       .join(', ')}: a malformed line fails the query rather than vanishing, and the`,
     'camelCase JSON keys match the lower-case Glue column names. In SQL a column may be written either way (`cspAccount` or',
     '`cspaccount`); Athena returns result columns lower-case. Every table is partitioned by',
-    `\`${PARTITION_KEY.name}\` (${PARTITION_KEY.type}): ${PARTITION_KEY.comment}.`,
+    ...PARTITION_KEYS.map(
+      (key, index) =>
+        `${index === 0 ? '' : 'then '}\`${key.name}\` (${key.type}): ${key.comment}${index === PARTITION_KEYS.length - 1 ? '.' : ';'}`,
+    ),
     '',
     'Column types, chosen once for all tables:',
     '',
@@ -102,7 +116,7 @@ export function athenaReadme(): string {
             `\`${columns[index]?.type ?? column.type}\``,
             column.comment,
           ]),
-          [`\`${PARTITION_KEY.name}\``, `\`${PARTITION_KEY.type}\``, 'Partition key'],
+          ...PARTITION_KEYS.map((key) => [`\`${key.name}\``, `\`${key.type}\``, 'Partition key']),
         ],
       ),
       '',

@@ -1,4 +1,5 @@
 import { CURATED_DATASETS, type CuratedDataset } from '../../functions/core/names';
+import { SUBSCRIPTION_PARTITION } from '../../functions/core/subscription';
 import { COLLECTOR_MANIFESTS } from '../../functions/manifests';
 
 /**
@@ -52,6 +53,20 @@ export const PARTITION_KEY: ColumnDef = {
   comment:
     'UTC date folder (YYYY-MM-DD) of the object; filter on it (dt >= ...) so Athena reads only those days',
 };
+
+/**
+ * The first partition key of every table: the `subscription=<name>` folder (functions/core/subscription.ts),
+ * projected from the subscriptions the stack serves. A query without a filter on it spans them all.
+ */
+export const SUBSCRIPTION_KEY: ColumnDef = {
+  name: SUBSCRIPTION_PARTITION,
+  type: 'string',
+  comment:
+    "Qualys subscription the record came from (the stack's `subscriptions`, `default` without them); filter on it to read one",
+};
+
+/** The partition keys of every table, in folder order: `subscription=<name>/dt=<day>/`. */
+export const PARTITION_KEYS: readonly ColumnDef[] = [SUBSCRIPTION_KEY, PARTITION_KEY];
 
 /** The JSON SerDe of every table, for gzip NDJSON (one record per line). */
 export const JSON_SERDE = {

@@ -11,6 +11,12 @@ import type { EmailSubscriptionOptions, SlackChannel } from '../config';
 
 export type { EmailSubscriptionOptions } from '../config';
 
+/**
+ * The message attribute naming the subscription an alert is about (every alert carries it), which a
+ * subscription's own `alertEmails` filter on.
+ */
+export const SUBSCRIPTION_ATTRIBUTE = 'subscription';
+
 /** Who hears about alerts. */
 export interface AlertTopicOptions {
   /**
@@ -90,22 +96,24 @@ export class AlertTopic extends Construct {
     for (const email of props.emails ?? []) {
       this.topic.addSubscription(new subscriptions.EmailSubscription(email));
     }
-    for (const { address, minSeverity } of props.emailSubscriptions ?? []) {
+    for (const { address, minSeverity, subscriptions: only } of props.emailSubscriptions ?? []) {
       if (props.emails?.includes(address)) {
         throw new Error(`Alert email ${address} is listed in both emails and emailSubscriptions; keep one`);
       }
       const rank = minimumRank(address, minSeverity);
+      const filterPolicy: Record<string, sns.SubscriptionFilter> = {
+        ...(only === undefined
+          ? {}
+          : { [SUBSCRIPTION_ATTRIBUTE]: sns.SubscriptionFilter.stringFilter({ allowlist: [...only] }) }),
+        ...(rank === undefined
+          ? {}
+          : {
+              [ALERT_RANK_ATTRIBUTE]: sns.SubscriptionFilter.numericFilter({ greaterThanOrEqualTo: rank }),
+            }),
+      };
       this.topic.addSubscription(
         new subscriptions.EmailSubscription(address, {
-          ...(rank === undefined
-            ? {}
-            : {
-                filterPolicy: {
-                  [ALERT_RANK_ATTRIBUTE]: sns.SubscriptionFilter.numericFilter({
-                    greaterThanOrEqualTo: rank,
-                  }),
-                },
-              }),
+          ...(Object.keys(filterPolicy).length > 0 ? { filterPolicy } : {}),
         }),
       );
     }

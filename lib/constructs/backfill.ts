@@ -1,17 +1,22 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { DEFAULT_SUBSCRIPTION } from '../../functions/core/subscription';
 import { BACKFILL_LIMITS } from '../backfill-limits';
 import { acknowledge, wildcardResourceFinding } from '../nag';
 
 export interface BackfillProps {
-  /** The cdr-findings function: invoked with each window event. */
-  readonly cdrFindings: lambda.IFunction;
-  /** The sdr-inventory function: invoked until a fresh snapshot is complete. */
-  readonly sdrInventory?: lambda.IFunction;
+  /** Each subscription's cdr-findings function, by subscription: invoked with each window event. */
+  readonly cdrFindings: Readonly<Record<string, lambda.IFunction>>;
+  /** Each subscription's sdr-inventory function: invoked until a fresh snapshot is complete. */
+  readonly sdrInventory?: Readonly<Record<string, lambda.IFunction>>;
+  /**
+   * Every subscription of the stack, for the failure cause of an input that names another.
+   * @default the keys of `cdrFindings`
+   */
+  readonly subscriptions?: readonly string[];
   readonly logRetention: logs.RetentionDays;
 }
 
@@ -47,6 +52,30 @@ export const FAILED_WINDOWS = '[$states.input[done = false]]';
 /** The execution's failure cause: how many windows failed, and the first of them with their errors. */
 export const FAILURE_CAUSE = `$string($count(${FAILED_WINDOWS})) & ' of ' & $string($count($states.input)) & ' windows failed; the first: ' & $join($map(${FAILED_WINDOWS}[[0..${BACKFILL_LIMITS.failuresNamed - 1}]], function($w) { $w.window.startAt & ' to ' & $w.window.endAt & ' (' & $w.error & ')' }), '; ')`;
 
+/**
+ * The subscription an execution serves: its input's `subscription`, else the stack's only one, else
+ * `default`. Assigned to `$subscription` by the first state, so every later state reads it.
+ */
+export const subscriptionOfInput = (subscriptions: readonly string[]) =>
+  `$exists($states.input.subscription) ? $states.input.subscription : ${JSON.stringify(subscriptions.length === 1 ? subscriptions[0] : DEFAULT_SUBSCRIPTION)}`;
+
+/** A JSONata object literal of functions by subscription; a function ARN is a token until synth. */
+const lookupTable = (functions: Readonly<Record<string, lambda.IFunction>>) =>
+  `{${Object.entries(functions)
+    .map(([name, fn]) => `${JSON.stringify(name)}: '${fn.functionArn}'`)
+    .join(', ')}}`;
+
+/** The function ARN of `$subscription` in a table of {@link lookupTable}, or nothing. */
+export const functionOf = (table: string) => `$lookup(${table}, $subscription)`;
+
+/**
+ * Why an execution cannot run for `$subscription`: it names no subscription of the stack, or one
+ * that does not run the collector asked for (`inventorySnapshot` needs sdr-inventory, a range
+ * cdr-findings).
+ */
+export const unknownSubscriptionCause = (subscriptions: readonly string[]) =>
+  `($collector := $states.input.inventorySnapshot = true ? 'sdr-inventory' : 'cdr-findings'; $subscription in ${JSON.stringify(subscriptions)} ? 'subscription "' & $subscription & '" runs no ' & $collector & ' collector' : 'unknown subscription "' & $subscription & '": this stack serves ${subscriptions.join(', ')}; name one in the input ("subscription")')`;
+
 /** Whether the execution input is a range the machine can plan: ISO times in order, at most maxWindows windows. */
 export const VALID_RANGE = `(
   $iso := /^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})$/;
@@ -72,7 +101,10 @@ export class BackfillMachine extends Construct {
 
   constructor(scope: Construct, id: string, props: BackfillProps) {
     super(scope, id);
-    const retryThrottled = (task: tasks.LambdaInvoke) =>
+    const subscriptions = props.subscriptions ?? Object.keys(props.cdrFindings);
+    const cdrTable = lookupTable(props.cdrFindings);
+    const inventoryTable = lookupTable(props.sdrInventory ?? {});
+    const retryThrottled = (task: sfn.CustomState) =>
       task.addRetry({
         // A scheduled run of the same collector holds its one reserved execution: try again.
         errors: ['Lambda.TooManyRequestsException', 'Lambda.ServiceException', 'Lambda.SdkClientException'],
@@ -88,13 +120,12 @@ export class BackfillMachine extends Construct {
       newFindings: `{% $sum([$states.input.newFindings, ${summary}.newFindings]) %}`,
       runs: '{% $states.input.runs + 1 %}',
     });
-    const runWindow = tasks.LambdaInvoke.jsonata(this, 'RunWindow', {
-      lambdaFunction: props.cdrFindings,
-      payload: sfn.TaskInput.fromObject({
+    const runWindow = this.invoke('RunWindow', functionOf(cdrTable), {
+      payload: {
         startAt: '{% $states.input.window.startAt %}',
         endAt: '{% $states.input.window.endAt %}',
         alerts: '{% $states.input.alerts %}',
-      }),
+      },
       outputs: {
         window: '{% $states.input.window %}',
         alerts: '{% $states.input.alerts %}',
@@ -186,15 +217,29 @@ export class BackfillMachine extends Construct {
       error: 'InvalidRange',
       cause: `startAt and endAt must be ISO 8601 times with an offset (Z or +hh:mm), startAt before endAt, windowHours a positive number, and at most ${BACKFILL_LIMITS.maxWindows} windows`,
     });
-    const start = sfn.Choice.jsonata(this, 'What')
+    const unknownSubscription = sfn.Fail.jsonata(this, 'UnknownSubscription', {
+      error: 'UnknownSubscription',
+      cause: `{% ${unknownSubscriptionCause(subscriptions)} %}`,
+    });
+    const what = sfn.Choice.jsonata(this, 'What')
+      .when(
+        sfn.Condition.jsonata(
+          `{% $states.input.inventorySnapshot = true and $exists(${functionOf(inventoryTable)}) %}`,
+        ),
+        this.inventorySnapshot(functionOf(inventoryTable), retryThrottled),
+      )
+      .when(
+        sfn.Condition.jsonata(
+          `{% $states.input.inventorySnapshot = true or $not($exists(${functionOf(cdrTable)})) %}`,
+        ),
+        unknownSubscription,
+      )
       .when(sfn.Condition.jsonata(`{% ${VALID_RANGE} %}`), cdr)
       .otherwise(badRange);
-    if (props.sdrInventory) {
-      start.when(
-        sfn.Condition.jsonata('{% $states.input.inventorySnapshot = true %}'),
-        this.inventorySnapshot(props.sdrInventory, retryThrottled),
-      );
-    }
+    // Every later state, those of the Map's iterations included, reads the subscription from here.
+    const start = sfn.Pass.jsonata(this, 'Subscription', {
+      assign: { subscription: `{% ${subscriptionOfInput(subscriptions)} %}` },
+    }).next(what);
 
     const logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention,
@@ -211,9 +256,9 @@ export class BackfillMachine extends Construct {
       'AwsSolutions-IAM5[Resource::*]',
       'X-Ray tracing (xray:PutTraceSegments, …) and the log delivery actions (logs:CreateLogDelivery, …) accept no resource ARN',
     );
-    // Step Functions grants lambda:InvokeFunction on each function and on its versions (<arn>:*).
-    for (const fn of [props.cdrFindings, props.sdrInventory]) {
-      if (!fn) continue;
+    // lambda:InvokeFunction on each function and on its versions (<arn>:*), as LambdaInvoke grants.
+    for (const fn of [...Object.values(props.cdrFindings), ...Object.values(props.sdrInventory ?? {})]) {
+      fn.grantInvoke(this.stateMachine);
       acknowledge(
         this.stateMachine,
         wildcardResourceFinding(this, `${fn.functionArn}:*`),
@@ -222,11 +267,42 @@ export class BackfillMachine extends Construct {
     }
   }
 
+  /**
+   * A synchronous Lambda invocation (the optimized integration, as LambdaInvoke renders it) of the
+   * function a JSONata expression names: the subscription's, looked up at run time, which
+   * LambdaInvoke cannot do (it takes one function). Retries what LambdaInvoke retries by default.
+   */
+  private invoke(
+    id: string,
+    functionArn: string,
+    options: { payload: Record<string, unknown>; outputs: Record<string, unknown> },
+  ): sfn.CustomState {
+    const task = new sfn.CustomState(this, id, {
+      stateJson: {
+        Type: 'Task',
+        Resource: `arn:${Stack.of(this).partition}:states:::lambda:invoke`,
+        Arguments: { FunctionName: `{% ${functionArn} %}`, Payload: options.payload },
+        Output: options.outputs,
+      },
+    });
+    task.addRetry({
+      errors: [
+        'Lambda.ClientExecutionTimeoutException',
+        'Lambda.ServiceException',
+        'Lambda.AWSLambdaException',
+        'Lambda.SdkClientException',
+      ],
+      interval: Duration.seconds(2),
+      maxAttempts: 6,
+      backoffRate: 2,
+    });
+    return task;
+  }
+
   /** Runs the inventory collector until its snapshot says complete, waiting between runs. */
-  private inventorySnapshot(fn: lambda.IFunction, retry: (task: tasks.LambdaInvoke) => void): sfn.IChainable {
-    const run = tasks.LambdaInvoke.jsonata(this, 'RunInventory', {
-      lambdaFunction: fn,
-      payload: sfn.TaskInput.fromObject({}),
+  private inventorySnapshot(functionArn: string, retry: (task: sfn.CustomState) => void): sfn.IChainable {
+    const run = this.invoke('RunInventory', functionArn, {
+      payload: {},
       outputs: {
         runs: '{% ($exists($states.input.runs) ? $states.input.runs : 0) + 1 %}',
         summary: '{% $states.result.Payload %}',

@@ -7,9 +7,14 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { curatedPrefix } from '../../functions/core/manifest';
 import { type CuratedDataset, PREFIX } from '../../functions/core/names';
+import {
+  checkSubscriptionName,
+  DEFAULT_SUBSCRIPTION,
+  SUBSCRIPTION_PARTITION,
+} from '../../functions/core/subscription';
 import { readingViews } from '../athena/compaction';
 import { NAMED_QUERIES } from '../athena/queries';
-import { glueColumns, JSON_SERDE, PARTITION_KEY, PROJECTION_START, TABLES } from '../athena/tables';
+import { glueColumns, JSON_SERDE, PARTITION_KEYS, PROJECTION_START, TABLES } from '../athena/tables';
 import { nameWords } from '../stack-names';
 
 /** Settings of the Athena catalog; each has a default. */
@@ -48,6 +53,11 @@ export interface LakeCatalogOptions {
    * @default false
    */
   readonly namedQueriesReadViews?: boolean;
+  /**
+   * The subscriptions whose `subscription=<name>` partitions the tables project.
+   * @default ['default']
+   */
+  readonly subscriptions?: readonly string[];
 }
 
 export interface LakeCatalogProps extends LakeCatalogOptions {
@@ -103,6 +113,9 @@ export class LakeCatalog extends Construct {
       throw new Error(`resultsPrefix "${this.resultsPrefix}" must end with "/" and not start with one`);
     }
     const catalogId = Stack.of(this).account;
+    const subscriptions = props.subscriptions ?? [DEFAULT_SUBSCRIPTION];
+    if (subscriptions.length === 0) throw new Error('the catalog needs at least one subscription to project');
+    subscriptions.forEach(checkSubscriptionName);
 
     this.database = new glue.CfnDatabase(this, 'Database', {
       catalogId,
@@ -121,20 +134,23 @@ export class LakeCatalog extends Construct {
           name: table.name,
           description: table.description,
           tableType: 'EXTERNAL_TABLE',
-          partitionKeys: [PARTITION_KEY],
+          partitionKeys: [...PARTITION_KEYS],
           parameters: {
             EXTERNAL: 'TRUE',
             classification: 'json',
             compressionType: 'gzip',
-            // Partition projection: Athena computes the dt=YYYY-MM-DD folders from the query's
-            // dt filter instead of looking partitions up, so new days need no crawler or MSCK REPAIR.
+            // Partition projection: Athena computes the subscription=<name>/dt=YYYY-MM-DD folders
+            // from the query's filters instead of looking partitions up, so new days need no crawler
+            // or MSCK REPAIR; the subscriptions are the stack's, so a new one comes with its deploy.
             'projection.enabled': 'true',
+            [`projection.${SUBSCRIPTION_PARTITION}.type`]: 'enum',
+            [`projection.${SUBSCRIPTION_PARTITION}.values`]: subscriptions.join(','),
             'projection.dt.type': 'date',
             'projection.dt.format': 'yyyy-MM-dd',
             'projection.dt.range': `${PROJECTION_START},NOW`,
             'projection.dt.interval': '1',
             'projection.dt.interval.unit': 'DAYS',
-            'storage.location.template': `${location}dt=\${dt}/`,
+            'storage.location.template': `${location}${SUBSCRIPTION_PARTITION}=\${${SUBSCRIPTION_PARTITION}}/dt=\${dt}/`,
           },
           storageDescriptor: {
             location,

@@ -19,10 +19,11 @@ import {
   METRIC_DIMENSIONS,
   METRICS,
 } from '../../functions/core/names';
+import { DEFAULT_SUBSCRIPTION, scopeKey } from '../../functions/core/subscription';
 import { bundleFunction, PROJECT_ROOT } from '../bundle';
 import { LAG_ALARM_PERIODS } from '../config';
 import { acknowledge, wildcardResourceFinding } from '../nag';
-import { nameWords } from '../stack-names';
+import { functionName, nameWords, SUBSCRIPTION_DIMENSION } from '../stack-names';
 import type { AlertTopic } from './alerts';
 import type { ArchiveBucket } from './archive';
 
@@ -76,6 +77,12 @@ export interface CollectorOptions {
 export interface CollectorProps extends CollectorOptions {
   /** Which function to bundle and deploy (`functions/<name>/index.ts`). */
   readonly name: FunctionName;
+  /**
+   * The Qualys subscription the function serves (QUALYS_SUBSCRIPTION): its keys, its metrics'
+   * `subscription` dimension and its function name carry it.
+   * @default 'default'
+   */
+  readonly subscription?: string;
   /** Secret holding the Qualys base URL and credentials; the function may read only this one. */
   readonly secret: secretsmanager.ISecret;
   readonly archive: ArchiveBucket;
@@ -121,6 +128,8 @@ export class Collector extends Construct {
   /** Items set aside under `state/<name>/rejected/` (`RejectedItems`). */
   readonly rejectedItemsAlarm: cloudwatch.Alarm;
   readonly name: FunctionName;
+  /** The Qualys subscription it serves. */
+  readonly subscription: string;
   /** Whether the function publishes alerts itself. */
   readonly publishesAlerts: boolean;
   /** Minutes between scheduled runs. */
@@ -129,6 +138,9 @@ export class Collector extends Construct {
   constructor(scope: Construct, id: string, props: CollectorProps) {
     super(scope, id);
     this.name = props.name;
+    this.subscription = props.subscription ?? DEFAULT_SUBSCRIPTION;
+    const who = `the ${props.name} collector of subscription ${this.subscription}`;
+    const statePrefix = scopeKey(collectorPrefix('state', props.name), this.subscription);
     this.service = nameWords(Stack.of(this).stackName).join('-');
     this.scheduleMinutes = props.scheduleMinutes;
     const interval = Duration.minutes(props.scheduleMinutes);
@@ -154,7 +166,7 @@ export class Collector extends Construct {
     // A role of our own instead of AWSLambdaBasicExecutionRole: logs go to this log group only.
     const role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `Runs the ${props.name} collector`,
+      description: `Runs ${who}`,
     });
     this.logGroup.grantWrite(role);
 
@@ -165,6 +177,7 @@ export class Collector extends Construct {
       // suffix), and Secrets Manager advises a name or a complete ARN as SecretId.
       [ENV.qualysSecretId]: props.secret.secretName,
       [ENV.archiveBucket]: props.archive.bucketName,
+      [ENV.subscription]: this.subscription,
       ...(publishAlerts && props.alerts ? { [ENV.alertTopicArn]: props.alerts.topicArn } : {}),
       NODE_OPTIONS: '--enable-source-maps',
       // The metrics' `service` dimension: the stack's name, so two stacks' alarms never mix.
@@ -179,6 +192,9 @@ export class Collector extends Construct {
     }
 
     this.function = new lambda.Function(this, 'Function', {
+      // From the stack, the subscription and the collector, so an operator (and a second stack) can
+      // tell them apart: `qualys-lake-prod-cdr-findings`.
+      functionName: functionName(Stack.of(this).stackName, this.subscription, props.name),
       description: props.description,
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
@@ -228,7 +244,7 @@ export class Collector extends Construct {
           },
         },
       }),
-      description: `Lets EventBridge Scheduler start the ${props.name} collector`,
+      description: `Lets EventBridge Scheduler start ${who}`,
     });
     acknowledge(
       scheduleRole,
@@ -236,7 +252,7 @@ export class Collector extends Construct {
       'lambda:InvokeFunction on this one function and its versions/aliases (`:*`), as Function.grantInvoke grants.',
     );
     this.schedule = new scheduler.Schedule(this, 'Schedule', {
-      description: `Starts the ${props.name} collector every ${props.scheduleMinutes} minutes`,
+      description: `Starts ${who} every ${props.scheduleMinutes} minutes`,
       schedule:
         scheduleExpression(props.scheduleMinutes, props.scheduleOffsetMinutes ?? 0) ??
         scheduler.ScheduleExpression.rate(interval),
@@ -250,7 +266,7 @@ export class Collector extends Construct {
     });
 
     this.errorsAlarm = new cloudwatch.Alarm(this, 'ErrorsAlarm', {
-      alarmDescription: `The ${props.name} collector failed a run; see its log group ${this.logGroup.logGroupName}.`,
+      alarmDescription: `${capital(who)} failed a run; see its log group ${this.logGroup.logGroupName}.`,
       metric: this.function.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
       threshold: 1,
       evaluationPeriods: 1,
@@ -258,7 +274,7 @@ export class Collector extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
-      alarmDescription: `Runs of the ${props.name} collector failed after retries or could not start; inspect and purge the dead-letter queue.`,
+      alarmDescription: `Runs of ${who} failed after retries or could not start; inspect and purge the dead-letter queue.`,
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
         period: Duration.minutes(5),
         statistic: cloudwatch.Stats.MAXIMUM,
@@ -270,7 +286,7 @@ export class Collector extends Construct {
     });
     if (publishAlerts) {
       this.alertsRejectedAlarm = new cloudwatch.Alarm(this, 'AlertsRejectedAlarm', {
-        alarmDescription: `SNS refused alerts of the ${props.name} collector for their content; they are kept under ${collectorPrefix('state', props.name)}${ALERTS_REJECTED_FOLDER} with the reason.`,
+        alarmDescription: `SNS refused alerts of ${who} for their content; they are kept under ${statePrefix}${ALERTS_REJECTED_FOLDER} with the reason.`,
         metric: this.metric(METRICS.alertsRejected),
         threshold: 1,
         evaluationPeriods: 1,
@@ -279,7 +295,7 @@ export class Collector extends Construct {
       });
     }
     this.rejectedItemsAlarm = new cloudwatch.Alarm(this, 'RejectedItemsAlarm', {
-      alarmDescription: `The ${props.name} collector set aside items Qualys served that it could not use; each reason is under ${collectorPrefix('state', props.name)}rejected/ and the raw page is archived.`,
+      alarmDescription: `${capital(who)} set aside items Qualys served that it could not use; each reason is under ${statePrefix}rejected/ and the raw page is archived.`,
       metric: this.metric(METRICS.rejectedItems),
       threshold: 1,
       evaluationPeriods: 1,
@@ -289,7 +305,7 @@ export class Collector extends Construct {
     this.lagAlarmThreshold =
       props.lagAlarmThreshold ?? Duration.minutes(LAG_ALARM_PERIODS * props.scheduleMinutes);
     this.lagAlarm = new cloudwatch.Alarm(this, 'LagAlarm', {
-      alarmDescription: `The ${props.name} collector is more than ${this.lagAlarmThreshold.toHumanString()} behind: see StoppedEarly (budget, deadline, call cap) and the errors alarm, and its log group ${this.logGroup.logGroupName}.`,
+      alarmDescription: `${capital(who)} is more than ${this.lagAlarmThreshold.toHumanString()} behind: see StoppedEarly (budget, deadline, call cap) and the errors alarm, and its log group ${this.logGroup.logGroupName}.`,
       // Runs publish the lag as they end; between runs the alarm keeps its state (missing data ignored),
       // and a collector that stops reporting altogether raises the errors alarm instead.
       metric: this.metric(METRICS.lagSeconds, {
@@ -319,8 +335,8 @@ export class Collector extends Construct {
   }
 
   /**
-   * A metric the collector's runs publish (namespace `QualysLake`, dimensions `service` and
-   * `collector`): by default its sum over 5 minutes.
+   * A metric the collector's runs publish (namespace `QualysLake`, dimensions `service`,
+   * `collector` and `subscription`): by default its sum over 5 minutes.
    */
   metric(metricName: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
     return new cloudwatch.Metric({
@@ -329,6 +345,7 @@ export class Collector extends Construct {
       dimensionsMap: {
         [METRIC_DIMENSIONS.service]: this.service,
         [METRIC_DIMENSIONS.collector]: this.name,
+        [SUBSCRIPTION_DIMENSION]: this.subscription,
       },
       period: Duration.minutes(5),
       statistic: cloudwatch.Stats.SUM,
@@ -336,6 +353,8 @@ export class Collector extends Construct {
     });
   }
 }
+
+const capital = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 
 /**
  * The deployed code of a function: the same esbuild bundle as `npm run build` (lib/bundle.ts), built

@@ -36,7 +36,12 @@ import {
   viewSql,
 } from '../athena/compaction';
 import { TABLES } from '../athena/tables';
-import { lagThresholdMinutes, type QualysLakeConfig, scheduleMinutes } from '../config';
+import {
+  type CollectorSettings,
+  lagThresholdMinutes,
+  type QualysLakeConfig,
+  scheduleMinutes,
+} from '../config';
 import { FUNCTION_SETTINGS } from '../function-settings';
 import { acknowledge, wildcardResourceFinding } from '../nag';
 import type { LakeCatalog } from './catalog';
@@ -70,20 +75,27 @@ export interface CompactionProps {
  * (else the function's defaults), each collector's schedule and lag alarm threshold.
  */
 export function lateDataReach(config: QualysLakeConfig): LateDataReach {
-  const cdrSetting = (env: string) => {
+  // Each subscription may override the collectors' settings: the views and the MERGE take the
+  // longest reach of them all, so no subscription's late rows fall outside the lookback.
+  const settings = config.subscriptions.length > 0 ? config.subscriptions : [config];
+  const longest = (read: (one: CollectorSettings) => number) => Math.max(...settings.map(read));
+  const cdrSetting = (one: CollectorSettings, env: string) => {
     const value =
-      config.functionSettings['cdr-findings'][env] ??
+      one.functionSettings['cdr-findings'][env] ??
       FUNCTION_SETTINGS.find((setting) => setting.env === env)?.default;
     if (value === undefined) throw new Error(`no default for ${env}`);
     return Number(value);
   };
-  const byCollector = (read: (name: FunctionName) => number) =>
-    Object.fromEntries(FUNCTION_NAMES.map((name) => [name, read(name)])) as Record<FunctionName, number>;
+  const byCollector = (read: (one: CollectorSettings, name: FunctionName) => number) =>
+    Object.fromEntries(FUNCTION_NAMES.map((name) => [name, longest((one) => read(one, name))])) as Record<
+      FunctionName,
+      number
+    >;
   return {
-    cdrReconcileDays: cdrSetting(ENV.cdrReconcileDays),
-    cdrLateMinutes: cdrSetting(ENV.cdrLateMinutes),
-    scheduleMinutes: byCollector((name) => scheduleMinutes(config, name)),
-    lagMinutes: byCollector((name) => lagThresholdMinutes(config, name)),
+    cdrReconcileDays: longest((one) => cdrSetting(one, ENV.cdrReconcileDays)),
+    cdrLateMinutes: longest((one) => cdrSetting(one, ENV.cdrLateMinutes)),
+    scheduleMinutes: byCollector(scheduleMinutes),
+    lagMinutes: byCollector(lagThresholdMinutes),
   };
 }
 

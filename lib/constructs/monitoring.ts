@@ -29,9 +29,10 @@ const widthOf = (count: number) => Math.floor(24 / count);
 const HOUR = Duration.hours(1);
 
 /**
- * One CloudWatch dashboard for the collectors: every alarm's state on top, then one row per
- * collector with its runs, Qualys calls, the budget left, its lag against the alarm's threshold,
- * its records, its alerts and its errors.
+ * One CloudWatch dashboard for the collectors: every alarm's state on top (one widget per
+ * subscription, as one widget shows at most 100 alarms), then one row per collector of each
+ * subscription with its runs, Qualys calls, the budget left, its lag against the alarm's
+ * threshold, its records, its alerts and its errors.
  */
 export class Monitoring extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
@@ -42,17 +43,22 @@ export class Monitoring extends Construct {
       dashboardName: props.dashboardName ?? `${Stack.of(this).stackName}-collectors`,
       defaultInterval: Duration.days(2),
     });
-    this.dashboard.addWidgets(
-      new cloudwatch.AlarmStatusWidget({
-        title: 'Alarms',
-        width: 24,
-        alarms: props.collectors.flatMap((collector) => collector.alarms),
-      }),
-    );
-    for (const collector of props.collectors) this.addCollector(collector);
+    const subscriptions = [...new Set(props.collectors.map((collector) => collector.subscription))];
+    for (const subscription of subscriptions) {
+      this.dashboard.addWidgets(
+        new cloudwatch.AlarmStatusWidget({
+          title: subscriptions.length === 1 ? 'Alarms' : `Alarms of subscription ${subscription}`,
+          width: 24,
+          alarms: props.collectors
+            .filter((collector) => collector.subscription === subscription)
+            .flatMap((collector) => collector.alarms),
+        }),
+      );
+    }
+    for (const collector of props.collectors) this.addCollector(collector, subscriptions.length > 1);
   }
 
-  private addCollector(collector: Collector): void {
+  private addCollector(collector: Collector, nameSubscription: boolean): void {
     const sum = (name: string, label: string) => collector.metric(name, { period: HOUR, label });
     const graphs: cloudwatch.GraphWidgetProps[] = [
       graph('Runs', [
@@ -107,7 +113,11 @@ export class Monitoring extends Construct {
     ];
     const width = widthOf(graphs.length);
     this.dashboard.addWidgets(
-      new cloudwatch.TextWidget({ markdown: `### ${collector.name}`, width: 24, height: 1 }),
+      new cloudwatch.TextWidget({
+        markdown: `### ${collector.name}${nameSubscription ? ` · subscription ${collector.subscription}` : ''}`,
+        width: 24,
+        height: 1,
+      }),
     );
     this.dashboard.addWidgets(
       ...graphs.map((graphProps) => new cloudwatch.GraphWidget({ ...graphProps, width })),

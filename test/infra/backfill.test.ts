@@ -3,16 +3,39 @@ import { describe, expect, it } from 'vitest';
 import {
   BACKFILL_LIMITS,
   FAILURE_CAUSE,
+  functionOf,
   PLAN_WINDOWS,
+  subscriptionOfInput,
+  unknownSubscriptionCause,
   VALID_RANGE,
   WAIT_SECONDS,
   WINDOW_DONE,
 } from '../../lib/constructs/backfill';
-import { stateMachineDefinition, synthStack } from '../support/infra';
+import { type Resource, SKIP_BUNDLING, synthStack } from '../support/infra';
 
-/** Evaluates an expression of the machine as Step Functions would, with `$states.input` bound. */
-const evaluate = (expression: string, input: unknown) =>
-  jsonata(expression).evaluate({}, { states: { input } });
+/**
+ * Evaluates an expression of the machine as Step Functions would, with `$states.input` bound and
+ * the variables the machine assigns (`$subscription`).
+ */
+const evaluate = (expression: string, input: unknown, variables: Record<string, unknown> = {}) =>
+  jsonata(expression).evaluate({}, { states: { input }, ...variables });
+
+/** The machine's definition, its function ARNs written `<LogicalId.Arn>`. */
+function definitionOf(template: ReturnType<typeof synthStack>['template']) {
+  const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as {
+    Properties: { DefinitionString: { 'Fn::Join': [string, unknown[]] } };
+  }[];
+  const text = (machine as NonNullable<typeof machine>).Properties.DefinitionString['Fn::Join'][1]
+    .map((part) =>
+      typeof part === 'string'
+        ? part
+        : `<${Object.values(part as object)
+            .flat()
+            .join('.')}>`,
+    )
+    .join('');
+  return JSON.parse(text) as { StartAt: string; States: Record<string, State> };
+}
 
 interface State {
   Type: string;
@@ -22,13 +45,10 @@ interface State {
 describe('the backfill state machine', () => {
   const { template } = synthStack();
   const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as {
-    Properties: { DefinitionString: unknown; TracingConfiguration?: unknown; LoggingConfiguration?: unknown };
+    Properties: { TracingConfiguration?: unknown; LoggingConfiguration?: unknown };
   }[];
-  const definition = stateMachineDefinition<{
-    QueryLanguage: string;
-    StartAt: string;
-    States: Record<string, State>;
-  }>((machine as NonNullable<typeof machine>).Properties.DefinitionString);
+  // The definition is a Fn::Join of strings and function ARNs: the ARNs become placeholders.
+  const definition = definitionOf(template) as ReturnType<typeof definitionOf> & { QueryLanguage: string };
 
   it('is JSONata, traced and logged, and plans the range in the Map of windows, one at a time', () => {
     expect(definition.QueryLanguage).toBe('JSONata');
@@ -41,8 +61,9 @@ describe('the backfill state machine', () => {
     expect(map).toMatchObject({ Type: 'Map', MaxConcurrency: 1, Items: `{% ${PLAN_WINDOWS} %}` });
     const run = map.ItemProcessor.States.RunWindow as State;
     expect(run.Resource).toBe('arn:<AWS::Partition>:states:::lambda:invoke');
+    // The function of the execution's subscription, looked up at run time: here the only one.
     expect((run.Arguments as { FunctionName: string }).FunctionName).toMatch(
-      /^<CdrFindingsFunction[0-9A-F]{8}\.Arn>$/,
+      /^\{% \$lookup\(\{"default": '<CdrFindingsFunction[0-9A-F]{8}\.Arn>'\}, \$subscription\) %\}$/,
     );
     expect(run.Arguments).toMatchObject({
       Payload: {
@@ -129,10 +150,10 @@ describe('the backfill state machine', () => {
     ]) {
       expect(await evaluate(VALID_RANGE, bad), JSON.stringify(bad)).toBe(false);
     }
-    const start = definition.States[definition.StartAt] as State & {
+    const start = definition.States.What as State & {
       Choices: { Condition: string; Next: string }[];
     };
-    expect(start.Choices[0]).toEqual({ Condition: `{% ${VALID_RANGE} %}`, Next: 'Windows' });
+    expect(start.Choices).toContainEqual({ Condition: `{% ${VALID_RANGE} %}`, Next: 'Windows' });
     expect(start.Default).toBe('InvalidRange');
   });
 
@@ -173,7 +194,7 @@ describe('the backfill state machine', () => {
   });
 
   it('takes an inventory snapshot on demand, running the inventory collector until it is complete', () => {
-    const start = definition.States[definition.StartAt] as State & {
+    const start = definition.States.What as State & {
       Choices: { Condition: string; Next: string }[];
     };
     expect(start.Choices.map((choice) => choice.Next)).toContain('RunInventory');
@@ -184,5 +205,95 @@ describe('the backfill state machine', () => {
       ],
       Default: 'WaitBetweenInventoryRuns',
     });
+  });
+});
+
+describe('the backfill state machine of a stack with two subscriptions', () => {
+  const { template } = synthStack({
+    ...SKIP_BUNDLING,
+    subscriptions: [
+      { name: 'prod', secretName: 'qualys-lake/prod' },
+      { name: 'emea', secretName: 'qualys-lake/emea', collectors: ['cdr-findings'] },
+    ],
+  });
+  const definition = definitionOf(template);
+  const functionId = (prefix: string) => {
+    const ids = Object.keys(template.findResources('AWS::Lambda::Function')).filter((id) =>
+      id.startsWith(prefix),
+    );
+    expect(ids).toHaveLength(1);
+    return ids[0] as string;
+  };
+  const prodCdr = functionId('prodCdrFindingsFunction');
+  const emeaCdr = functionId('emeaCdrFindingsFunction');
+  const prodInventory = functionId('prodSdrInventoryFunction');
+  const cdrTable = `{"prod": '<${prodCdr}.Arn>', "emea": '<${emeaCdr}.Arn>'}`;
+  const inventoryTable = `{"prod": '<${prodInventory}.Arn>'}`;
+
+  it("first takes the input's subscription, which every later state reads", async () => {
+    expect(definition.StartAt).toBe('Subscription');
+    expect(definition.States.Subscription).toMatchObject({
+      Type: 'Pass',
+      Assign: { subscription: `{% ${subscriptionOfInput(['prod', 'emea'])} %}` },
+      Next: 'What',
+    });
+    // Several subscriptions: an input without one is the subscription `default`, which this stack lacks.
+    expect(await evaluate(subscriptionOfInput(['prod', 'emea']), { subscription: 'emea' })).toBe('emea');
+    expect(await evaluate(subscriptionOfInput(['prod', 'emea']), {})).toBe('default');
+    // One subscription: it is the default, whatever its name.
+    expect(await evaluate(subscriptionOfInput(['prod']), {})).toBe('prod');
+  });
+
+  it("invokes the subscription's own cdr-findings function for each window, and its inventory function", async () => {
+    const map = definition.States.Windows as State & { ItemProcessor: { States: Record<string, State> } };
+    const run = map.ItemProcessor.States.RunWindow as State & { Arguments: { FunctionName: string } };
+    expect(run.Arguments.FunctionName).toBe(`{% ${functionOf(cdrTable)} %}`);
+    const inventory = definition.States.RunInventory as State & { Arguments: { FunctionName: string } };
+    expect(inventory.Arguments.FunctionName).toBe(`{% ${functionOf(inventoryTable)} %}`);
+    expect(await evaluate(functionOf(cdrTable), {}, { subscription: 'emea' })).toBe(`<${emeaCdr}.Arn>`);
+    expect(await evaluate(functionOf(cdrTable), {}, { subscription: 'apac' })).toBeUndefined();
+  });
+
+  it('fails an execution for a subscription the stack lacks, or one without the collector, saying which', async () => {
+    const what = definition.States.What as State & { Choices: { Condition: string; Next: string }[] };
+    const unknown = what.Choices.find((choice) => choice.Next === 'UnknownSubscription');
+    expect(unknown?.Condition).toBe(
+      `{% $states.input.inventorySnapshot = true or $not($exists(${functionOf(cdrTable)})) %}`,
+    );
+    // The inventory choice comes first and needs the subscription's inventory function.
+    expect(what.Choices[0]?.Condition).toBe(
+      `{% $states.input.inventorySnapshot = true and $exists(${functionOf(inventoryTable)}) %}`,
+    );
+    const cause = unknownSubscriptionCause(['prod', 'emea']);
+    expect(definition.States.UnknownSubscription).toEqual({
+      Type: 'Fail',
+      Error: 'UnknownSubscription',
+      Cause: `{% ${cause} %}`,
+    });
+    expect(await evaluate(cause, { startAt: 'x' }, { subscription: 'apac' })).toBe(
+      'unknown subscription "apac": this stack serves prod, emea; name one in the input ("subscription")',
+    );
+    expect(await evaluate(cause, { inventorySnapshot: true }, { subscription: 'emea' })).toBe(
+      'subscription "emea" runs no sdr-inventory collector',
+    );
+  });
+
+  it('may invoke those three functions (and their versions), no other', () => {
+    const roleIds = Object.keys(template.findResources('AWS::IAM::Role')).filter((id) =>
+      id.startsWith('BackfillStateMachineRole'),
+    );
+    expect(roleIds).toHaveLength(1);
+    const invoked = (Object.values(template.findResources('AWS::IAM::Policy')) as Resource[])
+      .filter((policy) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: roleIds[0] }]))
+      .flatMap(
+        (policy) =>
+          (policy.Properties.PolicyDocument as { Statement: { Action: unknown; Resource: unknown }[] })
+            .Statement,
+      )
+      .filter((statement) => JSON.stringify(statement.Action).includes('lambda:InvokeFunction'))
+      .flatMap((statement) => (Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource]))
+      .map((resource) => JSON.stringify(resource));
+    const functions = new Set(invoked.map((resource) => /"([A-Za-z0-9]+)","Arn"/.exec(resource)?.[1]));
+    expect([...functions].sort()).toEqual([emeaCdr, prodCdr, prodInventory].sort());
   });
 });

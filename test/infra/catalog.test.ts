@@ -54,23 +54,31 @@ describe('LakeCatalog', () => {
   });
 
   it.each(TABLES.map((table) => [table.name, table] as const))(
-    '%s: JSON SerDe over gzip NDJSON, projected dt partitions, the declared columns',
+    '%s: JSON SerDe over gzip NDJSON, projected subscription and dt partitions, the declared columns',
     (name, table) => {
       template.hasResourceProperties('AWS::Glue::Table', {
         DatabaseName: 'qualys_lake',
         TableInput: {
           Name: name,
           TableType: 'EXTERNAL_TABLE',
-          PartitionKeys: [{ Name: 'dt', Type: 'string', Comment: Match.anyValue() }],
+          PartitionKeys: [
+            { Name: 'subscription', Type: 'string', Comment: Match.anyValue() },
+            { Name: 'dt', Type: 'string', Comment: Match.anyValue() },
+          ],
           Parameters: {
             'projection.enabled': 'true',
+            'projection.subscription.type': 'enum',
+            'projection.subscription.values': 'default',
             'projection.dt.type': 'date',
             'projection.dt.format': 'yyyy-MM-dd',
             'projection.dt.range': '2020-01-01,NOW',
             'projection.dt.interval': '1',
             'projection.dt.interval.unit': 'DAYS',
             'storage.location.template': {
-              'Fn::Join': ['', ['s3://', bucketName, `/curated/${name}/dt=\${dt}/`]],
+              'Fn::Join': [
+                '',
+                ['s3://', bucketName, `/curated/${name}/subscription=\${subscription}/dt=\${dt}/`],
+              ],
             },
             compressionType: 'gzip',
           },
@@ -98,9 +106,20 @@ describe('LakeCatalog', () => {
       const names = table.columns.map((column) => column.name.toLowerCase());
       expect(new Set(names).size, table.name).toBe(names.length);
       expect(names, table.name).not.toContain('dt');
+      expect(names, table.name).not.toContain('subscription');
       for (const column of table.columns)
         expect(column.comment.length, `${table.name}.${column.name}`).toBeLessThanOrEqual(255);
     }
+  });
+
+  it('projects the subscriptions it is given, and refuses a name that cannot be a partition', () => {
+    const two = build({ subscriptions: ['prod', 'emea'] }).template;
+    for (const table of Object.values(two.findResources('AWS::Glue::Table')) as {
+      Properties: { TableInput: { Parameters: Record<string, unknown> } };
+    }[]) {
+      expect(table.Properties.TableInput.Parameters['projection.subscription.values']).toBe('prod,emea');
+    }
+    expect(() => build({ subscriptions: ['Prod'] })).toThrow(/subscription name "Prod" is not valid/);
   });
 
   it('has a workgroup with enforced, encrypted results under athena-results/ and a 10 GiB scan limit', () => {

@@ -8,10 +8,28 @@ import { SKIP_BUNDLING, testApp } from '../support/infra';
 const parse = (context: Record<string, unknown>) => parseConfig((key) => context[key]);
 
 describe('parseConfig', () => {
-  it('applies the defaults', () => {
+  it('applies the defaults: one subscription, default, with the top-level settings', () => {
+    const collectorDefaults = {
+      alertMinSeverity: 'HIGH',
+      alertMaxPerRun: 50,
+      cdrScheduleMinutes: 15,
+      sdrInventoryScheduleMinutes: 360,
+      sdrPostureScheduleMinutes: 60,
+      sdrReportsScheduleMinutes: 360,
+      functionSettings: { 'cdr-findings': {}, 'sdr-inventory': {}, 'sdr-posture': {}, 'sdr-reports': {} },
+      lagAlarmMinutes: {},
+    };
     expect(parse({ qualysSecretName: 'qualys-lake/qualys' })).toEqual({
       stackName: 'QualysLake',
       qualysSecretName: 'qualys-lake/qualys',
+      subscriptions: [
+        {
+          name: 'default',
+          secretName: 'qualys-lake/qualys',
+          collectors: ['cdr-findings', 'sdr-inventory', 'sdr-posture', 'sdr-reports'],
+          ...collectorDefaults,
+        },
+      ],
       qualysAllowedHosts: [],
       alertEmails: [],
       alertEmailSubscriptions: [],
@@ -75,8 +93,6 @@ describe('parseConfig', () => {
   });
 
   it.each([
-    [{}, 'qualysSecretName', /"qualysSecretName" is required/],
-    [{ qualysSecretName: '  ' }, 'qualysSecretName', /is required/],
     [{ qualysSecretName: 'q', slackWorkspaceId: 'T1' }, 'slackChannelId', /set both or neither/],
     [{ qualysSecretName: 'q', slackChannelId: 'C1' }, 'slackWorkspaceId', /set both or neither/],
     [
@@ -127,11 +143,16 @@ describe('parseConfig', () => {
     expect((error as Error).message).toContain(`"${key}"`);
   });
 
+  it('names the secret qualys-lake/qualys when the context names none (what cdk.json used to set)', () => {
+    expect(parse({}).subscriptions).toMatchObject([{ name: 'default', secretName: 'qualys-lake/qualys' }]);
+    expect(parse({ qualysSecretName: '  ' }).subscriptions).toMatchObject([
+      { secretName: 'qualys-lake/qualys' },
+    ]);
+  });
+
   it('fails the synth with the key name', () => {
-    const app = testApp({ ...SKIP_BUNDLING, qualysSecretName: '', slackChannelId: 'C1' });
-    expect(() => new QualysLakeStack(app, 'QualysLake')).toThrow(
-      /CDK context "qualysSecretName" is required/,
-    );
+    const app = testApp({ ...SKIP_BUNDLING, alertMaxPerRun: 0 });
+    expect(() => new QualysLakeStack(app, 'QualysLake')).toThrow(/CDK context "alertMaxPerRun"/);
     const app2 = testApp({ ...SKIP_BUNDLING, slackWorkspaceId: 'T1' });
     expect(() => new QualysLakeStack(app2, 'QualysLake')).toThrow(/CDK context "slackChannelId"/);
   });

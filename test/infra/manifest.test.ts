@@ -2,6 +2,7 @@ import type { CfnElement } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { CALL_BUDGET_LEDGER_KEY, ENV, QUALYS_STATE_PREFIX } from '../../functions/core/names';
+import { DEFAULT_SUBSCRIPTION, scopedGrants } from '../../functions/core/subscription';
 import { COLLECTOR_MANIFESTS } from '../../functions/manifests';
 import {
   actionsOf,
@@ -13,7 +14,8 @@ import {
 } from '../support/infra';
 
 /**
- * The stack grants each collector exactly what its manifest says, as ArchiveBucket.grantPrefixes
+ * The stack grants each collector exactly what its manifest says, scoped to its subscription
+ * (`subscription=default/` after each prefix's first two levels, functions/core/subscription.ts), as ArchiveBucket.grantPrefixes
  * renders it for the Collector construct: s3:GetObject on the objects under each `reads` prefix,
  * s3:ListBucket on the bucket with `s3:prefix` limited to those prefixes, s3:PutObject and
  * s3:AbortMultipartUpload on the objects under each `writes` prefix, and no other S3 action. The
@@ -35,7 +37,9 @@ describe('the stack grants each collector its manifest', () => {
     expect([...stack.catalog.tables.keys()]).toEqual(datasets);
   });
 
-  describe.each(Object.values(COLLECTOR_MANIFESTS))('$name', (manifest) => {
+  describe.each(Object.values(COLLECTOR_MANIFESTS))('$name', (unscoped) => {
+    const grants = scopedGrants(unscoped, DEFAULT_SUBSCRIPTION);
+    const manifest = { ...unscoped, reads: grants.read, writes: grants.write, deletes: grants.delete };
     const collector = stack.collectors.get(manifest.name);
     if (!collector) throw new Error(`no collector ${manifest.name} in the stack`);
     const functionId = logicalId(collector.function);
@@ -70,17 +74,17 @@ describe('the stack grants each collector its manifest', () => {
 
     it('reads and writes the call-budget ledger every collector shares, and may list it', () => {
       expect(CALL_BUDGET_LEDGER_KEY.startsWith(QUALYS_STATE_PREFIX)).toBe(true);
-      expect(manifest.reads).toContain('state/qualys/');
-      expect(manifest.writes).toContain('state/qualys/');
-      expect(granted('s3:GetObject')).toContain('/state/qualys/*');
-      expect(granted('s3:PutObject')).toContain('/state/qualys/*');
+      expect(unscoped.reads).toContain('state/qualys/');
+      expect(unscoped.writes).toContain('state/qualys/');
+      expect(granted('s3:GetObject')).toContain('/state/qualys/subscription=default/*');
+      expect(granted('s3:PutObject')).toContain('/state/qualys/subscription=default/*');
       const list = s3Statements.find((s) => actionsOf(s).includes('s3:ListBucket'));
-      expect(JSON.stringify(list?.Condition)).toContain('"state/qualys/*"');
+      expect(JSON.stringify(list?.Condition)).toContain('"state/qualys/subscription=default/*"');
     });
 
     it('may delete exactly the objects under its deletes (its page journal), and nothing else', () => {
       expect(granted('s3:DeleteObject')).toEqual(objects(manifest.deletes));
-      expect(manifest.deletes).toEqual(manifest.prefixes.journal ? [manifest.prefixes.journal] : []);
+      expect(unscoped.deletes).toEqual(manifest.prefixes.journal ? [manifest.prefixes.journal] : []);
     });
 
     it('has no other S3 action', () => {

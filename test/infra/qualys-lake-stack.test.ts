@@ -5,6 +5,7 @@ import { QualysLakeStack } from '../../lib/qualys-lake-stack';
 import {
   actionsOf,
   allowStatements,
+  emailSubscriptions,
   FULL_CONTEXT,
   objectSuffix,
   type Resource,
@@ -241,19 +242,20 @@ describe('QualysLakeStack with email and Slack', () => {
           .map((suffix) => `${action} ${suffix}`),
       ),
     );
+    // Every prefix is the default subscription's (functions/core/subscription.ts, scopeKey).
     expect(objectGrants.sort()).toEqual(
       [
-        's3:GetObject /state/cdr-findings/*',
-        's3:GetObject /state/qualys/*',
-        's3:PutObject /raw/cdr-findings/*',
-        's3:PutObject /curated/cdr_findings/*',
-        's3:PutObject /state/cdr-findings/*',
-        's3:PutObject /state/qualys/*',
-        's3:AbortMultipartUpload /raw/cdr-findings/*',
-        's3:AbortMultipartUpload /curated/cdr_findings/*',
-        's3:AbortMultipartUpload /state/cdr-findings/*',
-        's3:AbortMultipartUpload /state/qualys/*',
-        's3:DeleteObject /state/cdr-findings/journal/*',
+        's3:GetObject /state/cdr-findings/subscription=default/*',
+        's3:GetObject /state/qualys/subscription=default/*',
+        's3:PutObject /raw/cdr-findings/subscription=default/*',
+        's3:PutObject /curated/cdr_findings/subscription=default/*',
+        's3:PutObject /state/cdr-findings/subscription=default/*',
+        's3:PutObject /state/qualys/subscription=default/*',
+        's3:AbortMultipartUpload /raw/cdr-findings/subscription=default/*',
+        's3:AbortMultipartUpload /curated/cdr_findings/subscription=default/*',
+        's3:AbortMultipartUpload /state/cdr-findings/subscription=default/*',
+        's3:AbortMultipartUpload /state/qualys/subscription=default/*',
+        's3:DeleteObject /state/cdr-findings/subscription=default/journal/*',
       ].sort(),
     );
     for (const statement of s3Statements) {
@@ -262,7 +264,9 @@ describe('QualysLakeStack with email and Slack', () => {
     }
     const list = s3Statements.find((s) => actionsOf(s).includes('s3:ListBucket'));
     expect(list?.Condition).toEqual({
-      StringLike: { 's3:prefix': ['state/cdr-findings/*', 'state/qualys/*'] },
+      StringLike: {
+        's3:prefix': ['state/cdr-findings/subscription=default/*', 'state/qualys/subscription=default/*'],
+      },
     });
   });
 
@@ -270,13 +274,17 @@ describe('QualysLakeStack with email and Slack', () => {
     [
       'SdrInventoryFunction',
       'sdr-inventory',
-      /^\/(raw|state)\/sdr-inventory\/\*$|^\/curated\/sdr_[a-z]+\/\*$/,
+      /^\/(raw|state)\/sdr-inventory\/subscription=default\/\*$|^\/curated\/sdr_[a-z]+\/subscription=default\/\*$/,
     ],
-    ['SdrPostureFunction', 'sdr-posture', /^\/(raw|state)\/sdr-posture\/\*$|^\/curated\/sdr_posture\/\*$/],
+    [
+      'SdrPostureFunction',
+      'sdr-posture',
+      /^\/(raw|state)\/sdr-posture\/subscription=default\/\*$|^\/curated\/sdr_posture\/subscription=default\/\*$/,
+    ],
     [
       'SdrReportsFunction',
       'sdr-reports',
-      /^\/(raw|state|reports)\/sdr-reports\/\*$|^\/curated\/sdr_reports\/\*$/,
+      /^\/(raw|state|reports)\/sdr-reports\/subscription=default\/\*$|^\/curated\/sdr_reports\/subscription=default\/\*$/,
     ],
   ])('confines %s to its own prefixes and the shared call-budget ledger', (idPrefix, name, allowed) => {
     const statements = allowStatements(template, ref(template, 'AWS::Lambda::Function', idPrefix));
@@ -286,8 +294,9 @@ describe('QualysLakeStack with email and Slack', () => {
         .filter((suffix) => suffix !== undefined),
     );
     expect(suffixes.length).toBeGreaterThan(0);
-    for (const suffix of suffixes) if (suffix !== '/state/qualys/*') expect(suffix).toMatch(allowed);
-    expect(suffixes).toContain(`/state/${name}/*`);
+    for (const suffix of suffixes)
+      if (suffix !== '/state/qualys/subscription=default/*') expect(suffix).toMatch(allowed);
+    expect(suffixes).toContain(`/state/${name}/subscription=default/*`);
   });
 
   it('staggers the collectors past the hour so they rarely share the Qualys budget at the same moment', () => {
@@ -354,10 +363,7 @@ describe('QualysLakeStack with email subscribers that each choose a minimum', ()
       alertEmails: 'all@example.com',
       alertEmailSubscriptions: 'oncall@example.com:CRITICAL,team@example.com:medium',
     });
-    const subscriptions = Object.values(template.findResources('AWS::SNS::Subscription')).map((resource) => {
-      const properties = (resource as Resource).Properties;
-      return [properties.Endpoint, properties.FilterPolicy ?? null];
-    });
+    const subscriptions = emailSubscriptions(template);
     expect(subscriptions).toEqual(
       expect.arrayContaining([
         ['all@example.com', null],

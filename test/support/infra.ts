@@ -80,6 +80,13 @@ export const allowStatements = (template: Template, functionId: string): Stateme
     );
 };
 
+/** Each email subscription of the template: its address and its filter policy (null: none). */
+export const emailSubscriptions = (template: Template) =>
+  Object.values(template.findResources('AWS::SNS::Subscription')).map((resource) => {
+    const properties = (resource as Resource).Properties;
+    return [properties.Endpoint, properties.FilterPolicy ?? null];
+  });
+
 export const actionsOf = (statement: Statement) =>
   Array.isArray(statement.Action) ? statement.Action : [statement.Action];
 export const resourcesOf = (statement: Statement) =>

@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { chooseSubscription } from '../../../bin/cli/backfill-command';
 import { type ExecutionProgress, runOnStateMachine } from '../../../bin/cli/backfill-sfn';
 
 const sfn = mockClient(SFNClient);
@@ -94,5 +95,34 @@ describe('runOnStateMachine', () => {
       client: new SFNClient({ region: 'eu-west-1' }),
     });
     expect(result).toMatchObject({ status: 'FAILED', error: 'BackfillWindowsFailed', windows: [] });
+  });
+
+  it("names the subscription in the execution's input and name", async () => {
+    sfn.on(StartExecutionCommand).resolves({ executionArn: EXECUTION, startDate: new Date() });
+    sfn.on(GetExecutionHistoryCommand).resolves({ events: [] });
+    sfn.on(DescribeExecutionCommand).resolves({ status: 'SUCCEEDED', output: '[]' } as never);
+    await runOnStateMachine(ARN, { ...plan, subscription: 'emea' }, () => undefined, {
+      client: new SFNClient({ region: 'eu-west-1' }),
+    });
+    const [start] = sfn.commandCalls(StartExecutionCommand);
+    expect(JSON.parse(start?.args[0].input.input ?? '{}')).toMatchObject({ subscription: 'emea' });
+    expect(start?.args[0].input.name).toMatch(/^backfill-emea-20261120T0000-20261121T0000-[0-9a-z]+$/);
+  });
+});
+
+describe('chooseSubscription', () => {
+  it('takes the one named, or none for a stack of one (the machine defaults to it)', () => {
+    expect(chooseSubscription('emea', ['prod', 'emea'])).toBe('emea');
+    expect(chooseSubscription(undefined, ['default'])).toBeUndefined();
+    expect(chooseSubscription('prod', undefined)).toBe('prod');
+  });
+
+  it('asks for --subscription when the stack serves several, and refuses one it lacks', () => {
+    expect(() => chooseSubscription(undefined, ['prod', 'emea'])).toThrow(
+      'this stack serves prod, emea: name the one to replay with --subscription',
+    );
+    expect(() => chooseSubscription('apac', ['prod', 'emea'])).toThrow(
+      'no subscription "apac" in this stack; it serves prod, emea',
+    );
   });
 });

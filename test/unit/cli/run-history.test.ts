@@ -41,6 +41,7 @@ describe('runHistory', () => {
         Dimensions: [
           { Name: 'service', Value: 'qualys-lake' },
           { Name: 'collector', Value: 'cdr-findings' },
+          { Name: 'subscription', Value: 'default' },
         ],
       },
       Stat: 'SampleCount',
@@ -63,6 +64,7 @@ describe('runHistory', () => {
   it('shows them in the status of a deployed stack', () => {
     const status: LakeStatus = {
       where: 's3://archive',
+      subscription: 'default',
       historyRead: true,
       at: '2026-11-29T03:20:00.000Z',
       collectors: [
