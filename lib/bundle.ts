@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BuildOptions, buildSync, type Metafile } from 'esbuild';
+import { type BuildOptions, buildSync, type Metafile, type OutputFile } from 'esbuild';
 import type { FunctionName } from '../functions/core/names';
 
 /** Repository root, whether this file runs from source (tsx, vitest) or elsewhere. */
@@ -42,10 +42,9 @@ export function bundleOptions(name: FunctionName, outdir: string): BuildOptions 
     legalComments: 'none',
     logLevel: 'warning',
     mainFields: ['module', 'main'],
-    // Some CommonJS dependencies call require(); give ESM bundles a require of their own.
-    banner: {
-      js: "import { createRequire as __qlCreateRequire } from 'node:module'; const require = __qlCreateRequire(import.meta.url);",
-    },
+    // No `require` banner (createRequire in every output file, a cost at each import): nothing
+    // bundled calls require(). A CommonJS dependency that did would get esbuild's shim, which
+    // throws at run time; test/infra/lean-bundles.test.ts fails on that shim first.
   };
 }
 
@@ -95,9 +94,14 @@ export interface BundledPackages {
   later: Set<string>;
 }
 
+/** A function's bundle built in memory (nothing written): its output files and esbuild's metafile. */
+export function bundleInMemory(name: FunctionName): { metafile: Metafile; outputFiles: OutputFile[] } {
+  return buildSync({ ...bundleOptions(name, distDir(name)), metafile: true, write: false });
+}
+
 /** A function's bundle as esbuild describes it (built in memory, nothing written). */
 export function bundleMetafile(name: FunctionName): Metafile {
-  return buildSync({ ...bundleOptions(name, distDir(name)), metafile: true, write: false }).metafile;
+  return bundleInMemory(name).metafile;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FUNCTION_NAMES } from '../../functions/core/names';
 import { COLLECTOR_MANIFESTS } from '../../functions/manifests';
-import { bundledPackages } from '../../lib/bundle';
+import { bundledPackages, bundleInMemory } from '../../lib/bundle';
 
 // Each bundle is built in memory with the options `npm run build` uses: about a second each.
 describe('lean bundles', () => {
@@ -28,6 +28,19 @@ describe('lean bundles', () => {
         expect(later).toContain(lazy);
       }
       expect(atImport).toContain('@aws-sdk/credential-provider-env');
+    },
+    30_000,
+  );
+
+  it.each(FUNCTION_NAMES)(
+    '%s calls no require(), so its files need no createRequire banner at import',
+    (name) => {
+      // esbuild gives a CommonJS dependency that calls require() a shim that throws at run time
+      // without one; the banner it would need runs in every output file at import.
+      const shimmed = bundleInMemory(name)
+        .outputFiles.filter((file) => file.text.includes('Dynamic require of'))
+        .map((file) => file.path);
+      expect(shimmed).toEqual([]);
     },
     30_000,
   );
