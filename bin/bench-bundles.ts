@@ -298,7 +298,9 @@ export function bundleTable(rows: readonly BundleRow[]): string {
   }
   return [
     lines.join('\n'),
-    `A cold start in all: the import and the first invocation of a typical run (no new data, nothing to alert on; after a first run, ${rows[0]?.typical.samples.length ?? 0} runs each in a fresh process, as deployed):`,
+    'A cold start in all, which import time alone does not show (what loads only on demand counts here when a run needs it): ' +
+      `the import and the first invocation of a scheduled run after a first one, each in a fresh process as deployed, ${rows[0]?.typical.samples.length ?? 0} runs, median (min–max), CPU ms unless said. ` +
+      'The simulator serves no CDR findings and the SaaSDR data it serves by default, so no run has anything new to alert on:',
     typicalTable(rows),
   ].join('\n\n');
 }
