@@ -1,8 +1,10 @@
 /**
  * The bundle rows of `npm run bench`: each collector's built bundle (dist/functions/<name>/index.mjs
- * and its chunks, so run `npm run build` first) against a baseline bundle of only the SDK clients
- * that collector needs, built with the same esbuild options (code splitting included) and
- * instantiated by the same modules: functions/aws/*-client.ts, no command, no adapter. Import time is
+ * and its chunks, so run `npm run build` first) against a baseline bundle of only the SDK code that
+ * collector loads at import, built with the same esbuild options (code splitting included): the
+ * clients it builds at import, instantiated by the same modules (functions/aws/*-client.ts), and the
+ * SDK commands its import loads (no adapter: our code is what is measured). Both are read from the
+ * collector's own metafile, so the baseline follows what the collector does. Import time is
  * what a cold start spends loading the module: `await import(bundle)` timed inside a fresh `node`.
  * Bundle and baseline run in turns, and the ratio is the median of the pairs' ratios, so a change
  * in the machine's load falls on both. Each is timed without and with `--enable-source-maps` (the
@@ -16,10 +18,19 @@ import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import type { Metafile } from 'esbuild';
 import { buildSync } from 'esbuild';
 import { ENV, FUNCTION_NAMES, type FunctionName, METRICS } from '../functions/core/names';
-import { COLLECTOR_MANIFESTS } from '../functions/manifests';
-import { bundleOptions, distDir, loadedAtImport, PROJECT_ROOT } from '../lib/bundle';
+import {
+  bundleMetafile,
+  bundleOptions,
+  distDir,
+  inputsOf,
+  loadedAtImport,
+  PROJECT_ROOT,
+  packageOf,
+} from '../lib/bundle';
+import { type TypicalRun, typicalRuns, typicalTable } from './bench-typical-run';
 
 const run = promisify(execFile);
 
@@ -43,8 +54,8 @@ export interface ImportComparison {
 
 export interface BundleRow {
   name: FunctionName;
-  /** The SDK clients the collector needs: what its baseline bundle holds. */
-  clients: string[];
+  /** The SDK clients the collector builds at import, with the commands its import loads: what its baseline bundle holds. */
+  clients: BaselineClient[];
   /** Bytes an import loads: index.mjs and the chunks it imports statically (not those `await import()` loads). */
   bytes: number;
   /** Bytes of those files' source maps, which `--enable-source-maps` reads at import. */
@@ -55,37 +66,74 @@ export interface BundleRow {
   runs: number;
   plain: ImportComparison;
   sourceMaps: ImportComparison;
+  /** Import and first invocation of a typical run (nothing to alert on), as deployed. */
+  typical: TypicalRun;
 }
 
 /**
- * What the baseline imports for each client: the collectors' own client modules, so each client is
- * built at import with the same configuration as in the Lambda.
+ * The SDK clients a baseline may hold, by package: the collectors' own client modules, so each
+ * client is built at import with the same configuration as in the Lambda.
  */
-const CLIENT_IMPORTS = {
-  S3: "export { s3 } from '../../functions/aws/s3-client';",
-  SNS: "export { sns } from '../../functions/aws/sns-client';",
-  'Secrets Manager': "export { secretsManager } from '../../functions/aws/secrets-client';",
-} as const;
-type Client = keyof typeof CLIENT_IMPORTS;
+const CLIENTS: Record<string, { label: string; source: string }> = {
+  '@aws-sdk/client-s3': { label: 'S3', source: "export { s3 } from '../../functions/aws/s3-client';" },
+  '@aws-sdk/client-sns': { label: 'SNS', source: "export { sns } from '../../functions/aws/sns-client';" },
+  '@aws-sdk/client-secrets-manager': {
+    label: 'Secrets Manager',
+    source: "export { secretsManager } from '../../functions/aws/secrets-client';",
+  },
+};
 
-/** Every collector reads its S3 bucket and the Qualys secret; those whose manifest says so publish alerts. */
-export function clientsOf(name: FunctionName): Client[] {
-  return COLLECTOR_MANIFESTS[name].publishesAlerts
-    ? ['S3', 'SNS', 'Secrets Manager']
-    : ['S3', 'Secrets Manager'];
+/** One client of a baseline: its package and the commands the collector's import loads from it. */
+export interface BaselineClient {
+  packageName: string;
+  label: string;
+  commands: string[];
+}
+
+/**
+ * The SDK clients a collector's import loads and, for each, the commands it loads (the S3 client
+ * alone already loads CreateSession). A client whose commands are only in later chunks (SNS, loaded
+ * at a run's first publish) is not among them.
+ */
+function clientsAtImport(metafile: Metafile, loaded: readonly string[]): BaselineClient[] {
+  const inputs = inputsOf(metafile, loaded);
+  const clients: BaselineClient[] = [];
+  for (const packageName of new Set(inputs.flatMap((input) => packageOf(input) ?? []))) {
+    if (!packageName.startsWith('@aws-sdk/client-')) continue;
+    const client = CLIENTS[packageName];
+    if (!client) throw new Error(`${packageName} is loaded at import but has no baseline client module here`);
+    const commands = inputs.flatMap(
+      (input) => new RegExp(`${packageName}/dist-es/commands/(\\w+Command)\\.js$`).exec(input)?.[1] ?? [],
+    );
+    clients.push({ packageName, label: client.label, commands: [...new Set(commands)].sort() });
+  }
+  return clients.sort((a, b) => a.label.localeCompare(b.label));
+}
+
+/** The baseline's source: each client built as in the Lambda, and its commands imported. */
+function baselineSource(clients: readonly BaselineClient[]): string {
+  return clients
+    .map(
+      ({ packageName, commands }) =>
+        `${CLIENTS[packageName]?.source}\nexport { ${commands.join(', ')} } from '${packageName}';`,
+    )
+    .join('\n');
 }
 
 /**
  * Builds the baseline bundle of `clients` under dist/bench-baselines/ with the collectors' esbuild
  * options (code splitting included); returns its entry and the files its import loads.
  */
-function buildBaseline(clients: Client[]): { entry: string; loaded: string[] } {
-  const key = clients.join('+').replace(/ /g, '-');
+function buildBaseline(clients: readonly BaselineClient[]): { entry: string; loaded: string[] } {
+  const key = clients
+    .map((client) => `${client.label}-${client.commands.length}`)
+    .join('+')
+    .replace(/ /g, '-');
   const root = path.join(PROJECT_ROOT, 'dist', 'bench-baselines');
   const outdir = path.join(root, key);
   const source = path.join(root, `${key}.ts`);
   mkdirSync(root, { recursive: true });
-  writeFileSync(source, clients.map((client) => CLIENT_IMPORTS[client]).join('\n'));
+  writeFileSync(source, baselineSource(clients));
   rmSync(outdir, { recursive: true, force: true });
   // bundleOptions takes a function name only for its entry point, replaced here.
   const { metafile } = buildSync({
@@ -94,12 +142,6 @@ function buildBaseline(clients: Client[]): { entry: string; loaded: string[] } {
     metafile: true,
   });
   return { entry: path.join(outdir, 'index.mjs'), loaded: loadedAtImport(metafile, outdir) };
-}
-
-/** The files an import of a collector's built bundle loads (its metafile rebuilt in memory, nothing written). */
-function bundleLoads(name: FunctionName): string[] {
-  const { metafile } = buildSync({ ...bundleOptions(name, distDir(name)), metafile: true, write: false });
-  return loadedAtImport(metafile, distDir(name));
 }
 
 /** Bytes of `files` (paths relative to the project, as in a metafile) and of their source maps. */
@@ -192,22 +234,27 @@ async function compareImports(
 
 /**
  * Times every collector bundle against its baseline, `runs` pairs each (at least 7), without and
- * with source maps, after one untimed import of each so the files are in the page cache.
+ * with source maps, after one untimed import of each so the files are in the page cache; then a
+ * typical run of each (bench-typical-run.ts).
  */
 export async function bundleRows(options: { runs?: number } = {}): Promise<BundleRow[]> {
   const runs = Math.max(7, options.runs ?? 11);
   const baselines = new Map<string, ReturnType<typeof buildBaseline>>();
-  const rows: BundleRow[] = [];
+  const rows: Omit<BundleRow, 'typical'>[] = [];
   for (const name of FUNCTION_NAMES) {
-    const clients = clientsOf(name);
-    const key = clients.join('+');
-    if (!baselines.has(key)) baselines.set(key, buildBaseline(clients));
-    const { entry: baseline, loaded: baselineLoads } = baselines.get(key) as ReturnType<typeof buildBaseline>;
+    const metafile = bundleMetafile(name);
+    const loaded = loadedAtImport(metafile, distDir(name));
+    const clients = clientsAtImport(metafile, loaded);
+    const source = baselineSource(clients);
+    if (!baselines.has(source)) baselines.set(source, buildBaseline(clients));
+    const { entry: baseline, loaded: baselineLoads } = baselines.get(source) as ReturnType<
+      typeof buildBaseline
+    >;
     const bundle = path.join(distDir(name), 'index.mjs');
     if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run npm run build first`);
     await timeImport(bundle, true);
     await timeImport(baseline, true);
-    const loads = sizes(bundleLoads(name));
+    const loads = sizes(loaded);
     rows.push({
       name,
       clients,
@@ -219,30 +266,41 @@ export async function bundleRows(options: { runs?: number } = {}): Promise<Bundl
       sourceMaps: await compareImports(bundle, baseline, runs, true),
     });
   }
-  return rows;
+  const typical = await typicalRuns();
+  return rows.map((row) => ({ ...row, typical: typical[row.name] }));
 }
 
 const kib = (bytes: number) => (bytes / 1024).toFixed(0);
 const ms = (t: Timing) => `${t.medianMs.toFixed(1)} (${t.p25Ms.toFixed(0)}–${t.p75Ms.toFixed(0)})`;
 const ratios = (comparison: ImportComparison) =>
   `${comparison.ratio.toFixed(2)} / ${comparison.cpuRatio.toFixed(2)}`;
+const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
+const baselineOf = (clients: readonly BaselineClient[]) =>
+  clients.map((client) => `${client.label} (${plural(client.commands.length, 'command')})`).join(', ');
 
 /**
- * The rows as a Markdown table. Import times are wall-time medians with the middle half of the
- * runs in brackets; × baseline is the median ratio of the pairs, in wall / CPU time.
+ * The rows as Markdown tables. Import times are wall-time medians with the middle half of the
+ * runs in brackets; × baseline is the median ratio of the pairs, in wall / CPU time. Then the
+ * typical runs (bench-typical-run.ts): import and first invocation, median (min–max).
  */
 export function bundleTable(rows: readonly BundleRow[]): string {
   const lines = [
-    '| bundle | KiB at import | .map KiB | baseline: SDK clients | baseline KiB | import ms | baseline ms | × baseline (wall / CPU) | import ms, source maps | baseline ms, source maps | × baseline, source maps (wall / CPU) |',
+    '| bundle | KiB at import | .map KiB | baseline: SDK clients (and commands) loaded at import | baseline KiB | import ms | baseline ms | × baseline (wall / CPU) | import ms, source maps | baseline ms, source maps | × baseline, source maps (wall / CPU) |',
     '|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const row of rows) {
     const { plain, sourceMaps } = row;
     lines.push(
-      `| ${row.name} | ${kib(row.bytes)} | ${kib(row.mapBytes)} | ${row.clients.join(', ')} | ${kib(row.baselineBytes)} | ` +
+      `| ${row.name} | ${kib(row.bytes)} | ${kib(row.mapBytes)} | ${baselineOf(row.clients)} | ${kib(row.baselineBytes)} | ` +
         `${ms(plain.bundle)} | ${ms(plain.baseline)} | ${ratios(plain)} | ` +
         `${ms(sourceMaps.bundle)} | ${ms(sourceMaps.baseline)} | ${ratios(sourceMaps)} |`,
     );
   }
-  return lines.join('\n');
+  return [
+    lines.join('\n'),
+    'A cold start in all, which import time alone does not show (what loads only on demand counts here when a run needs it): ' +
+      `the import and the first invocation of a scheduled run after a first one, each in a fresh process as deployed, ${rows[0]?.typical.samples.length ?? 0} runs, median (min–max), CPU ms unless said. ` +
+      'The simulator serves no CDR findings and the SaaSDR data it serves by default, so no run has anything new to alert on:',
+    typicalTable(rows),
+  ].join('\n\n');
 }

@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BuildOptions, buildSync, type Metafile } from 'esbuild';
+import { type BuildOptions, buildSync, type Metafile, type OutputFile } from 'esbuild';
 import type { FunctionName } from '../functions/core/names';
 
 /** Repository root, whether this file runs from source (tsx, vitest) or elsewhere. */
@@ -42,10 +42,9 @@ export function bundleOptions(name: FunctionName, outdir: string): BuildOptions 
     legalComments: 'none',
     logLevel: 'warning',
     mainFields: ['module', 'main'],
-    // Some CommonJS dependencies call require(); give ESM bundles a require of their own.
-    banner: {
-      js: "import { createRequire as __qlCreateRequire } from 'node:module'; const require = __qlCreateRequire(import.meta.url);",
-    },
+    // No `require` banner (createRequire in every output file, a cost at each import): nothing
+    // bundled calls require(). A CommonJS dependency that did would get esbuild's shim, which
+    // throws at run time; test/infra/lean-bundles.test.ts fails on that shim first.
   };
 }
 
@@ -73,6 +72,20 @@ export function loadedAtImport(metafile: Metafile, outdir: string): string[] {
   return [...loaded].filter((file) => file.endsWith('.mjs'));
 }
 
+/** The source files (paths as in the metafile) whose code ends up in `files`; what tree shaking dropped is left out. */
+export function inputsOf(metafile: Metafile, files: readonly string[]): string[] {
+  return files.flatMap((file) =>
+    Object.entries(metafile.outputs[file]?.inputs ?? {})
+      .filter(([, { bytesInOutput }]) => bytesInOutput > 0)
+      .map(([input]) => input),
+  );
+}
+
+/** The npm package a source file belongs to, e.g. `@aws-sdk/client-s3`; undefined for the project's own files. */
+export function packageOf(input: string): string | undefined {
+  return /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1];
+}
+
 /** The npm packages whose code a function's bundle holds, by when they load. */
 export interface BundledPackages {
   /** Loaded by the import of the handler, e.g. `@aws-sdk/client-s3`. */
@@ -81,22 +94,24 @@ export interface BundledPackages {
   later: Set<string>;
 }
 
+/** A function's bundle built in memory (nothing written): its output files and esbuild's metafile. */
+export function bundleInMemory(name: FunctionName): { metafile: Metafile; outputFiles: OutputFile[] } {
+  return buildSync({ ...bundleOptions(name, distDir(name)), metafile: true, write: false });
+}
+
+/** A function's bundle as esbuild describes it (built in memory, nothing written). */
+export function bundleMetafile(name: FunctionName): Metafile {
+  return bundleInMemory(name).metafile;
+}
+
 /**
  * The npm packages whose code ends up in a function's bundle (from esbuild's metafile, nothing
  * written); a package imported but tree-shaken away is not counted.
  */
 export function bundledPackages(name: FunctionName): BundledPackages {
-  const { metafile } = buildSync({ ...bundleOptions(name, distDir(name)), metafile: true, write: false });
-  const packagesOf = (files: readonly string[]) => {
-    const packages = new Set<string>();
-    for (const file of files) {
-      for (const [input, { bytesInOutput }] of Object.entries(metafile.outputs[file]?.inputs ?? {})) {
-        const match = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
-        if (match?.[1] && bytesInOutput > 0) packages.add(match[1]);
-      }
-    }
-    return packages;
-  };
+  const metafile = bundleMetafile(name);
+  const packagesOf = (files: readonly string[]) =>
+    new Set(inputsOf(metafile, files).flatMap((input) => packageOf(input) ?? []));
   const loaded = loadedAtImport(metafile, distDir(name));
   const atImport = packagesOf(loaded);
   const rest = Object.keys(metafile.outputs).filter(

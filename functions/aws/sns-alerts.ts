@@ -177,8 +177,9 @@ export class SnsAlerts implements AlertSink {
 }
 
 /**
- * The alert sink of a collector that publishes alerts (its `alerts` in collectorHandler): the SNS
- * client is imported here only, so a collector that does not pass this never bundles it.
+ * The alert sink on the SNS client: the SNS client is imported here only, and this module only by
+ * sns-alerts-on-demand.ts at a run's first publish, so a collector that does not publish alerts
+ * never bundles it and one that does loads it only when it has alerts to send.
  */
 export const snsAlerts = (topicArn: string, signal: AbortSignal | undefined): AlertSink =>
   new SnsAlerts(sns, topicArn, signal);

@@ -1,4 +1,4 @@
-import { snsAlerts } from '../aws/sns-alerts';
+import { snsAlertsOnDemand } from '../aws/sns-alerts-on-demand';
 import { METRICS } from '../core/names';
 import { collectorHandler } from '../runtime/handler';
 import { runCdrFindings } from './collector';
@@ -8,7 +8,7 @@ import { parseRequest } from './request';
 
 export const handler = collectorHandler({
   manifest: cdrFindingsManifest,
-  alerts: snsAlerts,
+  alerts: snsAlertsOnDemand,
   settings: readCdrFindingsSettings,
   run: (runtime, event, call) => runCdrFindings(runtime, parseRequest(event), call),
   metrics: (summary) => ({

@@ -156,8 +156,8 @@ export interface CollectorRuntime<Settings> {
 export interface CollectorDefinition<Settings, Summary> {
   manifest: CollectorManifest;
   /**
-   * The alert sink of one invocation (`snsAlerts` from functions/aws/sns-alerts.ts), if and only if
-   * the manifest says `publishesAlerts`: only then is the SNS client imported, and so bundled.
+   * The alert sink of one invocation (`snsAlertsOnDemand` from functions/aws/), if and only if the
+   * manifest says `publishesAlerts`: only then is the SNS client bundled (and loaded at the first publish).
    */
   alerts?: AlertSinkFactory;
   /** Reads and validates the collector's own settings; a bad variable fails the first invocation. */

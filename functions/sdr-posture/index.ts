@@ -1,4 +1,4 @@
-import { snsAlerts } from '../aws/sns-alerts';
+import { snsAlertsOnDemand } from '../aws/sns-alerts-on-demand';
 import { METRICS } from '../core/names';
 import { collectorHandler } from '../runtime/handler';
 import { runSdrPosture } from './collector';
@@ -8,7 +8,7 @@ import { sdrPostureManifest } from './manifest';
 /** Any event (the schedule's) runs one step of the posture poll: continue the pending poll or start one. */
 export const handler = collectorHandler({
   manifest: sdrPostureManifest,
-  alerts: snsAlerts,
+  alerts: snsAlertsOnDemand,
   settings: readSdrPostureSettings,
   run: (runtime, _event, call) => runSdrPosture(runtime, call),
   metrics: (summary) => ({
