@@ -2,13 +2,13 @@ import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BuildOptions, buildSync, type Metafile, type OutputFile } from 'esbuild';
-import type { FunctionName } from '../functions/core/names';
+import type { BundleName } from '../functions/core/names';
 
 /** Repository root, whether this file runs from source (tsx, vitest) or elsewhere. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Where `npm run build` writes a function's bundle. */
-export function distDir(name: FunctionName): string {
+export function distDir(name: BundleName): string {
   return path.join(PROJECT_ROOT, 'dist', 'functions', name);
 }
 
@@ -24,7 +24,7 @@ export function distDir(name: FunctionName): string {
  * (only a streamed report download loads it). Without splitting esbuild inlines them, and every
  * cold start parses them. The handler stays `index.mjs`; the rest are `chunks/*.mjs` beside it.
  */
-export function bundleOptions(name: FunctionName, outdir: string): BuildOptions {
+export function bundleOptions(name: BundleName, outdir: string): BuildOptions {
   return {
     entryPoints: { index: path.join(PROJECT_ROOT, 'functions', name, 'index.ts') },
     outdir,
@@ -49,7 +49,7 @@ export function bundleOptions(name: FunctionName, outdir: string): BuildOptions 
 }
 
 /** Builds a function's bundle into `outdir`, replacing what an earlier build left there (chunk names carry hashes). */
-export function bundleFunction(name: FunctionName, outdir: string = distDir(name)): void {
+export function bundleFunction(name: BundleName, outdir: string = distDir(name)): void {
   rmSync(outdir, { recursive: true, force: true });
   buildSync(bundleOptions(name, outdir));
 }
@@ -95,12 +95,12 @@ export interface BundledPackages {
 }
 
 /** A function's bundle built in memory (nothing written): its output files and esbuild's metafile. */
-export function bundleInMemory(name: FunctionName): { metafile: Metafile; outputFiles: OutputFile[] } {
+export function bundleInMemory(name: BundleName): { metafile: Metafile; outputFiles: OutputFile[] } {
   return buildSync({ ...bundleOptions(name, distDir(name)), metafile: true, write: false });
 }
 
 /** A function's bundle as esbuild describes it (built in memory, nothing written). */
-export function bundleMetafile(name: FunctionName): Metafile {
+export function bundleMetafile(name: BundleName): Metafile {
   return bundleInMemory(name).metafile;
 }
 
@@ -108,7 +108,7 @@ export function bundleMetafile(name: FunctionName): Metafile {
  * The npm packages whose code ends up in a function's bundle (from esbuild's metafile, nothing
  * written); a package imported but tree-shaken away is not counted.
  */
-export function bundledPackages(name: FunctionName): BundledPackages {
+export function bundledPackages(name: BundleName): BundledPackages {
   const metafile = bundleMetafile(name);
   const packagesOf = (files: readonly string[]) =>
     new Set(inputsOf(metafile, files).flatMap((input) => packageOf(input) ?? []));

@@ -7,6 +7,11 @@
 /** Lambda functions; each is bundled to `dist/functions/<name>/index.mjs`. */
 export const FUNCTION_NAMES = ['cdr-findings', 'sdr-inventory', 'sdr-posture', 'sdr-reports'] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
+/** The Security Lake writer: bundled and deployed like a collector, but not one (no Qualys, no secret). */
+export const SECURITY_LAKE_FUNCTION = 'security-lake';
+/** Every function bundled to `dist/functions/<name>/index.mjs`: the collectors and the Security Lake writer. */
+export const BUNDLE_NAMES = [...FUNCTION_NAMES, SECURITY_LAKE_FUNCTION] as const;
+export type BundleName = (typeof BUNDLE_NAMES)[number];
 
 /** Top-level prefixes of the archive bucket. */
 export const PREFIX = {

@@ -1,5 +1,5 @@
 import { curatedPrefix } from '../core/manifest';
-import { CURATED_DATASETS, type CuratedDataset, PREFIX } from '../core/names';
+import { CURATED_DATASETS, type CuratedDataset, PREFIX, SECURITY_LAKE_FUNCTION } from '../core/names';
 import { scopeKey } from '../core/subscription';
 
 /**
@@ -7,7 +7,7 @@ import { scopeKey } from '../core/subscription';
  * OCSF classes it can write and the curated dataset each one reads, its environment and the
  * prefixes its role may touch. No runtime code: the CDK app loads this through functions/manifests.ts.
  */
-export const SECURITY_LAKE_FUNCTION = 'security-lake';
+export { SECURITY_LAKE_FUNCTION };
 
 /** The classes (one Security Lake custom source each) and the curated dataset each is mapped from. */
 export const SECURITY_LAKE_CLASSES = {

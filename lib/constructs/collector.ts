@@ -13,6 +13,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import {
   ALERTS_REJECTED_FOLDER,
+  type BundleName,
   collectorPrefix,
   ENV,
   type FunctionName,
@@ -361,7 +362,7 @@ const capital = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
  * in-process. The Docker image is required by the API but never used, because local bundling always
  * succeeds or throws. Tests skip bundling with the `aws:cdk:bundling-stacks` context.
  */
-export function functionCode(name: FunctionName): lambda.Code {
+export function functionCode(name: BundleName): lambda.Code {
   // The source path is the function's own folder: CDK caches staged assets by source path and
   // bundling options, and `local` serialises to `{}`, so a shared folder would hand every function
   // the first bundle. The asset hash is taken from the bundle (OUTPUT), so only changed bundles deploy.

@@ -9,7 +9,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV, type FunctionName, METRICS } from '../../functions/core/names';
+import { ENV, METRICS } from '../../functions/core/names';
 import {
   SECURITY_LAKE_ENV,
   SECURITY_LAKE_FUNCTION,
@@ -94,8 +94,7 @@ export class SecurityLakeWriter extends Construct {
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       handler: 'index.handler',
-      // lib/bundle.ts takes a collector's FunctionName; the bundle is built the same way from functions/security-lake.
-      code: functionCode(SECURITY_LAKE_FUNCTION as FunctionName),
+      code: functionCode(SECURITY_LAKE_FUNCTION),
       role: this.role,
       environment: {
         [ENV.archiveBucket]: props.archive.bucketName,

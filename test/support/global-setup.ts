@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { FUNCTION_NAMES, type FunctionName } from '../../functions/core/names';
-import { SECURITY_LAKE_FUNCTION } from '../../functions/manifests';
+import { BUNDLE_NAMES } from '../../functions/core/names';
 import { bundleFunction, PROJECT_ROOT } from '../../lib/bundle';
 import { startFauxqs } from './local-aws';
 
@@ -17,7 +16,7 @@ declare module 'vitest' {
  * the bundles, not the sources) and starts one fauxqs on 127.0.0.1 for all test files.
  */
 export default async function setup(project: TestProject) {
-  for (const name of [...FUNCTION_NAMES, SECURITY_LAKE_FUNCTION as FunctionName]) {
+  for (const name of BUNDLE_NAMES) {
     if (existsSync(path.join(PROJECT_ROOT, 'functions', name, 'index.ts'))) bundleFunction(name);
   }
   const fauxqs = await startFauxqs();
