@@ -51,9 +51,3 @@ export function functionOutputId(subscription: string, collector: string): strin
   const prefix = subscription === DEFAULT_SUBSCRIPTION ? '' : subscription.replaceAll('-', 'X');
   return `${prefix}${pascalCase(collector)}FunctionName`;
 }
-
-/**
- * The metric dimension naming the subscription a run served, which the runtime publishes beside
- * `service` and `collector`; alarms, the dashboard and `qualys-lake status` select on it.
- */
-export const SUBSCRIPTION_DIMENSION = 'subscription';

@@ -1,4 +1,5 @@
 import { CURATED_DATASETS, type CuratedDataset, INVENTORY_DATASETS } from '../../functions/core/names';
+import { SUBSCRIPTION_PARTITION } from '../../functions/core/subscription';
 
 /**
  * The Athena named queries a security team needs on day one, in Athena (Trino) SQL. The stack saves
@@ -58,7 +59,7 @@ const LATEST_SNAPSHOT = `SELECT subscription, snapshot_id, dt
 
 /** The optional last parameter of a parameterised query: one subscription, or `''` for all. */
 const SUBSCRIPTION_PARAMETER: QueryParameter = {
-  name: 'subscription',
+  name: SUBSCRIPTION_PARTITION,
   description: "One subscription's name, or '' (two quotes) for every subscription",
   example: '',
 };
