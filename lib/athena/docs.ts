@@ -72,7 +72,13 @@ export function athenaReadme(): string {
     if (query.parameters.length > 0) {
       add('Parameters, in order:', '');
       query.parameters.forEach((parameter, index) => {
-        add(`${index + 1}. \`${parameter.name}\`: ${parameter.description}; e.g. \`'${parameter.example}'\``);
+        const omitted =
+          parameter.whenOmitted === undefined
+            ? ''
+            : ` (\`qualys-lake query\` takes \`'${parameter.whenOmitted}'\` when it is left out)`;
+        add(
+          `${index + 1}. \`${parameter.name}\`: ${parameter.description}; e.g. \`'${parameter.example}'\`${omitted}`,
+        );
       });
       add('');
     }

@@ -29,6 +29,13 @@ export interface QueryParameter {
   readonly description: string;
   /** A value to run it with (the local run, the docs); typed in Athena as a quoted literal. */
   readonly example: string;
+  /**
+   * The value of a trailing parameter its caller leaves out (`qualys-lake query`, the local lake),
+   * so a query that gained it still runs with the values it took before. Athena's console asks
+   * for every parameter.
+   * @default none: the parameter is required
+   */
+  readonly whenOmitted?: string;
 }
 
 export interface NamedQueryDef {
@@ -62,6 +69,7 @@ const SUBSCRIPTION_PARAMETER: QueryParameter = {
   name: SUBSCRIPTION_PARTITION,
   description: "One subscription's name, or '' (two quotes) for every subscription",
   example: '',
+  whenOmitted: '',
 };
 const SUBSCRIPTION_MATCHES = `? IN ('', subscription)`;
 
@@ -524,6 +532,21 @@ export const NAMED_QUERIES: readonly NamedQueryDef[] = [
   ...latestSnapshotQueries,
   sdrReportsArchived,
 ];
+
+/**
+ * The values to run `query` with: `given`, in order, then each omitted trailing parameter's
+ * `whenOmitted`. Throws naming the parameters when a required one is missing or there are too many.
+ */
+export function parameterValues(query: NamedQueryDef, given: readonly string[]): string[] {
+  const values = query.parameters.map((parameter, index) => given[index] ?? parameter.whenOmitted);
+  const complete = values.filter((value): value is string => value !== undefined);
+  if (given.length <= values.length && complete.length === values.length) return complete;
+  const required = query.parameters.filter((parameter) => parameter.whenOmitted === undefined);
+  const optional = query.parameters.filter((parameter) => parameter.whenOmitted !== undefined);
+  throw new Error(
+    `${query.name} takes ${required.length} parameter(s) (${required.map((p) => p.name).join(', ')})${optional.length ? ` and optionally ${optional.map((p) => p.name).join(', ')}` : ''}, got ${given.length}`,
+  );
+}
 
 export function namedQuery(name: string): NamedQueryDef {
   const query = NAMED_QUERIES.find((candidate) => candidate.name === name);

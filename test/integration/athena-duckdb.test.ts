@@ -527,7 +527,7 @@ describe('named queries on the local lake', () => {
     const all = findings.filter((row) => row.resourceId === resource || row.affectedResource === resource);
     expect(expected.length).toBeGreaterThan(0);
     expect(all.length).toBeGreaterThan(expected.length);
-    const rows = await local.runNamedQuery('cdr_findings_for_resource', [since, resource, '']);
+    const rows = await local.runNamedQuery('cdr_findings_for_resource', [since, resource]);
     expect(rows.map((row) => str(row.uuid)).sort()).toEqual(expected);
     expect(rows.map((row) => str(row.finding_time))).toEqual(
       rows
@@ -854,6 +854,6 @@ describe('named queries on the local lake', () => {
   it('refuses a parameterised query run with the wrong number of values', async () => {
     await expect(
       local.runNamedQuery(namedQuery('cdr_findings_for_resource').name, ['2025-01-01']),
-    ).rejects.toThrow(/takes 3 parameter/);
+    ).rejects.toThrow(/takes 2 parameter/);
   });
 });

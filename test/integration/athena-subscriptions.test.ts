@@ -251,6 +251,12 @@ describe('no filter spans both subscriptions; a filter reads one', () => {
         .map((row) => `${row.subscription}|${row.uuid}`)
         .sort();
     expect(await query('')).toEqual(of());
+    // Left out, it is '': a caller of the two parameters it took before gets every subscription.
+    expect(
+      (await local.runNamedQuery('cdr_findings_for_resource', [since, str(resource)]))
+        .map((row) => `${row.subscription}|${row.uuid}`)
+        .sort(),
+    ).toEqual(of());
     expect(await query('acme')).toEqual(of('acme'));
     expect(await query('globex')).toEqual(of('globex'));
     expect(of('acme').length).toBeGreaterThan(0);
