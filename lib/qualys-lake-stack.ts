@@ -15,7 +15,7 @@ import { Compaction, lateDataReach } from './constructs/compaction';
 import { Monitoring } from './constructs/monitoring';
 import { SecurityLakeWriter } from './constructs/security-lake';
 import type { SecurityLakeOptions } from './security-lake-config';
-import { functionOutputId, pascalCase, SUBSCRIPTIONS_OUTPUT } from './stack-names';
+import { functionOutputId, pascalCase, SUBSCRIPTIONS_OUTPUT, secretOutputId } from './stack-names';
 
 export interface QualysLakeStackProps extends StackProps {
   /**
@@ -193,6 +193,10 @@ export class QualysLakeStack extends Stack {
   private addSubscription(subscription: SubscriptionConfig): void {
     const scope = subscription.name === DEFAULT_SUBSCRIPTION ? this : new Construct(this, subscription.name);
     const secret = secretsmanager.Secret.fromSecretNameV2(scope, 'QualysSecret', subscription.secretName);
+    new CfnOutput(this, secretOutputId(subscription.name), {
+      description: `Secrets Manager secret (its name) of the Qualys account of subscription ${subscription.name}`,
+      value: subscription.secretName,
+    });
     const settings = collectorOptions(subscription);
     for (const name of subscription.collectors) {
       this.addCollector(scope, COLLECTOR_MANIFESTS[name], subscription, secret, settings[name]);

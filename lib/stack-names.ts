@@ -48,12 +48,15 @@ export const SUBSCRIPTIONS_OUTPUT = 'SubscriptionNames';
  * name gives the same id): `eu-1` gives `euX1CdrFindingsFunctionName`.
  */
 export function functionOutputId(subscription: string, collector: string): string {
-  const prefix = subscription === DEFAULT_SUBSCRIPTION ? '' : subscription.replaceAll('-', 'X');
-  return `${prefix}${pascalCase(collector)}FunctionName`;
+  return `${outputPrefix(subscription)}${pascalCase(collector)}FunctionName`;
 }
 
 /**
- * The metric dimension naming the subscription a run served, which the runtime publishes beside
- * `service` and `collector`; alarms, the dashboard and `qualys-lake status` select on it.
+ * The stack output naming a subscription's Qualys secret (`QualysSecretName` for `default`,
+ * `prodQualysSecretName` for `prod`): what `qualys-lake doctor --subscription` checks.
  */
-export const SUBSCRIPTION_DIMENSION = 'subscription';
+export const secretOutputId = (subscription: string) => `${outputPrefix(subscription)}QualysSecretName`;
+
+/** Nothing for `default` (its output ids are those from before subscriptions), else the name, `-` as `X`. */
+const outputPrefix = (subscription: string) =>
+  subscription === DEFAULT_SUBSCRIPTION ? '' : subscription.replaceAll('-', 'X');

@@ -8,6 +8,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { BACKFILL_LIMITS } from '../../lib/backfill-limits';
 import { formatTable } from '../../tools/local-lake/duckdb';
 import { doctor, doctorExitCode, formatDoctor } from './doctor';
+import { subscriptionSecretId } from './doctor-secret';
 import { bucketSource, type LakeSource, localSource } from './lake-source';
 import {
   DEFAULT_LAKE,
@@ -48,6 +49,14 @@ export async function main(argv: string[], print: Print = console.log, printErro
     .option(
       '--secret-id <id>',
       'read baseUrl, username and password from this Secrets Manager secret instead',
+    )
+    .option(
+      '--subscription <name>',
+      'without --secret-id: read the secret of this subscription of the stack (from the outputs file)',
+    )
+    .option(
+      '--outputs <file>',
+      `the stack outputs of \`cdk deploy --outputs-file\` (default ./${DEFAULT_OUTPUTS})`,
     )
     .option('--allow-host <host...>', 'hosts to accept besides the Qualys gateways (as QUALYS_ALLOWED_HOSTS)')
     .option('--allow-http-loopback', 'accept plain http to 127.0.0.1 (the local simulator)')
@@ -208,15 +217,30 @@ const hostsFromEnv = () =>
     .map((host) => host.trim().toLowerCase())
     .filter(Boolean);
 
-async function doctorCredentials(options: { baseUrl?: string; username?: string; secretId?: string }) {
-  if (options.secretId) {
+async function doctorCredentials(options: {
+  baseUrl?: string;
+  username?: string;
+  secretId?: string;
+  subscription?: string;
+  outputs?: string;
+}) {
+  const secretId =
+    options.secretId ??
+    (options.subscription === undefined
+      ? undefined
+      : subscriptionSecretId(
+          options.subscription,
+          stackOutputs(options.outputs),
+          options.outputs ?? DEFAULT_OUTPUTS,
+        ));
+  if (secretId) {
     const { secretLoader } = await import('../../functions/aws/secret');
-    const secret = (await secretLoader(options.secretId)(true)) as Record<string, unknown>;
+    const secret = (await secretLoader(secretId)(true)) as Record<string, unknown>;
     const field = (name: string) => {
       const value = secret[name];
       // A failed check (exit 1), not a mistake in the command.
       if (typeof value !== 'string' || value === '')
-        throw new Error(`the secret ${options.secretId} has no "${name}" string`);
+        throw new Error(`the secret ${secretId} has no "${name}" string`);
       return value;
     };
     return {
@@ -227,7 +251,7 @@ async function doctorCredentials(options: { baseUrl?: string; username?: string;
   }
   if (!options.baseUrl || !options.username)
     throw new UsageError(
-      'doctor needs --base-url and --username (password in QUALYS_PASSWORD), or --secret-id',
+      'doctor needs --base-url and --username (password in QUALYS_PASSWORD), --secret-id, or --subscription',
     );
   const password = process.env.QUALYS_PASSWORD;
   if (!password) throw new UsageError('set QUALYS_PASSWORD to the API password (it is never an argument)');

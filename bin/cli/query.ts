@@ -9,7 +9,7 @@ import {
   StartQueryExecutionCommand,
   StopQueryExecutionCommand,
 } from '@aws-sdk/client-athena';
-import { NAMED_QUERIES, type NamedQueryDef } from '../../lib/athena/queries';
+import { NAMED_QUERIES, type NamedQueryDef, parameterValues } from '../../lib/athena/queries';
 import { openLocalLake, type Row } from '../../tools/local-lake/duckdb';
 import { UsageError } from './options';
 
@@ -36,13 +36,13 @@ export function resolveQuery(request: QueryRequest): ResolvedQuery {
     }
     return { sql: request.query, parameters: request.parameters };
   }
-  const parameters = request.parameters.length
-    ? request.parameters
-    : named.parameters.map((parameter) => parameter.example);
-  if (parameters.length !== named.parameters.length) {
-    throw new UsageError(
-      `${named.name} takes ${named.parameters.length} parameter(s) (${named.parameters.map((p) => p.name).join(', ')}), got ${parameters.length}`,
-    );
+  let parameters: string[];
+  try {
+    parameters = request.parameters.length
+      ? parameterValues(named, request.parameters)
+      : named.parameters.map((parameter) => parameter.example);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
   return { sql: named.sql, parameters, named };
 }
@@ -127,7 +127,12 @@ const athenaLiteral = (value: string) => `'${value.replaceAll("'", "''")}'`;
 export function listQueries(): string {
   return NAMED_QUERIES.map((query) => {
     const parameters = query.parameters.length
-      ? ` (${query.parameters.map((parameter) => `${parameter.name}, e.g. ${parameter.example}`).join('; ')})`
+      ? ` (${query.parameters
+          .map(
+            (parameter) =>
+              `${parameter.name}, e.g. '${parameter.example}'${parameter.whenOmitted === undefined ? '' : `, '${parameter.whenOmitted}' when left out`}`,
+          )
+          .join('; ')})`
       : '';
     return `${query.name}${parameters}\n    ${query.description}`;
   }).join('\n');

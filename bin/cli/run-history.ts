@@ -5,7 +5,6 @@
 import { CloudWatchClient, GetMetricDataCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
 import { FUNCTION_NAMES, type FunctionName, METRIC_DIMENSIONS, METRICS } from '../../functions/core/names';
 import { DEFAULT_SUBSCRIPTION } from '../../functions/core/subscription';
-import { SUBSCRIPTION_DIMENSION } from '../../lib/stack-names';
 
 export interface RunHistory {
   lastRun?: string;
@@ -33,7 +32,7 @@ export async function runHistory(
         Dimensions: [
           { Name: METRIC_DIMENSIONS.service, Value: service },
           { Name: METRIC_DIMENSIONS.collector, Value: name },
-          { Name: SUBSCRIPTION_DIMENSION, Value: subscription },
+          { Name: METRIC_DIMENSIONS.subscription, Value: subscription },
         ],
       },
       Period: PERIOD_SECONDS,

@@ -1,4 +1,5 @@
 import { CURATED_DATASETS, type CuratedDataset, type FunctionName } from '../../functions/core/names';
+import { SUBSCRIPTION_PARTITION } from '../../functions/core/subscription';
 import { COLLECTOR_MANIFESTS } from '../../functions/manifests';
 import { glueColumns, type TableDef } from './tables';
 
@@ -16,10 +17,9 @@ import { glueColumns, type TableDef } from './tables';
 export const COMPACTED_PREFIX = 'compacted/';
 /**
  * The partition columns of every compacted table, in order: the `subscription=<name>` level of the
- * curated keys (SUBSCRIPTION_PARTITION of functions/core/subscription.ts, which lib may not import;
- * a test holds them equal), then `dt`.
+ * curated keys, then `dt` (the landing tables' partition keys).
  */
-export const COMPACTED_PARTITIONS = ['subscription', 'dt'] as const;
+export const COMPACTED_PARTITIONS = [SUBSCRIPTION_PARTITION, 'dt'] as const;
 /** Days one MERGE covers at most: with Athena's 100 partitions per write, up to 14 subscriptions. */
 export const MERGE_DAYS = 7;
 /** Most days an explicit catch-up (`{"fromDay"}`) may cover in one execution. */

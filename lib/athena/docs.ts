@@ -45,7 +45,10 @@ export function athenaReadme(): string {
     '```',
     '',
     `A query without a \`${SUBSCRIPTION_KEY.name}\` filter spans every subscription; \`AND ${SUBSCRIPTION_KEY.name} = 'prod'\` reads only one (see [Subscriptions](#subscriptions)).`,
-    'The named queries span them all: add the filter to read one subscription.',
+    'The named queries answer per subscription: each row says its `subscription`, "latest" is each subscription\'s own latest',
+    'snapshot or poll, and rows are compared only within one subscription (two Qualys subscriptions may share connector and',
+    "snapshot ids). To read one subscription, wrap a query (`SELECT * FROM (...) q WHERE subscription = 'prod'`) or give a",
+    "parameterised one its name as the last parameter (`''` for all).",
     '',
     'To let a role query (an analyst role, a BI tool), call `catalog.grantQuery(role)`: Athena on the workgroup, Glue reads of the',
     'database, object reads under `curated/` and reads and writes under `athena-results/`.',
@@ -58,7 +61,7 @@ export function athenaReadme(): string {
     '```sh',
     'aws athena start-query-execution --work-group qualys-lake --query-execution-context Database=qualys_lake \\',
     '  --query-string "$(aws athena get-named-query --named-query-id <id> --query NamedQuery.QueryString --output text)" \\',
-    '  --execution-parameters "\'2025-05-01\'" "\'OktaSSO_Compute\'"',
+    '  --execution-parameters "\'2025-05-01\'" "\'OktaSSO_Compute\'" "\'prod\'"',
     '```',
     '',
     '### Named queries',
@@ -69,7 +72,13 @@ export function athenaReadme(): string {
     if (query.parameters.length > 0) {
       add('Parameters, in order:', '');
       query.parameters.forEach((parameter, index) => {
-        add(`${index + 1}. \`${parameter.name}\`: ${parameter.description}; e.g. \`'${parameter.example}'\``);
+        const omitted =
+          parameter.whenOmitted === undefined
+            ? ''
+            : ` (\`qualys-lake query\` takes \`'${parameter.whenOmitted}'\` when it is left out)`;
+        add(
+          `${index + 1}. \`${parameter.name}\`: ${parameter.description}; e.g. \`'${parameter.example}'\`${omitted}`,
+        );
       });
       add('');
     }
@@ -170,10 +179,10 @@ export function athenaReadme(): string {
     "- Parameters: DuckDB binds the `?` values; Athena takes them as SQL literals (`'...'`).",
     '- Column types: `string` → `VARCHAR`, `bigint` → `BIGINT`, `int` → `INTEGER`, `double` → `DOUBLE`, `boolean` → `BOOLEAN`,',
     '  `array<T>` → `T[]`, `map<K,V>` → `MAP(K, V)`, `struct<a:T,...>` → `STRUCT("a" T, ...)`; the views read',
-    "  `curated/<table>/dt=*/*.json.gz` with `read_json(..., format = 'newline_delimited', compression = 'gzip', columns = {...},",
-    '  hive_partitioning = true)`, `dt` as text.',
+    "  `curated/<table>/subscription=*/dt=*/*.json.gz` with `read_json(..., format = 'newline_delimited', compression = 'gzip',",
+    '  columns = {...}, hive_partitioning = true)`, `subscription` and `dt` as text.',
     '- Everything else the queries use is the same text in both: `count_if`, `bool_or`, `concat_ws`, `||`, `CAST(x AS varchar)`,',
-    '  struct dot access, `"timestamp"`, `FULL OUTER JOIN`, `ORDER BY ... LIMIT` in a subquery; both sort NULLs last. The queries',
+    '  struct dot access, `"timestamp"`, `FULL OUTER JOIN`, `row_number() OVER (PARTITION BY ... ORDER BY ...)`; both sort NULLs last. The queries',
     '  avoid what differs and cannot be rewritten safely: `concat` (DuckDB skips NULLs), map subscripts (Trino fails on a missing',
     '  key), lambdas and `UNNEST` of rows.',
     '',

@@ -1,4 +1,5 @@
 import { CURATED_DATASETS, type CuratedDataset, INVENTORY_DATASETS } from '../../functions/core/names';
+import { SUBSCRIPTION_PARTITION } from '../../functions/core/subscription';
 
 /**
  * The Athena named queries a security team needs on day one, in Athena (Trino) SQL. The stack saves
@@ -13,9 +14,14 @@ import { CURATED_DATASETS, type CuratedDataset, INVENTORY_DATASETS } from '../..
  * - Parameters are Athena execution parameters (`?`, in order). The console asks for them when the
  *   query runs; type each as a SQL literal, e.g. `'2025-05-01'`. From the CLI:
  *   `aws athena start-query-execution --work-group qualys-lake --query-string "..."
- *   --execution-parameters "'2025-05-01'" "'i-0abc'"`.
+ *   --execution-parameters "'2025-05-01'" "'i-0abc'" "''"`.
  * - Inventory queries read only complete snapshots: they join `sdr_snapshots` (status = 'complete')
- *   on the snapshot id and on `dt`, the snapshot's start date.
+ *   on the subscription, the snapshot id and `dt`, the snapshot's start date.
+ * - Every query answers per subscription (the `subscription` partition key): "latest" is each
+ *   subscription's own latest snapshot or poll, rows are joined within one subscription (two Qualys
+ *   subscriptions have their own id spaces: a connector id or a snapshot id may be in both), and the
+ *   `subscription` column says whose each row is. `AND subscription = 'x'` reads one; a
+ *   parameterised query takes it as its last parameter (`''` for all).
  */
 
 export interface QueryParameter {
@@ -23,6 +29,13 @@ export interface QueryParameter {
   readonly description: string;
   /** A value to run it with (the local run, the docs); typed in Athena as a quoted literal. */
   readonly example: string;
+  /**
+   * The value of a trailing parameter its caller leaves out (`qualys-lake query`, the local lake),
+   * so a query that gained it still runs with the values it took before. Athena's console asks
+   * for every parameter.
+   * @default none: the parameter is required
+   */
+  readonly whenOmitted?: string;
 }
 
 export interface NamedQueryDef {
@@ -41,12 +54,24 @@ const daysAgo = (days: number) => `CAST(current_date - INTERVAL '${days}' DAY AS
 const LAST_7_DAYS = `dt >= ${daysAgo(7)}
   AND from_iso8601_timestamp("timestamp") >= current_timestamp - INTERVAL '7' DAY`;
 
-/** The newest complete inventory snapshot (its id and its `dt`), as a subquery. */
-const LATEST_SNAPSHOT = `SELECT snapshot_id, dt
-  FROM sdr_snapshots
-  WHERE status = 'complete'
-  ORDER BY snapshot_id DESC
-  LIMIT 1`;
+/** Each subscription's newest complete inventory snapshot (its id and its `dt`), as a subquery. */
+const LATEST_SNAPSHOT = `SELECT subscription, snapshot_id, dt
+  FROM (
+    SELECT subscription, snapshot_id, dt,
+      row_number() OVER (PARTITION BY subscription ORDER BY snapshot_id DESC) AS newest
+    FROM sdr_snapshots
+    WHERE status = 'complete'
+  ) complete
+  WHERE newest = 1`;
+
+/** The optional last parameter of a parameterised query: one subscription, or `''` for all. */
+const SUBSCRIPTION_PARAMETER: QueryParameter = {
+  name: SUBSCRIPTION_PARTITION,
+  description: "One subscription's name, or '' (two quotes) for every subscription",
+  example: '',
+  whenOmitted: '',
+};
+const SUBSCRIPTION_MATCHES = `? IN ('', subscription)`;
 
 /** A failing evaluation: the resource's result, or the control's when it has no resources. */
 const failing = (alias = '') =>
@@ -58,9 +83,11 @@ const criticalityOrder = (column: string) =>
 
 const cdrHighCritical: NamedQueryDef = {
   name: 'cdr_high_critical_by_account_category',
-  description: 'HIGH and CRITICAL CDR findings of the last 7 days, by cloud account and threat category.',
+  description:
+    'HIGH and CRITICAL CDR findings of the last 7 days, by subscription, cloud account and threat category.',
   parameters: [],
   sql: `SELECT
+  subscription,
   cloudType AS cloud_type,
   cspAccount AS csp_account,
   threatCategory AS threat_category,
@@ -73,48 +100,67 @@ const cdrHighCritical: NamedQueryDef = {
 FROM cdr_findings
 WHERE ${LAST_7_DAYS}
   AND severity >= 3
-GROUP BY cloudType, cspAccount, threatCategory
-ORDER BY critical DESC, findings DESC, csp_account, threat_category`,
+GROUP BY subscription, cloudType, cspAccount, threatCategory
+ORDER BY critical DESC, findings DESC, subscription, csp_account, threat_category`,
 };
 
 const cdrTopRemoteIps: NamedQueryDef = {
   name: 'cdr_top_remote_ips',
   description:
-    'The 25 remote IP addresses behind the most CDR findings of the last 7 days, with their location.',
+    'Per subscription, the 25 remote IP addresses behind the most CDR findings of the last 7 days, with their location.',
   parameters: [],
-  sql: `SELECT
-  remoteIpDetails.ipAddress AS remote_ip,
-  remoteIpDetails.country AS country,
-  remoteIpDetails.city AS city,
-  count(*) AS findings,
-  count_if(severity >= 3) AS high_or_critical,
-  count(DISTINCT cspAccount) AS accounts,
-  count(DISTINCT threatCategory) AS categories,
-  max("timestamp") AS last_seen
-FROM cdr_findings
-WHERE ${LAST_7_DAYS}
-  AND remoteIpDetails.ipAddress IS NOT NULL
-GROUP BY remoteIpDetails.ipAddress, remoteIpDetails.country, remoteIpDetails.city
-ORDER BY findings DESC, remote_ip, country, city
-LIMIT 25`,
+  sql: `WITH ips AS (
+  SELECT
+    subscription,
+    remoteIpDetails.ipAddress AS remote_ip,
+    remoteIpDetails.country AS country,
+    remoteIpDetails.city AS city,
+    count(*) AS findings,
+    count_if(severity >= 3) AS high_or_critical,
+    count(DISTINCT cspAccount) AS accounts,
+    count(DISTINCT threatCategory) AS categories,
+    max("timestamp") AS last_seen
+  FROM cdr_findings
+  WHERE ${LAST_7_DAYS}
+    AND remoteIpDetails.ipAddress IS NOT NULL
+  GROUP BY subscription, remoteIpDetails.ipAddress, remoteIpDetails.country, remoteIpDetails.city
+),
+ranked AS (
+  SELECT *, row_number() OVER (PARTITION BY subscription ORDER BY findings DESC, remote_ip, country, city) AS place
+  FROM ips
+)
+SELECT subscription, remote_ip, country, city, findings, high_or_critical, accounts, categories, last_seen
+FROM ranked
+WHERE place <= 25
+ORDER BY subscription, place`,
 };
 
 const cdrTopRemoteCountries: NamedQueryDef = {
   name: 'cdr_top_remote_countries',
-  description: 'The 25 countries of the remote actors behind the most CDR findings of the last 7 days.',
+  description:
+    'Per subscription, the 25 countries of the remote actors behind the most CDR findings of the last 7 days.',
   parameters: [],
-  sql: `SELECT
-  remoteIpDetails.country AS country,
-  count(*) AS findings,
-  count_if(severity >= 3) AS high_or_critical,
-  count(DISTINCT remoteIpDetails.ipAddress) AS remote_ips,
-  count(DISTINCT cspAccount) AS accounts
-FROM cdr_findings
-WHERE ${LAST_7_DAYS}
-  AND remoteIpDetails.country IS NOT NULL
-GROUP BY remoteIpDetails.country
-ORDER BY findings DESC, country
-LIMIT 25`,
+  sql: `WITH countries AS (
+  SELECT
+    subscription,
+    remoteIpDetails.country AS country,
+    count(*) AS findings,
+    count_if(severity >= 3) AS high_or_critical,
+    count(DISTINCT remoteIpDetails.ipAddress) AS remote_ips,
+    count(DISTINCT cspAccount) AS accounts
+  FROM cdr_findings
+  WHERE ${LAST_7_DAYS}
+    AND remoteIpDetails.country IS NOT NULL
+  GROUP BY subscription, remoteIpDetails.country
+),
+ranked AS (
+  SELECT *, row_number() OVER (PARTITION BY subscription ORDER BY findings DESC, country) AS place
+  FROM countries
+)
+SELECT subscription, country, findings, high_or_critical, remote_ips, accounts
+FROM ranked
+WHERE place <= 25
+ORDER BY subscription, place`,
 };
 
 const cdrForResource: NamedQueryDef = {
@@ -133,8 +179,10 @@ const cdrForResource: NamedQueryDef = {
       description: 'The resource id or name, exactly as in the finding',
       example: 'OktaSSO_Compute',
     },
+    SUBSCRIPTION_PARAMETER,
   ],
   sql: `SELECT
+  subscription,
   "timestamp" AS finding_time,
   CASE severity WHEN 4 THEN 'CRITICAL' WHEN 3 THEN 'HIGH' WHEN 2 THEN 'MEDIUM' WHEN 1 THEN 'LOW' END AS severity,
   cloudType AS cloud_type,
@@ -151,23 +199,25 @@ const cdrForResource: NamedQueryDef = {
 FROM cdr_findings
 WHERE dt >= ?
   AND ? IN (resourceId, affectedResource)
-ORDER BY finding_time DESC, uuid`,
+  AND ${SUBSCRIPTION_MATCHES}
+ORDER BY finding_time DESC, subscription, uuid`,
 };
 
 const sdrFailingControls: NamedQueryDef = {
   name: 'sdr_failing_controls_by_connector',
   description:
-    "Failing SaaSDR controls per connector and criticality, from each connector/policy pair's latest posture poll of the last 7 days.",
+    "Failing SaaSDR controls per subscription, connector and criticality, from each connector/policy pair's latest posture poll of the last 7 days.",
   parameters: [],
   sql: `WITH recent AS (
   SELECT * FROM sdr_posture WHERE dt >= ${daysAgo(7)}
 ),
 latest AS (
-  SELECT lake_connector_id, lake_policy_id, max(lake_run_id) AS lake_run_id
+  SELECT subscription, lake_connector_id, lake_policy_id, max(lake_run_id) AS lake_run_id
   FROM recent
-  GROUP BY lake_connector_id, lake_policy_id
+  GROUP BY subscription, lake_connector_id, lake_policy_id
 )
 SELECT
+  p.subscription AS subscription,
   p.connectorType AS connector_type,
   p.connectorName AS connector_name,
   p.lake_connector_id AS connector_id,
@@ -177,12 +227,13 @@ SELECT
   max(p.lake_run_id) AS poll_id
 FROM recent p
 JOIN latest l
-  ON p.lake_connector_id = l.lake_connector_id
+  ON p.subscription = l.subscription
+  AND p.lake_connector_id = l.lake_connector_id
   AND p.lake_policy_id = l.lake_policy_id
   AND p.lake_run_id = l.lake_run_id
 WHERE ${failing('p.')}
-GROUP BY p.connectorType, p.connectorName, p.lake_connector_id, p.criticality
-ORDER BY connector_type, connector_name, connector_id, ${criticalityOrder('p.criticality')}`,
+GROUP BY p.subscription, p.connectorType, p.connectorName, p.lake_connector_id, p.criticality
+ORDER BY subscription, connector_type, connector_name, connector_id, ${criticalityOrder('p.criticality')}`,
 };
 
 const sdrStartedFailing: NamedQueryDef = {
@@ -191,8 +242,9 @@ const sdrStartedFailing: NamedQueryDef = {
     "Control x resource pairs failing in their connector's latest posture poll whose failure started in the last 7 days (looking back 35 days).",
   parameters: [],
   sql: `WITH evaluations AS (
-  -- One row per connector, control, resource and poll: failing when any policy saw it fail.
+  -- One row per subscription, connector, control, resource and poll: failing when any policy saw it fail.
   SELECT
+    subscription,
     lake_connector_id AS connector_id,
     cid,
     coalesce(resourceId, '') AS resource_id,
@@ -205,24 +257,28 @@ const sdrStartedFailing: NamedQueryDef = {
     max(criticality) AS criticality
   FROM sdr_posture
   WHERE dt >= ${daysAgo(35)}
-  GROUP BY lake_connector_id, cid, coalesce(resourceId, ''), lake_run_id
+  GROUP BY subscription, lake_connector_id, cid, coalesce(resourceId, ''), lake_run_id
 ),
 connector_latest AS (
-  SELECT connector_id, max(poll_id) AS poll_id FROM evaluations GROUP BY connector_id
+  SELECT subscription, connector_id, max(poll_id) AS poll_id
+  FROM evaluations
+  GROUP BY subscription, connector_id
 ),
 history AS (
   SELECT
+    subscription,
     connector_id,
     cid,
     resource_id,
     max(poll_id) AS latest_poll,
     max(CASE WHEN NOT failing THEN poll_id END) AS last_not_failing_poll
   FROM evaluations
-  GROUP BY connector_id, cid, resource_id
+  GROUP BY subscription, connector_id, cid, resource_id
 ),
 streaks AS (
   -- The polls of the current failure: those after the last poll that did not see it fail.
   SELECT
+    e.subscription,
     e.connector_id,
     e.cid,
     e.resource_id,
@@ -235,13 +291,17 @@ streaks AS (
     max(e.criticality) AS criticality
   FROM evaluations e
   JOIN history h
-    ON e.connector_id = h.connector_id AND e.cid = h.cid AND e.resource_id = h.resource_id
+    ON e.subscription = h.subscription
+    AND e.connector_id = h.connector_id
+    AND e.cid = h.cid
+    AND e.resource_id = h.resource_id
   JOIN connector_latest c
-    ON c.connector_id = h.connector_id AND c.poll_id = h.latest_poll
+    ON c.subscription = h.subscription AND c.connector_id = h.connector_id AND c.poll_id = h.latest_poll
   WHERE e.failing AND e.poll_id > coalesce(h.last_not_failing_poll, '')
-  GROUP BY e.connector_id, e.cid, e.resource_id
+  GROUP BY e.subscription, e.connector_id, e.cid, e.resource_id
 )
 SELECT
+  subscription,
   connector_type,
   connector_name,
   connector_id,
@@ -254,18 +314,19 @@ SELECT
   last_not_failing_poll IS NOT NULL AS passed_before
 FROM streaks
 WHERE failing_since_day >= ${daysAgo(7)}
-ORDER BY ${criticalityOrder('criticality')}, connector_type, connector_id, cid, resource_id`,
+ORDER BY ${criticalityOrder('criticality')}, subscription, connector_type, connector_id, cid, resource_id`,
 };
 
 const sdrDocumentsShared: NamedQueryDef = {
   name: 'sdr_documents_shared_externally',
   description:
-    'Documents of the latest complete inventory snapshot shared outside the tenant: external permissions, External or anyone-with-the-link access.',
+    "Documents of each subscription's latest complete inventory snapshot shared outside the tenant: external permissions, External or anyone-with-the-link access.",
   parameters: [],
   sql: `WITH latest AS (
   ${LATEST_SNAPSHOT}
 )
 SELECT
+  d.subscription AS subscription,
   d.connector.type AS connector_type,
   d.connector.id AS connector_id,
   d.name AS document,
@@ -277,10 +338,10 @@ SELECT
   d.lastUpdatedDate AS last_updated,
   d.sourceId AS source_id
 FROM sdr_documents d
-JOIN latest l ON d.lake_snapshot_id = l.snapshot_id AND d.dt = l.dt
+JOIN latest l ON d.subscription = l.subscription AND d.lake_snapshot_id = l.snapshot_id AND d.dt = l.dt
 WHERE d.externalPermissionsCount > 0
   OR lower(d.accessType) IN ('external', 'anyonewithlink', 'public')
-ORDER BY external_permissions DESC, connector_type, document, source_id`,
+ORDER BY external_permissions DESC, subscription, connector_type, document, source_id`,
 };
 
 /** Items of the SaaS entity tables are unique per connector and sourceId. */
@@ -368,7 +429,7 @@ function stateText(state: ReadonlyArray<readonly [string, string]>): string {
 const sdrInventoryChanges: NamedQueryDef = {
   name: 'sdr_inventory_changes_between_snapshots',
   description:
-    'Connectors, users, groups, documents, applications and policies added, removed or changed (access, sharing, suspension, ...) between two complete inventory snapshots.',
+    'Connectors, users, groups, documents, applications and policies added, removed or changed (access, sharing, suspension, ...) between two complete inventory snapshots of a subscription (of each subscription that has both ids).',
   parameters: [
     {
       name: 'snapshot_a',
@@ -377,34 +438,39 @@ const sdrInventoryChanges: NamedQueryDef = {
       example: '20250501T000000Z',
     },
     { name: 'snapshot_b', description: 'The other snapshot_id', example: '20250508T000000Z' },
+    SUBSCRIPTION_PARAMETER,
   ],
   sql: `WITH chosen AS (
-  SELECT snapshot_id, dt
+  SELECT subscription, snapshot_id, dt
   FROM sdr_snapshots
-  WHERE status = 'complete' AND snapshot_id IN (?, ?)
+  WHERE status = 'complete' AND snapshot_id IN (?, ?) AND ${SUBSCRIPTION_MATCHES}
 ),
 bounds AS (
-  SELECT min(snapshot_id) AS old_id, max(snapshot_id) AS new_id FROM chosen
+  SELECT subscription, min(snapshot_id) AS old_id, max(snapshot_id) AS new_id
+  FROM chosen
+  GROUP BY subscription
 ),
 items AS (
 ${INVENTORY_CHANGE_FIELDS.map(
   ({ table, key, label, state }) => `  SELECT
     '${table}' AS dataset,
+    t.subscription AS subscription,
     t.lake_snapshot_id AS snapshot_id,
     ${key} AS item_key,
     ${label} AS item_name,
     ${stateText(state)} AS item_state
   FROM ${table} t
-  JOIN chosen s ON t.lake_snapshot_id = s.snapshot_id AND t.dt = s.dt`,
+  JOIN chosen s ON t.subscription = s.subscription AND t.lake_snapshot_id = s.snapshot_id AND t.dt = s.dt`,
 ).join('\n  UNION ALL\n')}
 ),
 old_items AS (
-  SELECT i.* FROM items i JOIN bounds b ON i.snapshot_id = b.old_id
+  SELECT i.* FROM items i JOIN bounds b ON i.subscription = b.subscription AND i.snapshot_id = b.old_id
 ),
 new_items AS (
-  SELECT i.* FROM items i JOIN bounds b ON i.snapshot_id = b.new_id
+  SELECT i.* FROM items i JOIN bounds b ON i.subscription = b.subscription AND i.snapshot_id = b.new_id
 )
 SELECT
+  coalesce(n.subscription, o.subscription) AS subscription,
   coalesce(n.dataset, o.dataset) AS dataset,
   CASE WHEN o.item_key IS NULL THEN 'added' WHEN n.item_key IS NULL THEN 'removed' ELSE 'changed' END AS change,
   coalesce(n.item_key, o.item_key) AS item_key,
@@ -412,24 +478,25 @@ SELECT
   o.item_state AS old_state,
   n.item_state AS new_state
 FROM old_items o
-FULL OUTER JOIN new_items n ON o.dataset = n.dataset AND o.item_key = n.item_key
+FULL OUTER JOIN new_items n
+  ON o.subscription = n.subscription AND o.dataset = n.dataset AND o.item_key = n.item_key
 WHERE o.item_key IS NULL OR n.item_key IS NULL OR o.item_state <> n.item_state
-ORDER BY dataset, change, item_key`,
+ORDER BY subscription, dataset, change, item_key`,
 };
 
-/** `<table>_latest`: the rows of the newest complete snapshot of an inventory table. */
+/** `<table>_latest`: the rows of each subscription's newest complete snapshot of an inventory table. */
 export const latestQueryName = (table: (typeof INVENTORY_DATASETS)[number]) => `${table}_latest`;
 
 /** One latest-snapshot query per inventory table, in INVENTORY_DATASETS order. */
 const latestSnapshotQueries: NamedQueryDef[] = INVENTORY_DATASETS.map((table) => ({
   name: latestQueryName(table),
-  description: `${table} as of the latest complete inventory snapshot (one row per item).`,
+  description: `${table} as of each subscription's latest complete inventory snapshot (one row per item).`,
   parameters: [],
   sql: `SELECT t.*
 FROM ${table} t
 JOIN (
   ${LATEST_SNAPSHOT}
-) s ON t.lake_snapshot_id = s.snapshot_id AND t.dt = s.dt`,
+) s ON t.subscription = s.subscription AND t.lake_snapshot_id = s.snapshot_id AND t.dt = s.dt`,
 }));
 
 const sdrReportsArchived: NamedQueryDef = {
@@ -438,6 +505,7 @@ const sdrReportsArchived: NamedQueryDef = {
     'SaaSDR reports created in the last 90 days and archived by qualys-lake, with the S3 key of each file.',
   parameters: [],
   sql: `SELECT
+  subscription,
   createdAt AS created_at,
   reportName AS report_name,
   config.policy.value AS policy,
@@ -449,7 +517,7 @@ const sdrReportsArchived: NamedQueryDef = {
   fileUuid AS file_uuid
 FROM sdr_reports
 WHERE dt >= ${daysAgo(90)}
-ORDER BY created_at DESC, file_uuid`,
+ORDER BY created_at DESC, subscription, file_uuid`,
 };
 
 export const NAMED_QUERIES: readonly NamedQueryDef[] = [
@@ -464,6 +532,21 @@ export const NAMED_QUERIES: readonly NamedQueryDef[] = [
   ...latestSnapshotQueries,
   sdrReportsArchived,
 ];
+
+/**
+ * The values to run `query` with: `given`, in order, then each omitted trailing parameter's
+ * `whenOmitted`. Throws naming the parameters when a required one is missing or there are too many.
+ */
+export function parameterValues(query: NamedQueryDef, given: readonly string[]): string[] {
+  const values = query.parameters.map((parameter, index) => given[index] ?? parameter.whenOmitted);
+  const complete = values.filter((value): value is string => value !== undefined);
+  if (given.length <= values.length && complete.length === values.length) return complete;
+  const required = query.parameters.filter((parameter) => parameter.whenOmitted === undefined);
+  const optional = query.parameters.filter((parameter) => parameter.whenOmitted !== undefined);
+  throw new Error(
+    `${query.name} takes ${required.length} parameter(s) (${required.map((p) => p.name).join(', ')})${optional.length ? ` and optionally ${optional.map((p) => p.name).join(', ')}` : ''}, got ${given.length}`,
+  );
+}
 
 export function namedQuery(name: string): NamedQueryDef {
   const query = NAMED_QUERIES.find((candidate) => candidate.name === name);

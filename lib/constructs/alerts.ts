@@ -5,17 +5,11 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { ALERT_RANK_ATTRIBUTE } from '../../functions/core/names';
+import { ALERT_RANK_ATTRIBUTE, ALERT_SUBSCRIPTION_ATTRIBUTE } from '../../functions/core/names';
 import { parseMinSeverity, SEVERITY_LEVELS } from '../../functions/core/severity';
 import type { EmailSubscriptionOptions, SlackChannel } from '../config';
 
 export type { EmailSubscriptionOptions } from '../config';
-
-/**
- * The message attribute naming the subscription an alert is about (every alert carries it), which a
- * subscription's own `alertEmails` filter on.
- */
-export const SUBSCRIPTION_ATTRIBUTE = 'subscription';
 
 /** Who hears about alerts. */
 export interface AlertTopicOptions {
@@ -104,7 +98,9 @@ export class AlertTopic extends Construct {
       const filterPolicy: Record<string, sns.SubscriptionFilter> = {
         ...(only === undefined
           ? {}
-          : { [SUBSCRIPTION_ATTRIBUTE]: sns.SubscriptionFilter.stringFilter({ allowlist: [...only] }) }),
+          : {
+              [ALERT_SUBSCRIPTION_ATTRIBUTE]: sns.SubscriptionFilter.stringFilter({ allowlist: [...only] }),
+            }),
         ...(rank === undefined
           ? {}
           : {

@@ -24,7 +24,7 @@ import { DEFAULT_SUBSCRIPTION, scopeKey } from '../../functions/core/subscriptio
 import { bundleFunction, PROJECT_ROOT } from '../bundle';
 import { LAG_ALARM_PERIODS } from '../config';
 import { acknowledge, wildcardResourceFinding } from '../nag';
-import { functionName, nameWords, SUBSCRIPTION_DIMENSION } from '../stack-names';
+import { functionName, nameWords } from '../stack-names';
 import type { AlertTopic } from './alerts';
 import type { ArchiveBucket } from './archive';
 
@@ -346,7 +346,7 @@ export class Collector extends Construct {
       dimensionsMap: {
         [METRIC_DIMENSIONS.service]: this.service,
         [METRIC_DIMENSIONS.collector]: this.name,
-        [SUBSCRIPTION_DIMENSION]: this.subscription,
+        [METRIC_DIMENSIONS.subscription]: this.subscription,
       },
       period: Duration.minutes(5),
       statistic: cloudwatch.Stats.SUM,

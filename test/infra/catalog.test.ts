@@ -231,5 +231,7 @@ describe('LakeCatalog', () => {
     expect(readme).toBe(athenaReadme());
     for (const query of NAMED_QUERIES) expect(readme).toContain(query.sql);
     for (const table of TABLES) expect(readme).toContain(`#### \`${table.name}\``);
+    // README.md holds the same section, pasted: the user's manual says what the stack creates.
+    expect(readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8')).toContain(athenaReadme());
   });
 });

@@ -187,6 +187,9 @@ describe('QualysLakeStack with two subscriptions', () => {
     expect(Object.keys(template.findOutputs('*')).filter((id) => id.endsWith('FunctionName'))).toHaveLength(
       6,
     );
+    // `doctor --subscription` reads the secret of each from these.
+    template.hasOutput('prodQualysSecretName', { Value: 'qualys-lake/prod' });
+    template.hasOutput('emeaQualysSecretName', { Value: 'qualys-lake/emea' });
   });
 });
 
@@ -214,6 +217,7 @@ describe('QualysLakeStack without subscriptions', () => {
       expect(JSON.stringify(Object.keys(template.toJSON().Resources))).toContain(`"${id}`);
     template.hasOutput('CdrFindingsFunctionName', {});
     template.hasOutput('SubscriptionNames', { Value: 'default' });
+    template.hasOutput('QualysSecretName', { Value: 'test/qualys' });
   });
 
   it('serves the one subscription default with the secret of qualysSecretName', () => {

@@ -426,9 +426,15 @@ describe('named queries on the local lake', () => {
   it('cdr_high_critical_by_account_category: HIGH/CRITICAL findings of the last 7 days by account and category', async () => {
     const severe = lastSevenDays().filter((row) => Number(row.severity) >= 3);
     const expected = [
-      ...groupBy(severe, (row) => [row.cloudType, row.cspAccount, row.threatCategory]).values(),
+      ...groupBy(severe, (row) => [
+        row.subscription,
+        row.cloudType,
+        row.cspAccount,
+        row.threatCategory,
+      ]).values(),
     ]
-      .map(({ key: [cloud, account, category], rows }) => ({
+      .map(({ key: [subscription, cloud, account, category], rows }) => ({
+        subscription,
         cloud_type: cloud,
         csp_account: account,
         threat_category: category,
@@ -446,6 +452,7 @@ describe('named queries on the local lake', () => {
         byKeys(
           ['critical', 'desc'],
           ['findings', 'desc'],
+          ['subscription', 'asc'],
           ['csp_account', 'asc'],
           ['threat_category', 'asc'],
         ),
@@ -461,9 +468,15 @@ describe('named queries on the local lake', () => {
   it('cdr_top_remote_ips and cdr_top_remote_countries: the 25 busiest remote actors of the last 7 days', async () => {
     const recent = lastSevenDays();
     const ips = [
-      ...groupBy(recent, (row) => [remote(row).ipAddress, remote(row).country, remote(row).city]).values(),
+      ...groupBy(recent, (row) => [
+        row.subscription,
+        remote(row).ipAddress,
+        remote(row).country,
+        remote(row).city,
+      ]).values(),
     ]
-      .map(({ key: [ip, country, city], rows }) => ({
+      .map(({ key: [subscription, ip, country, city], rows }) => ({
+        subscription,
         remote_ip: ip,
         country,
         city,
@@ -480,8 +493,9 @@ describe('named queries on the local lake', () => {
       .slice(0, 25);
     expect(await local.runNamedQuery('cdr_top_remote_ips')).toEqual(ips);
 
-    const countries = [...groupBy(recent, (row) => remote(row).country).values()]
-      .map(({ key: country, rows }) => ({
+    const countries = [...groupBy(recent, (row) => [row.subscription, remote(row).country]).values()]
+      .map(({ key: [subscription, country], rows }) => ({
+        subscription,
         country,
         findings: rows.length,
         high_or_critical: count(rows, (row) => Number(row.severity) >= 3),
@@ -542,13 +556,15 @@ describe('named queries on the local lake', () => {
     const order = ['critical', 'high', 'medium', 'low'];
     const expected = [
       ...groupBy(failing, (row) => [
+        row.subscription,
         row.connectorType,
         row.connectorName,
         row.lake_connector_id,
         row.criticality,
       ]).values(),
     ]
-      .map(({ key: [type, name, id, criticality], rows }) => ({
+      .map(({ key: [subscription, type, name, id, criticality], rows }) => ({
+        subscription,
         connector_type: type,
         connector_name: name,
         connector_id: id,
@@ -640,6 +656,7 @@ describe('named queries on the local lake', () => {
       .map((row) => {
         const connector = row.connector as { id: number; type: string };
         return {
+          subscription: row.subscription,
           connector_type: connector.type,
           connector_id: connector.id,
           document: row.name,
@@ -768,6 +785,7 @@ describe('named queries on the local lake', () => {
               : undefined;
         if (!change) continue;
         expected.push({
+          subscription: (n ?? o)?.subscription,
           dataset: spec.table,
           change,
           item_key: key,
@@ -787,10 +805,10 @@ describe('named queries on the local lake', () => {
       ]),
     );
     // Either order of the two ids gives the same answer.
-    expect(await local.runNamedQuery('sdr_inventory_changes_between_snapshots', [older, newer])).toEqual(
+    expect(await local.runNamedQuery('sdr_inventory_changes_between_snapshots', [older, newer, ''])).toEqual(
       expected,
     );
-    expect(await local.runNamedQuery('sdr_inventory_changes_between_snapshots', [newer, older])).toEqual(
+    expect(await local.runNamedQuery('sdr_inventory_changes_between_snapshots', [newer, older, ''])).toEqual(
       expected,
     );
   });
@@ -816,6 +834,7 @@ describe('named queries on the local lake', () => {
       .map((row) => {
         const config = row.config as { policy: { value: string }; saasApplication: { value: string } };
         return {
+          subscription: row.subscription,
           created_at: row.createdAt,
           report_name: row.reportName,
           policy: config.policy.value,

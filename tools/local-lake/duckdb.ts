@@ -5,7 +5,7 @@ import { curatedPrefix } from '../../functions/core/manifest';
 import type { CuratedDataset } from '../../functions/core/names';
 import { SUBSCRIPTION_PARTITION } from '../../functions/core/subscription';
 import { duckDbType, MACROS, toDuckDbSql } from '../../lib/athena/dialect';
-import { type NamedQueryDef, namedQuery } from '../../lib/athena/queries';
+import { type NamedQueryDef, namedQuery, parameterValues } from '../../lib/athena/queries';
 import { TABLES, type TableDef } from '../../lib/athena/tables';
 
 /**
@@ -113,12 +113,7 @@ export async function openLocalLake(
     sql,
     async runNamedQuery(name, parameters = []) {
       const query = namedQuery(name);
-      if (parameters.length !== query.parameters.length) {
-        throw new Error(
-          `${name} takes ${query.parameters.length} parameter(s) (${query.parameters.map((p) => p.name).join(', ')}), got ${parameters.length}`,
-        );
-      }
-      return sql(toDuckDbSql(query.sql), parameters);
+      return sql(toDuckDbSql(query.sql), parameterValues(query, parameters));
     },
     close() {
       connection.closeSync();

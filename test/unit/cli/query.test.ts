@@ -55,7 +55,8 @@ describe('queryAthena', () => {
     expect(athena.commandCalls(StartQueryExecutionCommand)[0]?.args[0].input).toMatchObject({
       WorkGroup: 'qualys-lake',
       QueryExecutionContext: { Database: 'qualys_lake' },
-      ExecutionParameters: ["'2026-11-01'", "'i-0abc''x'"],
+      // The subscription left out: '' (every subscription).
+      ExecutionParameters: ["'2026-11-01'", "'i-0abc''x'", "''"],
     });
   });
 
