@@ -51,6 +51,10 @@ export interface Listing {
  * read, its call slot free) calls `landed` then and awaits it before decoding the page: the
  * read-ahead starts the next call at once, and the decoding waits until that call's request is
  * out, so answers that arrive together all send their successors before any of them is decoded.
+ * A page read ahead is decoded only once the caller takes it: until then it waits as the bytes
+ * it came as, not as the objects it parses into, which the garbage collector would copy again
+ * and again while the pages before it are written. `landed` rejects when the page is not
+ * needed after all (the listing stopped, or the prediction that asked for it was dropped).
  */
 export type FetchPage<P> = (cursor: number, landed: () => Promise<void>) => Promise<P>;
 
@@ -140,8 +144,19 @@ export async function* pages<P>(options: PagingOptions<P>): AsyncGenerator<PageR
  * the cursor the rules above give. Pages are handed over in order. A call has landed when its
  * fetcher says so (see {@link FetchPage}) or, failing that, when its page is decoded.
  */
+interface Fetch<P> {
+  page: Promise<P>;
+  /** Lets a landed page be decoded (the caller takes it), or tells its fetcher it is not needed. */
+  release(taken: boolean): void;
+}
+
+/** Why `landed` rejects: the page read ahead is not needed after all. */
+class NotNeeded extends Error {
+  override name = 'NotNeeded';
+}
+
 class ReadAhead<P> {
-  private readonly fetches = new Map<number, { page: Promise<P> }>();
+  private readonly fetches = new Map<number, Fetch<P>>();
   private readonly dropped: Promise<unknown>[] = [];
   private basis: { next: number; page: PageInfo; budget: number } | undefined;
   /** The last cursor handed to the caller: nothing at or before it is fetched again. */
@@ -154,9 +169,10 @@ class ReadAhead<P> {
 
   take(cursor: number): Promise<P> {
     this.taken = cursor;
-    const fetch = this.fetches.get(cursor);
+    const fetch = this.fetches.get(cursor) ?? this.start(cursor);
     this.fetches.delete(cursor);
-    return fetch?.page ?? this.start(cursor);
+    fetch.release(true);
+    return fetch.page;
   }
 
   /** Reads ahead from `next` on, as far as the API said the listing goes and `budget` pages allow. */
@@ -166,6 +182,7 @@ class ReadAhead<P> {
     for (const [cursor, fetch] of this.fetches) {
       if (wanted.has(cursor)) continue;
       this.fetches.delete(cursor);
+      fetch.release(false);
       this.dropped.push(fetch.page);
     }
     this.pump();
@@ -187,12 +204,12 @@ class ReadAhead<P> {
     const limit = this.options.concurrency?.() ?? 0;
     for (const cursor of this.wanted()) {
       if (this.running >= limit) return;
-      if (!this.fetches.has(cursor)) this.fetches.set(cursor, { page: this.start(cursor) });
+      if (!this.fetches.has(cursor)) this.fetches.set(cursor, this.start(cursor));
     }
   }
 
   /** Starts the call for `cursor`; when it lands, the next one starts. */
-  private start(cursor: number): Promise<P> {
+  private start(cursor: number): Fetch<P> {
     this.running++;
     let done = false;
     const land = () => {
@@ -201,20 +218,30 @@ class ReadAhead<P> {
       this.running--;
       this.pump();
     };
+    let release: (taken: boolean) => void = () => {};
+    const wanted = new Promise<void>((resolve, reject) => {
+      release = (taken) =>
+        taken ? resolve() : reject(new NotNeeded('the listing no longer needs this page'));
+    });
+    // Observed here so a page never taken is not an "unhandled" rejection.
+    wanted.catch(() => undefined);
     const page = this.options.fetchPage(cursor, () => {
       // A microtask: a fetcher that says so at once must not start calls from inside this one.
       queueMicrotask(land);
       // Two turns: the call started on landing sends its request on the next one (the Qualys
-      // transport waits a turn for its connection), and this page is decoded after that.
-      return nextTurn().then(nextTurn);
+      // transport waits a turn for its connection), and this page is decoded after that, once taken.
+      return nextTurn()
+        .then(nextTurn)
+        .then(() => wanted);
     });
     // Handled here so a failure is not "unhandled" before its turn; take() still sees it.
     page.then(land, land);
-    return page;
+    return { page, release };
   }
 
   async settle(): Promise<void> {
     this.closed = true;
+    for (const fetch of this.fetches.values()) fetch.release(false);
     await Promise.allSettled([...[...this.fetches.values()].map((fetch) => fetch.page), ...this.dropped]);
     this.fetches.clear();
   }

@@ -408,25 +408,29 @@ describe('reading ahead: pages after the current one are fetched while it is wri
     expect(seen).toEqual([0, 10, 20]);
   });
 
+  /** A fetcher that logs `decode <offset>` once its answer is in and `landed` lets it decode. */
+  const decodingFetcher =
+    (events: string[], total: number, answer: (offset: number) => Promise<unknown>) =>
+    async (offset: number, landed: () => Promise<void>): Promise<FakePage> => {
+      await answer(offset);
+      await landed();
+      events.push(`decode ${offset}`);
+      return { content: items(offset, LIMIT), totalElements: total };
+    };
+  const twoAhead = (fetchPage: ReturnType<typeof decodingFetcher>) =>
+    offsetPaging({ endpoint: ENDPOINT, fetchPage, start: 0, limit: LIMIT, concurrency: () => 2 });
+
   it('starts the calls after answers that land together before decoding any of them', async () => {
     // Offsets 10 and 20 are read ahead (concurrency 2) and answer at the same moment.
     const events: string[] = [];
     const answers = new Map<number, () => void>();
     const answered = (offset: number) => new Promise<void>((resolve) => answers.set(offset, resolve));
-    const fetchPage = async (offset: number, landed: () => Promise<void>): Promise<FakePage> => {
-      events.push(`start ${offset}`);
-      if (offset === 10 || offset === 20) await answered(offset);
-      await landed();
-      events.push(`decode ${offset}`);
-      return { content: items(offset, LIMIT), totalElements: 50 };
-    };
-    const listing = offsetPaging({
-      endpoint: ENDPOINT,
-      fetchPage,
-      start: 0,
-      limit: LIMIT,
-      concurrency: () => 2,
-    });
+    const listing = twoAhead(
+      decodingFetcher(events, 50, async (offset) => {
+        events.push(`start ${offset}`);
+        if (offset === 10 || offset === 20) await answered(offset);
+      }),
+    );
     const reading = collect(listing);
     for (let turn = 0; turn < 100 && answers.size < 2; turn++)
       await new Promise((done) => setImmediate(done));
@@ -438,6 +442,21 @@ describe('reading ahead: pages after the current one are fetched while it is wri
     expect(at('start 30')).toBeLessThan(at('decode 10'));
     expect(at('start 40')).toBeLessThan(at('decode 10'));
     expect(at('start 40')).toBeLessThan(at('decode 20'));
+  });
+
+  it('decodes a page read ahead only when the caller takes it, and never one it does not take', async () => {
+    const events: string[] = [];
+    const listing = twoAhead(
+      decodingFetcher(events, 100, () => new Promise((resolve) => setTimeout(resolve, 1))),
+    );
+    for await (const { cursor } of listing) {
+      // Time for every call read ahead to land while this page is "written".
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      events.push(`took ${cursor}`);
+      if (cursor === 20) break;
+    }
+
+    expect(events).toEqual(['decode 0', 'took 0', 'decode 10', 'took 10', 'decode 20', 'took 20']);
   });
 
   it('counts a call as landed when its page is decoded if the fetcher never says so', async () => {

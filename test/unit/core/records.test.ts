@@ -5,6 +5,7 @@ import {
   keyTime,
   readJson,
   safeKeySegment,
+  toNdjson,
   toNdjsonGzip,
   toNdjsonGzipAsync,
   utcDate,
@@ -55,6 +56,17 @@ describe('NDJSON gzip', () => {
     expect(fromNdjsonGzip(await toNdjsonGzipAsync(records.slice(0, 1), { none: undefined }))).toEqual([
       records[0],
     ]);
+  });
+
+  it('writes lines of any size and script byte for byte as joined JSON would, one call after another', () => {
+    // Larger than the line buffer's first size, and in characters of one to four UTF-8 bytes.
+    const big = { uuid: 'big', text: 'aé€😀'.repeat(40_000) };
+    const small = [{ uuid: 's', text: '€'.repeat(3) }, { uuid: 't' }];
+    for (const records of [[big, ...small], small, [big, big]]) {
+      const expected = `${records.map((record) => JSON.stringify(record)).join('\n')}\n`;
+      expect(toNdjson(records).toString('utf8')).toBe(expected);
+    }
+    expect(toNdjson([])).toHaveLength(0);
   });
 });
 
