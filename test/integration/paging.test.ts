@@ -152,7 +152,7 @@ describe('paging that trusts what the API says', () => {
     // 2,345 findings are 24 pages of 100, read three calls at a time once the first said how many.
     await setUp({
       ...cdrTenant({}),
-      latencyMs: 20,
+      latencyMs: 150,
       rateLimit: { limit: 10_000, windowSec: 3600, concurrency: 3 },
     });
     const summary = await invoke<{ pages: number }>(await handlerOf('cdr-findings'));
