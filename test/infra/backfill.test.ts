@@ -11,7 +11,7 @@ import {
   WAIT_SECONDS,
   WINDOW_DONE,
 } from '../../lib/constructs/backfill';
-import { type Resource, SKIP_BUNDLING, synthStack } from '../support/infra';
+import { type Resource, SKIP_BUNDLING, stateMachineDefinition, synthStack } from '../support/infra';
 
 /**
  * Evaluates an expression of the machine as Step Functions would, with `$states.input` bound and
@@ -23,18 +23,11 @@ const evaluate = (expression: string, input: unknown, variables: Record<string, 
 /** The machine's definition, its function ARNs written `<LogicalId.Arn>`. */
 function definitionOf(template: ReturnType<typeof synthStack>['template']) {
   const [machine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine')) as {
-    Properties: { DefinitionString: { 'Fn::Join': [string, unknown[]] } };
+    Properties: { DefinitionString: unknown };
   }[];
-  const text = (machine as NonNullable<typeof machine>).Properties.DefinitionString['Fn::Join'][1]
-    .map((part) =>
-      typeof part === 'string'
-        ? part
-        : `<${Object.values(part as object)
-            .flat()
-            .join('.')}>`,
-    )
-    .join('');
-  return JSON.parse(text) as { StartAt: string; States: Record<string, State> };
+  return stateMachineDefinition<{ StartAt: string; States: Record<string, State> }>(
+    (machine as NonNullable<typeof machine>).Properties.DefinitionString,
+  );
 }
 
 interface State {
