@@ -7,7 +7,7 @@
  *
  * BENCH_RUNS (default 3) repeats each scenario; BENCH_CAP_SECONDS (default 240) is the most one
  * first run is given (its Lambda deadline), so a size that does not fit is reported as such and
- * extrapolated from a size that does. BENCH_ONLY=first-run,steady,latency,late-data,reports,bundles
+ * extrapolated from a size that does. BENCH_ONLY=first-run,steady,latency,late-data,reports,formats,bundles
  * runs only the sections named (default: all), for working on one of them; README's table is
  * always a whole run.
  */
@@ -21,6 +21,7 @@ import { readCdrFindingsSettings } from '../functions/cdr-findings/config';
 import { PROJECT_ROOT } from '../lib/bundle';
 import { completed, FIRST_RUN_PAGE_SIZE, firstRuns } from './bench-first-run';
 import { type FirstRunSeries, memoryTable, requestsTable, throughputTable } from './bench-first-run-tables';
+import { FORMATS_FINDINGS, formatsRun, formatsTable } from './bench-formats';
 import { column, compileChild, lambdaHeapFlags, markdown, num, repeat, show } from './bench-harness';
 import { LATE_DATA_DESIGNS, LATE_DATA_SCENARIO, lateDataScenario } from './bench-late-data';
 import { LATENCY_SCENARIO, latencyScenario } from './bench-latency';
@@ -37,7 +38,7 @@ const FALLBACK_STEP = 50_000;
 
 const print = (text = '') => console.log(text);
 
-const SECTIONS = ['first-run', 'steady', 'latency', 'late-data', 'reports', 'bundles'] as const;
+const SECTIONS = ['first-run', 'steady', 'latency', 'late-data', 'reports', 'formats', 'bundles'] as const;
 const only = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
 for (const name of only) {
   if (!(SECTIONS as readonly string[]).includes(name))
@@ -235,6 +236,22 @@ async function reportsSection(defaults: StackDefaults) {
   );
 }
 
+async function formatsSection(defaults: StackDefaults) {
+  const run = await formatsRun(defaults.collectors['cdr-findings']);
+  print('\n## Query bytes: the landing zone against the compacted layer\n');
+  print(
+    `One day (dt=${run.dt}) of ${num(run.findings)} CDR findings (target ${num(FORMATS_FINDINGS)}), landed by one ` +
+      'first run of the cdr-findings bundle as deployed, then compacted by DuckDB with the MERGE of the ' +
+      `compaction (as \`npm start\` does; ${num(run.compactSeconds, 1)} s). A query of three columns over the ` +
+      'day reads every byte of the NDJSON.gz objects (gzip NDJSON cannot skip a column), and from the Parquet ' +
+      "only those columns' chunks (total_compressed_size in DuckDB's parquet_metadata) and the footer. Two " +
+      'queries: one with the finding id (random: some 16 bytes a row in any format, the least a column ' +
+      'store gains), one a dashboard runs (HIGH/CRITICAL by account and category). Issue 13 asks for at ' +
+      'least 10 × fewer bytes and at most a few files per partition-day.\n',
+  );
+  print(formatsTable(run));
+}
+
 /** What bin/bench-bundles.ts (issue 10, item 4, written separately) exports. */
 interface BenchBundles {
   bundleRows(options: { runs?: number }): Promise<unknown[]>;
@@ -264,6 +281,7 @@ async function main() {
   if (wanted('latency')) await latencySection(defaults);
   if (wanted('late-data')) await lateDataSection(defaults);
   if (wanted('reports')) await reportsSection(defaults);
+  if (wanted('formats')) await formatsSection(defaults);
   if (wanted('bundles')) await bundlesSection();
   const minutes = (performance.now() - started) / 60_000;
   print(

@@ -7,6 +7,7 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 import * as path from 'node:path';
+import { DEFAULT_SUBSCRIPTION } from '../functions/core/subscription';
 import { PROJECT_ROOT } from '../lib/bundle';
 import { startSimulator } from '../test/simulator/index';
 import { lambdaContext, loadHandler } from '../test/support/invoke';
@@ -18,6 +19,7 @@ import {
   startLocalAws,
 } from '../test/support/local-aws';
 import { printNamedQueries } from '../tools/local-lake/duckdb';
+import { describeLocalFormats, writeLocalFormats } from './local-formats';
 
 const MIRROR = path.join(PROJECT_ROOT, 'local-lake');
 const line = (text = '') => console.log(text);
@@ -95,6 +97,19 @@ async function main() {
     }
     for (const [prefix, count] of byPrefix)
       line(`  ${prefix.padEnd(40)} ${String(count).padStart(5)} objects`);
+    heading(
+      `lake formats of subscription "${DEFAULT_SUBSCRIPTION}": Security Lake (OCSF) and the compacted layer`,
+    );
+    const formats = await writeLocalFormats({
+      aws,
+      bucket: lake.bucket,
+      lakeDir: MIRROR,
+      subscription: DEFAULT_SUBSCRIPTION,
+    });
+    line(
+      '  OCSF Parquet (ZSTD) under ./local-lake/security-lake/ext/<source>/region=…/accountId=…/eventDay=…/:',
+    );
+    for (const text of describeLocalFormats(formats)) line(text);
     heading('Athena named queries, run by DuckDB on ./local-lake');
     await printNamedQueries(MIRROR, [
       'cdr_high_critical_by_account_category',
