@@ -29,21 +29,29 @@ export async function latencyScenario(concurrency: number, deployed: DeployedCol
   const options = {
     latencyMs: LATENCY_MS,
     rateLimit: { limit: 10_000, windowSec: 3600, concurrency },
-    cdr: { historyHours: 24, findingsPerHour: FINDINGS_PER_HOUR, lateFindings: 0 },
+    // One hour more than the timed window holds: the warm-up reads it (below).
+    cdr: { historyHours: 25, findingsPerHour: FINDINGS_PER_HOUR, lateFindings: 0 },
   };
   return withQualys(options, (qualys) =>
     withLake(qualys.url, async (lake) => {
       const env = { ...lake.env, CDR_PAGE_SIZE: String(PAGE_SIZE), CDR_LAG_MINUTES: '0' };
       const { result } = await withCollector('cdr-findings', deployed, env, async (collector) => {
-        // A scheduled run finds the JWT of the run before (it lasts 4 h): log in first with a
-        // one-minute replay of an empty hour, so the timed run is the window's calls alone.
-        const quiet = Date.now() - 40 * 24 * 3600_000;
-        const login = {
-          startAt: new Date(quiet).toISOString(),
-          endAt: new Date(quiet + 60_000).toISOString(),
-          alerts: false,
+        // A scheduled run finds what runs before it left in the execution environment: the JWT (it
+        // lasts 4 h) and, once one of them alerted, the SNS client (loaded at a run's first alert).
+        // Warm up as such a run: a replay of the hour before the timed window, alerts on, so the
+        // timed run is the window's calls alone.
+        const windowStart = Date.now() - 24 * 3600_000;
+        const warmUp = {
+          startAt: new Date(windowStart - 3600_000).toISOString(),
+          endAt: new Date(windowStart - 60_000).toISOString(),
+          alerts: true,
         };
-        await collector.invoke(login, { remainingMs: deployed.timeoutSeconds * 1000 });
+        const warm = await collector.invoke(warmUp, { remainingMs: deployed.timeoutSeconds * 1000 });
+        if (warm.error) throw new Error(`latency, C=${concurrency}, warm-up: ${warm.error}`);
+        // Alerts or, past ALERT_MAX_PER_RUN of them, a digest: either way the SNS client is loaded.
+        const published =
+          Number(warm.summary?.alertsPublished ?? 0) + Number(warm.summary?.digestsPublished ?? 0);
+        if (published === 0) throw new Error(`latency, C=${concurrency}: the warm-up published nothing`);
         return collector.invoke({}, { remainingMs: deployed.timeoutSeconds * 1000 });
       });
       if (result.error) throw new Error(`latency, C=${concurrency}: ${result.error}`);

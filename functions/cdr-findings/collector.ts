@@ -57,6 +57,7 @@ export async function runCdrFindings(
     deps.settings.maxAlertsPerRun,
     { prefix: keys.outboxSegments },
   );
+  outbox.whenHolding(() => deps.alerts.prepare?.());
   const context: RunContext = {
     run,
     deps,

@@ -67,6 +67,12 @@ export interface AlertSink {
    * timeout, `signal`): those are worth sending again.
    */
   publish(messages: readonly AlertMessage[], signal?: AbortSignal): Promise<PublishResult>;
+  /**
+   * Called once a run holds something to publish, before it publishes: an adapter may load what
+   * publishing needs now, while the run still waits on other calls. Never throws; a failure shows at
+   * {@link publish}.
+   */
+  prepare?(): void;
 }
 
 export class AlertPublishError extends Error {

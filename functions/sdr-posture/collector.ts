@@ -323,6 +323,7 @@ export async function runSdrPosture(
     { outbox: sdrPostureKeys.outbox, rejectedPrefix: sdrPostureKeys.alertsRejected },
     settings.maxAlertsPerRun,
   );
+  outbox.whenHolding(() => deps.alerts.prepare?.());
   const context: Context = { run, qualys: deps.qualys, call, settings, state, outbox };
   const { summary } = run;
 

@@ -117,11 +117,29 @@ export class AlertOutbox {
     private readonly spill?: OutboxSpill,
   ) {}
 
+  /** Told once, as soon as the outbox holds something to publish (see {@link whenHolding}). */
+  private holding?: () => void;
+
+  /**
+   * Calls `callback` once, as soon as the outbox holds an alert (queued now or left by an earlier
+   * run), so the run can get the sink ready while it still waits on other calls (AlertSink.prepare).
+   */
+  whenHolding(callback: () => void): void {
+    this.holding = callback;
+  }
+
+  private held(): void {
+    const callback = this.holding;
+    this.holding = undefined;
+    callback?.();
+  }
+
   private async load(): Promise<void> {
     if (this.loaded) return;
     const outbox = await readJson<Outbox>(this.store, this.keys.outbox);
     this.candidates = outbox?.candidates ?? [];
     this.segments = outbox?.segments ?? [];
+    if (this.candidates.length > 0 || this.segments.length > 0) this.held();
     this.queuedKeys = keysOf(this.candidates);
     this.loadedCount = this.candidates.length;
     this.loaded = true;
@@ -182,6 +200,7 @@ export class AlertOutbox {
    */
   async queue(candidates: readonly NewAlertCandidate[]): Promise<void> {
     for (const candidate of await this.admit(candidates)) {
+      this.held();
       this.queuedCount++;
       this.unsaved = true;
       if (this.spilled) continue;

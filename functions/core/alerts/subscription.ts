@@ -40,5 +40,6 @@ export function subscriptionAlerts(sink: AlertSink, subscription: string): Alert
         messages.map((message) => withSubscription(message, subscription)),
         signal,
       ),
+    prepare: () => sink.prepare?.(),
   };
 }

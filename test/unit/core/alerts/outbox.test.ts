@@ -56,6 +56,26 @@ function sink(options: SinkOptions = {}): AlertSink & { batches: AlertMessage[][
 const range = (count: number, from = 1) => Array.from({ length: count }, (_, i) => candidate(from + i));
 
 describe('AlertOutbox', () => {
+  it('tells the run once, as soon as it holds an alert: queued now, or left by an earlier run', async () => {
+    const store = new MemoryStore();
+    const first = new AlertOutbox(store, OUTBOX, 3);
+    let told = 0;
+    first.whenHolding(() => told++);
+    await first.queue([]);
+    expect(told).toBe(0);
+    await first.queue(range(2));
+    await first.queue(range(1, 3));
+    expect(told).toBe(1);
+    await first.saveQueued();
+
+    // The next run finds them waiting: it is told as it reads the outbox, before queuing anything.
+    const next = new AlertOutbox(store, OUTBOX, 3);
+    let toldNext = 0;
+    next.whenHolding(() => toldNext++);
+    await next.queue([]);
+    expect(toldNext).toBe(1);
+  });
+
   it('publishes one message per alert up to maxPerRun', async () => {
     const outbox = new AlertOutbox(new MemoryStore(), OUTBOX, 3);
     const queued = range(3);

@@ -15,6 +15,16 @@ const where = {
 };
 
 describe('alerts name their subscription', () => {
+  it("passes on the run's word that it holds alerts, so the sink gets ready early", () => {
+    let prepared = 0;
+    const sink = subscriptionAlerts(
+      { publish: async () => ({ refused: new Map() }), prepare: () => prepared++ },
+      'acme',
+    );
+    sink.prepare?.();
+    expect(prepared).toBe(1);
+  });
+
   it('as the subscription attribute, the first email line and the first chat line', () => {
     const message = withSubscription(cdrAlertMessage(cdrFinding(), where), 'acme');
     expect(message.attributes).toMatchObject({ source: 'cdr-findings', subscription: 'acme' });
