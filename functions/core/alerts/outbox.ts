@@ -3,75 +3,19 @@ import { IdSet } from '../id-set';
 import { type AlertMessage, AlertPublishError, type AlertSink, type ObjectStore } from '../ports';
 import { readJson, writeJson } from '../records';
 import { type AlertCandidate, type DigestFormat, digests, type NewAlertCandidate, settle } from './digest';
+import type {
+  AlertKeys,
+  CandidateSource,
+  DeliveryCounts,
+  FlushResult,
+  Outbox,
+  OutboxSpill,
+  PublishWindow,
+  SegmentRef,
+} from './outbox-types';
 import { fitAlert } from './size';
 
-/**
- * Alert delivery shared by every collector. New alerts go to an outbox object in S3 in the same
- * step that marks their records as seen, and the outbox is published and cleared at the end of
- * the run. A run that fails or stops early keeps its outbox, and the next run sends it, so an
- * alert is never lost; it is sent twice only if the process dies between SNS accepting a round and
- * the outbox being saved. Above `maxPerRun` alerts in one run, digests replace the individual
- * messages. Every message is cut to fit SNS's size limit; one SNS refuses for its content anyway
- * is set aside under `rejectedPrefix` with the reason, and the ones behind it go out.
- */
-interface Outbox {
-  candidates: AlertCandidate[];
-  /** Queues too long to hold in memory, written in parts (only with {@link OutboxSpill}). */
-  segments?: SegmentRef[];
-}
-
-/** One part of a long queue: an object holding `{ candidates }`, and how many it holds. */
-interface SegmentRef {
-  key: string;
-  count: number;
-}
-
-/**
- * How a collector that may queue more alerts than fit in memory keeps them: past `maxInMemory`
- * queued candidates, the outbox holds only their count; its caller can read them back (from the
- * page journal) when the run saves the outbox, which then writes them as segments under `prefix`
- * of `segmentSize` each, and publishing reads one segment at a time.
- */
-export interface OutboxSpill {
-  /** Ends in `/`; the role may delete under it (a segment is deleted once sent). */
-  prefix: string;
-  /** @default 5000 */
-  maxInMemory?: number;
-  /** @default 2000 */
-  segmentSize?: number;
-}
-
-/** The queued candidates, in the order they were queued, in batches (a page's, say). */
-export type CandidateSource = () => AsyncIterable<readonly AlertCandidate[]>;
-
-/** Where a collector keeps its alert outbox and the alerts SNS refused. */
-export interface AlertKeys {
-  /** `state/<collector>/alert-outbox.json` */
-  outbox: string;
-  /** `state/<collector>/alerts-rejected/` */
-  rejectedPrefix: string;
-}
-
-/** When publishing must end, so the outbox is saved before the invocation is cut off. */
-export interface PublishWindow {
-  /** Epoch ms by which every publish round must be over (rounds still running then are aborted). */
-  publishBy: number;
-  /** The invocation's abort signal. */
-  signal?: AbortSignal;
-  now?: () => number;
-}
-
-/** What the outbox has sent so far: individual alerts, digests, messages SNS refused (set aside). */
-export interface DeliveryCounts {
-  alerts: number;
-  digests: number;
-  rejected: number;
-}
-
-export interface FlushResult extends DeliveryCounts {
-  /** Set when the publish window closed with alerts still queued. */
-  stoppedEarly?: string;
-}
+export type { AlertKeys, CandidateSource, DeliveryCounts, FlushResult, OutboxSpill, PublishWindow };
 
 /**
  * Messages published between two saves of the outbox: four SNS PublishBatch calls of ten, sent in
@@ -88,6 +32,15 @@ interface Group {
   covers: readonly AlertCandidate[];
 }
 
+/**
+ * Alert delivery shared by every collector. New alerts go to an outbox object in S3 in the same
+ * step that marks their records as seen, and the outbox is published and cleared at the end of
+ * the run. A run that fails or stops early keeps its outbox, and the next run sends it, so an
+ * alert is never lost; it is sent twice only if the process dies between SNS accepting a round and
+ * the outbox being saved. Above `maxPerRun` alerts in one run, digests replace the individual
+ * messages. Every message is cut to fit SNS's size limit; one SNS refuses for its content anyway
+ * is set aside under `rejectedPrefix` with the reason, and the ones behind it go out.
+ */
 export class AlertOutbox {
   private candidates: AlertCandidate[] = [];
   private segments: SegmentRef[] = [];
