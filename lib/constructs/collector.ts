@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { AssetHashType, Aws, DockerImage, Duration, Stack } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -7,9 +7,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import {
   ALERTS_REJECTED_FOLDER,
@@ -23,10 +22,11 @@ import {
 import { DEFAULT_SUBSCRIPTION, scopeKey } from '../../functions/core/subscription';
 import { bundleFunction, PROJECT_ROOT } from '../bundle';
 import { LAG_ALARM_PERIODS } from '../config';
-import { acknowledge, wildcardResourceFinding } from '../nag';
+import { acknowledge } from '../nag';
 import { functionName, nameWords } from '../stack-names';
 import type { AlertTopic } from './alerts';
 import type { ArchiveBucket } from './archive';
+import { runAlarms, runDeadLetterQueue, runSchedule } from './scheduled-run';
 
 /** What a collector runs and how often; everything but the schedule has a default. */
 export interface CollectorOptions {
@@ -153,16 +153,7 @@ export class Collector extends Construct {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
     });
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    acknowledge(
-      this.deadLetterQueue,
-      'AwsSolutions-SQS3',
-      'This queue is itself the dead-letter queue of the collector (Lambda on-failure destination and Scheduler DLQ); cdk-nag only recognises SQS redrive DLQs.',
-    );
+    this.deadLetterQueue = runDeadLetterQueue(this, 'the collector');
 
     // A role of our own instead of AWSLambdaBasicExecutionRole: logs go to this log group only.
     const role = new iam.Role(this, 'Role', {
@@ -232,59 +223,26 @@ export class Collector extends Construct {
 
     // The Scheduler role is ours (not the stack-wide one CDK would share) so its one finding is
     // acknowledged here. Its policy (invoke + DLQ send) is added by the target.
-    const scheduleRole = new iam.Role(this, 'ScheduleRole', {
-      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: {
-          StringEquals: {
-            'aws:SourceAccount': Aws.ACCOUNT_ID,
-            'aws:SourceArn': Stack.of(this).formatArn({
-              service: 'scheduler',
-              resource: 'schedule-group',
-              resourceName: 'default',
-            }),
-          },
-        },
-      }),
-      description: `Lets EventBridge Scheduler start ${who}`,
-    });
-    acknowledge(
-      scheduleRole,
-      wildcardResourceFinding(this, `${this.function.functionArn}:*`),
-      'lambda:InvokeFunction on this one function and its versions/aliases (`:*`), as Function.grantInvoke grants.',
-    );
-    this.schedule = new scheduler.Schedule(this, 'Schedule', {
+    this.schedule = runSchedule(this, {
+      function: this.function,
+      deadLetterQueue: this.deadLetterQueue,
+      who,
       description: `Starts ${who} every ${props.scheduleMinutes} minutes`,
       schedule:
         scheduleExpression(props.scheduleMinutes, props.scheduleOffsetMinutes ?? 0) ??
         scheduler.ScheduleExpression.rate(interval),
-      target: new schedulerTargets.LambdaInvoke(this.function, {
-        role: scheduleRole,
-        input: scheduler.ScheduleTargetInput.fromObject({}),
-        deadLetterQueue: this.deadLetterQueue,
-        retryAttempts: 2,
-        maxEventAge,
-      }),
+      maxEventAge,
     });
 
-    this.errorsAlarm = new cloudwatch.Alarm(this, 'ErrorsAlarm', {
-      alarmDescription: `${capital(who)} failed a run; see its log group ${this.logGroup.logGroupName}.`,
-      metric: this.function.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
-      alarmDescription: `Runs of ${who} failed after retries or could not start; inspect and purge the dead-letter queue.`,
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(5),
-        statistic: cloudwatch.Stats.MAXIMUM,
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    ({ errorsAlarm: this.errorsAlarm, deadLetterAlarm: this.deadLetterAlarm } = runAlarms(
+      this,
+      this.function,
+      this.deadLetterQueue,
+      {
+        errors: `${capital(who)} failed a run; see its log group ${this.logGroup.logGroupName}.`,
+        deadLetter: `Runs of ${who} failed after retries or could not start; inspect and purge the dead-letter queue.`,
+      },
+    ));
     if (publishAlerts) {
       this.alertsRejectedAlarm = new cloudwatch.Alarm(this, 'AlertsRejectedAlarm', {
         alarmDescription: `SNS refused alerts of ${who} for their content; they are kept under ${statePrefix}${ALERTS_REJECTED_FOLDER} with the reason.`,

@@ -1,13 +1,12 @@
 import { Aws, Duration, Stack } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV, METRICS } from '../../functions/core/names';
 import {
@@ -17,12 +16,13 @@ import {
   type SecurityLakeTarget,
   securityLakeGrants,
 } from '../../functions/manifests';
-import { acknowledge, wildcardResourceFinding } from '../nag';
+import { acknowledge } from '../nag';
 import type { SecurityLakeOptions } from '../security-lake-config';
 import { nameWords } from '../stack-names';
 import type { AlertTopic } from './alerts';
 import type { ArchiveBucket } from './archive';
 import { functionCode, scheduleExpression } from './collector';
+import { runAlarms, runDeadLetterQueue, runSchedule } from './scheduled-run';
 
 export interface SecurityLakeWriterProps {
   /** The subscription whose curated records it writes (QUALYS_SUBSCRIPTION). */
@@ -62,16 +62,7 @@ export class SecurityLakeWriter extends Construct {
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
     });
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    acknowledge(
-      this.deadLetterQueue,
-      'AwsSolutions-SQS3',
-      'This queue is itself the dead-letter queue of the writer (Lambda on-failure destination and Scheduler DLQ).',
-    );
+    this.deadLetterQueue = runDeadLetterQueue(this, 'the writer');
 
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
@@ -120,58 +111,25 @@ export class SecurityLakeWriter extends Construct {
       'Pinned to Node.js 22: lib/bundle.ts targets node22 and the handlers are tested on it; move both together.',
     );
 
-    const scheduleRole = new iam.Role(this, 'ScheduleRole', {
-      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
-        conditions: {
-          StringEquals: {
-            'aws:SourceAccount': Aws.ACCOUNT_ID,
-            'aws:SourceArn': Stack.of(this).formatArn({
-              service: 'scheduler',
-              resource: 'schedule-group',
-              resourceName: 'default',
-            }),
-          },
-        },
-      }),
-      description: `Lets EventBridge Scheduler start the Security Lake writer of ${subscription}`,
-    });
-    acknowledge(
-      scheduleRole,
-      wildcardResourceFinding(this, `${this.function.functionArn}:*`),
-      'lambda:InvokeFunction on this one function and its versions/aliases (`:*`), as Function.grantInvoke grants.',
-    );
-    this.schedule = new scheduler.Schedule(this, 'Schedule', {
+    this.schedule = runSchedule(this, {
+      function: this.function,
+      deadLetterQueue: this.deadLetterQueue,
+      who: `the Security Lake writer of ${subscription}`,
       description: `Writes a Security Lake batch of ${subscription} every ${minutes} minutes`,
       schedule:
         scheduleExpression(minutes, 0) ?? scheduler.ScheduleExpression.rate(Duration.minutes(minutes)),
-      target: new schedulerTargets.LambdaInvoke(this.function, {
-        role: scheduleRole,
-        input: scheduler.ScheduleTargetInput.fromObject({}),
-        deadLetterQueue: this.deadLetterQueue,
-        retryAttempts: 2,
-        maxEventAge,
-      }),
+      maxEventAge,
     });
 
-    this.errorsAlarm = new cloudwatch.Alarm(this, 'ErrorsAlarm', {
-      alarmDescription: `The Security Lake writer of ${subscription} failed a run (its pending batch is written again next run); see its log group ${this.logGroup.logGroupName}.`,
-      metric: this.function.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
-      alarmDescription: `Runs of the Security Lake writer of ${subscription} failed after retries or could not start; inspect and purge the dead-letter queue.`,
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(5),
-        statistic: cloudwatch.Stats.MAXIMUM,
-      }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    ({ errorsAlarm: this.errorsAlarm, deadLetterAlarm: this.deadLetterAlarm } = runAlarms(
+      this,
+      this.function,
+      this.deadLetterQueue,
+      {
+        errors: `The Security Lake writer of ${subscription} failed a run (its pending batch is written again next run); see its log group ${this.logGroup.logGroupName}.`,
+        deadLetter: `Runs of the Security Lake writer of ${subscription} failed after retries or could not start; inspect and purge the dead-letter queue.`,
+      },
+    ));
     if (props.alerts) {
       const action = new cloudwatchActions.SnsAction(props.alerts.topic);
       this.errorsAlarm.addAlarmAction(action);

@@ -1,0 +1,123 @@
+import { Aws, Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { acknowledge, wildcardResourceFinding } from '../nag';
+
+/**
+ * The parts every scheduled function of the stack has (the collectors, the Security Lake writer):
+ * a dead-letter queue for runs that failed after retries or never started, an EventBridge Scheduler
+ * schedule with a role of its own, and two alarms. Each is made in `scope` with the construct ids
+ * the collectors have always had, so their logical ids do not change.
+ */
+
+/** The dead-letter queue of `what` (Lambda's on-failure destination and the Scheduler's DLQ). */
+export function runDeadLetterQueue(scope: Construct, what: string): sqs.Queue {
+  const queue = new sqs.Queue(scope, 'DeadLetterQueue', {
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+  });
+  acknowledge(
+    queue,
+    'AwsSolutions-SQS3',
+    `This queue is itself the dead-letter queue of ${what} (Lambda on-failure destination and Scheduler DLQ); cdk-nag only recognises SQS redrive DLQs.`,
+  );
+  return queue;
+}
+
+export interface RunScheduleOptions {
+  readonly function: lambda.IFunction;
+  readonly deadLetterQueue: sqs.IQueue;
+  /** Who the schedule starts, for the role's description: `the cdr-findings collector of …`. */
+  readonly who: string;
+  readonly description: string;
+  readonly schedule: scheduler.ScheduleExpression;
+  readonly maxEventAge: Duration;
+}
+
+/**
+ * The schedule that starts the function, with an empty event. Its role is its own (not the
+ * stack-wide one CDK would share), so its one finding is acknowledged here; its policy (invoke and
+ * DLQ send) is added by the target.
+ */
+export function runSchedule(scope: Construct, options: RunScheduleOptions): scheduler.Schedule {
+  const role = new iam.Role(scope, 'ScheduleRole', {
+    assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+      conditions: {
+        StringEquals: {
+          'aws:SourceAccount': Aws.ACCOUNT_ID,
+          'aws:SourceArn': Stack.of(scope).formatArn({
+            service: 'scheduler',
+            resource: 'schedule-group',
+            resourceName: 'default',
+          }),
+        },
+      },
+    }),
+    description: `Lets EventBridge Scheduler start ${options.who}`,
+  });
+  acknowledge(
+    role,
+    wildcardResourceFinding(scope, `${options.function.functionArn}:*`),
+    'lambda:InvokeFunction on this one function and its versions/aliases (`:*`), as Function.grantInvoke grants.',
+  );
+  return new scheduler.Schedule(scope, 'Schedule', {
+    description: options.description,
+    schedule: options.schedule,
+    target: new schedulerTargets.LambdaInvoke(options.function, {
+      role,
+      input: scheduler.ScheduleTargetInput.fromObject({}),
+      deadLetterQueue: options.deadLetterQueue,
+      retryAttempts: 2,
+      maxEventAge: options.maxEventAge,
+    }),
+  });
+}
+
+/** An alarm on one data point at or above 1 in five minutes; no data is not breaching. */
+export function onFirstAlarm(
+  scope: Construct,
+  id: string,
+  alarmDescription: string,
+  metric: cloudwatch.IMetric,
+): cloudwatch.Alarm {
+  return new cloudwatch.Alarm(scope, id, {
+    alarmDescription,
+    metric,
+    threshold: 1,
+    evaluationPeriods: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
+}
+
+/** The function's errors alarm and its dead-letter queue's alarm. */
+export function runAlarms(
+  scope: Construct,
+  fn: lambda.IFunction,
+  deadLetterQueue: sqs.IQueue,
+  descriptions: { errors: string; deadLetter: string },
+): { errorsAlarm: cloudwatch.Alarm; deadLetterAlarm: cloudwatch.Alarm } {
+  return {
+    errorsAlarm: onFirstAlarm(
+      scope,
+      'ErrorsAlarm',
+      descriptions.errors,
+      fn.metricErrors({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+    ),
+    deadLetterAlarm: onFirstAlarm(
+      scope,
+      'DeadLetterAlarm',
+      descriptions.deadLetter,
+      deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: Duration.minutes(5),
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+    ),
+  };
+}
