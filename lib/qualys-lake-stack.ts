@@ -62,7 +62,14 @@ export class QualysLakeStack extends Stack {
    * The first subscription's collectors by function name: all of them in a deployment with one
    * subscription (see {@link collector} for the others).
    */
-  readonly collectors = new Map<FunctionName, Collector>();
+  get collectors(): Map<FunctionName, Collector> {
+    const first = this.config.subscriptions[0]?.name;
+    return new Map(
+      this.allCollectors
+        .filter((collector) => collector.subscription === first)
+        .map((collector) => [collector.name, collector]),
+    );
+  }
   /** Replays CDR ranges and takes inventory snapshots on demand, for any subscription. */
   readonly backfill: BackfillMachine;
   /** The collectors' dashboard. */
@@ -238,7 +245,6 @@ export class QualysLakeStack extends Stack {
       publishAlerts: manifest.publishesAlerts,
     });
     this.allCollectors.push(collector);
-    if (subscription === this.config.subscriptions[0]) this.collectors.set(name, collector);
     new CfnOutput(this, functionOutputId(subscription.name, name), {
       description: `Lambda function of the ${name} collector of subscription ${subscription.name}`,
       value: collector.function.functionName,

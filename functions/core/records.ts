@@ -8,22 +8,11 @@ export function toNdjsonGzip(records: readonly unknown[]): Uint8Array {
   return gzipSync(toNdjson(records));
 }
 
-/**
- * {@link toNdjsonGzip} off the event loop (zlib's thread pool), for pages written while others are
- * fetched. With `extra`, each line is the record with those fields added, as `{ ...record, ...extra }`.
- */
-export function toNdjsonGzipAsync(
-  records: readonly unknown[],
-  extra?: Record<string, unknown>,
-): Promise<Uint8Array> {
-  return gzipAsync(toNdjson(records, extra));
-}
-
 /** Lines are written here, then copied out at their size: it grows to the largest page and stays. */
 let scratch = Buffer.allocUnsafe(64 * 1024);
 
 /**
- * The NDJSON of `records` (with `extra`'s fields on each line, as {@link toNdjsonGzipAsync}) as
+ * The NDJSON of `records` (with `extra`'s fields on each line, as `{ ...record, ...extra }`) as
  * bytes of its own, written line by line instead of joined into one string first: a page of
  * findings is a megabyte, and a string that size (and the flat copy zlib would make of it) is
  * allocated straight in V8's old generation, which then needs full collections far more often

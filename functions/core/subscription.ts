@@ -14,6 +14,8 @@ export const DEFAULT_SUBSCRIPTION = 'default';
 
 /** Lowercase letters, digits and hyphens, starting with a letter: it names keys, partitions and functions. */
 export const SUBSCRIPTION_NAME = /^[a-z][a-z0-9-]{0,23}$/;
+/** {@link SUBSCRIPTION_NAME} in words, for the errors that refuse a name. */
+export const SUBSCRIPTION_NAME_RULE = '1 to 24 lowercase letters, digits or hyphens, starting with a letter';
 
 /** The partition key every curated table carries, and the level in every key. */
 export const SUBSCRIPTION_PARTITION = 'subscription';
@@ -21,9 +23,7 @@ export const SUBSCRIPTION_PARTITION = 'subscription';
 /** Throws naming what is wrong with a subscription name. */
 export function checkSubscriptionName(name: string): string {
   if (!SUBSCRIPTION_NAME.test(name)) {
-    throw new Error(
-      `subscription name ${JSON.stringify(name)} is not valid: 1 to 24 lowercase letters, digits or hyphens, starting with a letter`,
-    );
+    throw new Error(`subscription name ${JSON.stringify(name)} is not valid: ${SUBSCRIPTION_NAME_RULE}`);
   }
   return name;
 }

@@ -1,3 +1,6 @@
+import { ENV } from '../core/names';
+import { DEFAULT_SUBSCRIPTION, SUBSCRIPTION_NAME, SUBSCRIPTION_NAME_RULE } from '../core/subscription';
+
 /**
  * Reads configuration from environment variables once, at init. Every error names the
  * variable and says what was expected, so a misconfigured deployment fails on its first
@@ -76,4 +79,15 @@ export function parseHostList(text: string): string[] | undefined {
     .map((entry) => entry.trim().toLowerCase())
     .filter((entry) => entry !== '');
   return hosts.every((host) => HOST_NAME.test(host)) ? [...new Set(hosts)] : undefined;
+}
+
+/** QUALYS_SUBSCRIPTION: the one subscription a function serves (`default` when unset). */
+export function readSubscription(env: Env): string {
+  return parsed(
+    env,
+    ENV.subscription,
+    DEFAULT_SUBSCRIPTION,
+    (name) => (SUBSCRIPTION_NAME.test(name) ? name : undefined),
+    SUBSCRIPTION_NAME_RULE,
+  );
 }

@@ -1,7 +1,4 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import middy from '@middy/core';
 import { s3 } from '../aws/s3-client';
 import { S3LedgerStore } from '../aws/s3-ledger';
 import { S3Store } from '../aws/s3-store';
@@ -11,11 +8,23 @@ import { blockingLegacyObject, upgradeRequired } from '../core/legacy-layout';
 import type { CollectorManifest } from '../core/manifest';
 import { CALL_BUDGET_LEDGER_KEY, ENV, type FunctionName, METRIC_DIMENSIONS, METRICS } from '../core/names';
 import type { AlertSink, ObjectStore, RunLogger } from '../core/ports';
-import { ABORT_MARGIN_MS, FINISH_MARGIN_MS, type RunCounts, RunError } from '../core/run';
+import { type RunCounts, RunError } from '../core/run';
+import { deadlineOf, lambda, recordMetrics } from './lambda';
+
+export { deadlineOf, EarlyTimeoutError, type LambdaContextLike, lambda, recordMetrics } from './lambda';
+
 import { ScopedStore } from '../core/scoped-store';
-import { DEFAULT_SUBSCRIPTION, SUBSCRIPTION_NAME, scopeKey } from '../core/subscription';
+import { DEFAULT_SUBSCRIPTION, scopeKey } from '../core/subscription';
 import { type CallOptions, QualysClient } from '../qualys/client';
-import { type Env, integer, parseBoolean, parsed, parseHostList, requiredString } from './env';
+import {
+  type Env,
+  integer,
+  parseBoolean,
+  parsed,
+  parseHostList,
+  readSubscription,
+  requiredString,
+} from './env';
 import { logger, metrics, runLogger } from './powertools';
 
 /**
@@ -41,13 +50,7 @@ export function readCommonConfig(env: Env): CommonConfig {
   return {
     secretId: requiredString(env, ENV.qualysSecretId),
     bucket: requiredString(env, ENV.archiveBucket),
-    subscription: parsed(
-      env,
-      ENV.subscription,
-      DEFAULT_SUBSCRIPTION,
-      (name) => (SUBSCRIPTION_NAME.test(name) ? name : undefined),
-      '1 to 24 lowercase letters, digits or hyphens, starting with a letter',
-    ),
+    subscription: readSubscription(env),
     requestTimeoutMs: integer(env, ENV.requestTimeoutMs, 30_000, { min: 1_000, max: 300_000 }),
     maxRetries: integer(env, ENV.maxRetries, 4, { min: 0, max: 10 }),
     callReserve: integer(env, ENV.callReserve, 0, { min: 0, max: 100_000 }),
@@ -81,53 +84,6 @@ export function qualysClientFor(config: CommonConfig, collector: FunctionName): 
     },
     logger: runLogger,
   });
-}
-
-export interface LambdaContextLike {
-  getRemainingTimeInMillis(): number;
-}
-
-/** Epoch ms by which the collector must stop calling Qualys. */
-export function deadlineOf(context: LambdaContextLike): number {
-  return Date.now() + context.getRemainingTimeInMillis() - FINISH_MARGIN_MS;
-}
-
-/** Counts from a run summary, published as CloudWatch metrics. */
-export function recordMetrics(counts: Record<string, number | undefined>): void {
-  for (const [name, value] of Object.entries(counts)) {
-    if (value !== undefined) metrics.addMetric(name, MetricUnit.Count, value);
-  }
-}
-
-/** The error middy's early timeout ends an invocation with (its default timeoutEarlyResponse). */
-export class EarlyTimeoutError extends Error {
-  override name = 'TimeoutError';
-}
-
-/**
- * middy chain shared by every handler: Powertools logger context and metrics flush. ABORT_MARGIN_MS
- * before the Lambda timeout middy aborts `signal`, which every Qualys, S3 and SNS call of the run
- * observes; the invocation then ends only once the run has settled, so nothing it started keeps
- * running into the next invocation of this execution environment.
- */
-export function lambda<E, R>(
-  handler: (event: E, context: LambdaContextLike, signal: AbortSignal | undefined) => Promise<R>,
-) {
-  let running: Promise<unknown> = Promise.resolve();
-  return middy<E, R>({
-    timeoutEarlyInMillis: ABORT_MARGIN_MS,
-    timeoutEarlyResponse: async () => {
-      await running.catch(() => undefined);
-      throw new EarlyTimeoutError('the run was aborted before the Lambda timeout');
-    },
-  })
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
-    .handler((event, context, options) => {
-      const run = handler(event, context as LambdaContextLike, options?.signal);
-      running = run;
-      return run;
-    });
 }
 
 /**

@@ -140,13 +140,12 @@ export async function nextBatch(
   limits: BatchLimits,
 ): Promise<{ batch: Batch; resumed: boolean } | undefined> {
   if (checkpoint.pending) {
-    return { batch: await readBatch(store, checkpoint.pending.keys), resumed: true };
+    return { batch: await readBatch(store, checkpoint.pending), resumed: true };
   }
   const candidates = await unwrittenKeys(store, dataset, subscription, checkpoint, days, limits.maxObjects);
   if (candidates.length === 0) return undefined;
   const keys: string[] = [];
   const records: Record<string, unknown>[] = [];
-  const missing: string[] = [];
   for (const key of candidates) {
     const read = await readObject(store, key);
     if (read === undefined) continue; // gone since the listing: nothing to write
@@ -156,19 +155,19 @@ export async function nextBatch(
   }
   if (keys.length === 0) return undefined;
   keys.sort();
-  return { batch: { id: batchId(keys), keys, records, missing }, resumed: false };
+  return { batch: { id: batchId(keys), keys, records, missing: [] }, resumed: false };
 }
 
 /** A pending batch read again: the same keys in the same order, so the same rows. */
-async function readBatch(store: ObjectStore, keys: readonly string[]): Promise<Batch> {
+async function readBatch(store: ObjectStore, pending: PendingBatch): Promise<Batch> {
   const records: Record<string, unknown>[] = [];
   const missing: string[] = [];
-  for (const key of keys) {
+  for (const key of pending.keys) {
     const read = await readObject(store, key);
     if (read === undefined) missing.push(key);
     else records.push(...read);
   }
-  return { id: batchId(keys), keys: [...keys], records, missing };
+  return { id: pending.id, keys: [...pending.keys], records, missing };
 }
 
 async function readObject(store: ObjectStore, key: string): Promise<Record<string, unknown>[] | undefined> {

@@ -1,5 +1,4 @@
-import { Zstd } from '@hpcc-js/wasm-zstd';
-import { ByteWriter, parquetWrite } from 'hyparquet-writer';
+import type { Zstd } from '@hpcc-js/wasm-zstd';
 import { type Fields, schemaElements, toParquetStruct } from './parquet-schema';
 
 /**
@@ -27,8 +26,10 @@ export async function parquetFile(
   fields: Fields,
   labels: FileLabels,
 ): Promise<Uint8Array> {
-  zstd ??= Zstd.load();
-  const codec = await zstd;
+  // Loaded at the first file, not at import: a run with nothing new to write never parses them
+  // (the ZSTD module carries its WebAssembly inline).
+  zstd ??= import('@hpcc-js/wasm-zstd').then(({ Zstd }) => Zstd.load());
+  const [codec, { ByteWriter, parquetWrite }] = await Promise.all([zstd, import('hyparquet-writer')]);
   const converted = rows.map((row) => toParquetStruct(fields, row, `class ${labels.classUid}`));
   const writer = new ByteWriter();
   await parquetWrite({

@@ -1,6 +1,5 @@
 import { ENV } from '../core/names';
-import { checkSubscriptionName, DEFAULT_SUBSCRIPTION } from '../core/subscription';
-import { ConfigError, type Env, integer, requiredString } from '../runtime/env';
+import { ConfigError, type Env, integer, readSubscription, requiredString } from '../runtime/env';
 import {
   SECURITY_LAKE_CLASS_NAMES,
   SECURITY_LAKE_ENV,
@@ -17,15 +16,9 @@ export interface SecurityLakeSettings {
 
 /** The writer's settings, read once at init; a bad variable fails the first invocation naming it. */
 export function readSecurityLakeSettings(env: Env): SecurityLakeSettings {
-  const subscription = env[ENV.subscription]?.trim() || DEFAULT_SUBSCRIPTION;
-  try {
-    checkSubscriptionName(subscription);
-  } catch (error) {
-    throw new ConfigError(`${ENV.subscription}: ${(error as Error).message}`, ENV.subscription);
-  }
   return {
     bucket: requiredString(env, ENV.archiveBucket),
-    subscription,
+    subscription: readSubscription(env),
     target: parseTarget(requiredString(env, SECURITY_LAKE_ENV.target)),
     lookbackDays: integer(env, SECURITY_LAKE_ENV.lookbackDays, 3, { min: 1, max: 31 }),
   };

@@ -5,7 +5,7 @@ import { gzipSync } from 'node:zlib';
 import jsonata from 'jsonata';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CURATED_DATASETS } from '../../functions/core/names';
-import { DEFAULT_SUBSCRIPTION, scopeKey } from '../../functions/core/subscription';
+import { DEFAULT_SUBSCRIPTION } from '../../functions/core/subscription';
 import { compactedTable, IDENTITY, lookbackDays, readingViews, unionView } from '../../lib/athena/compaction';
 import { toDuckDbSql } from '../../lib/athena/dialect';
 import { NAMED_QUERIES } from '../../lib/athena/queries';
@@ -26,8 +26,8 @@ import {
 
 /**
  * The compaction's SQL proven on a lake the real collectors wrote: the built bundles run against
- * the Qualys simulator and fauxqs, curated/ is copied to a folder under the subscription level
- * (`subscription=default/`, where the S3 store places a subscription's keys), and DuckDB runs the
+ * the Qualys simulator and fauxqs, curated/ is copied to a folder as the bucket holds it (under
+ * `subscription=default/`, where the S3 store places a subscription's keys), and DuckDB runs the
  * Athena MERGE and view of lib/athena/compaction.ts, translated, with a DuckDB table standing in for
  * each Iceberg table. The MERGEs run as the state machine plans them (its JSONata, evaluated): a
  * catch-up of every day, then scheduled runs, before and after more data lands.
@@ -60,11 +60,10 @@ const lookbacks = TABLES.map((table) => ({
 const invoke = async (name: Parameters<typeof loadHandler>[0], event: unknown = {}) =>
   (await loadHandler(name, lambdaEnv(aws, lake, secretId, settings)))(event, lambdaContext());
 
-/** Copies curated/ to the folder, each key under the default subscription's level. */
+/** Copies curated/ to the folder as the bucket holds it (under the subscription's level). */
 async function mirrorCurated(): Promise<void> {
   for (const key of await listKeys(aws, lake.bucket, 'curated/')) {
-    const placed = key.includes('/subscription=') ? key : scopeKey(key, DEFAULT_SUBSCRIPTION);
-    const file = path.join(lakeDir, ...placed.split('/'));
+    const file = path.join(lakeDir, ...key.split('/'));
     await mkdir(path.dirname(file), { recursive: true });
     await writeFile(file, await getBytes(aws, lake.bucket, key));
   }

@@ -34,8 +34,8 @@ describe('Security Lake writer', () => {
     handlerWith,
   }) => {
     await (await handlerWith())({}, lambdaContext());
-    // The writer's own buckets: an archive holding the collector's curated objects under the
-    // subscription's keys (as the collectors write them once they scope their keys), and Security Lake.
+    // The writer's own buckets: an archive holding the collector's curated objects at the
+    // subscription's keys, as the collectors place them, and Security Lake.
     const archiveBucket = `${lake.bucket}-archive`;
     const securityLakeBucket = `${lake.bucket}-securitylake`;
     for (const bucket of [archiveBucket, securityLakeBucket]) {
@@ -46,8 +46,9 @@ describe('Security Lake writer', () => {
     const times = new Map<string, number>();
     const archive = new S3Store(aws.s3, archiveBucket);
     for (const key of curatedKeys) {
-      const scoped = key.includes('/subscription=') ? key : scopeKey(key, SUBSCRIPTION);
-      await archive.put(scoped, await lake.bytes(key), { contentType: 'application/x-ndjson' });
+      await archive.put(scopeKey(key, SUBSCRIPTION), await lake.bytes(key), {
+        contentType: 'application/x-ndjson',
+      });
     }
     for (const record of await lake.records<{ uuid: string; timestamp: string }>('curated/cdr_findings/')) {
       uuids.push(record.uuid);
