@@ -36,6 +36,8 @@ export async function compileChild(): Promise<void> {
 const profiling = process.env.BENCH_CPU_PROF
   ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`]
   : [];
+/** BENCH_NODE_FLAGS="--trace-gc …": more flags for the measured processes, for investigating a run. */
+const extraFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
 
 const servers = (role: 'qualys' | 'aws') =>
   startChild([...profiling, '--import', 'tsx', path.join(PROJECT_ROOT, 'bin', 'bench-servers.ts'), role]);
@@ -132,7 +134,7 @@ function processEnv(deployed: DeployedCollector): NodeJS.ProcessEnv {
 
 /** A process of the kind a Lambda function runs in: the stack's NODE_OPTIONS and the runtime's heap flags. */
 const measured = (deployed: DeployedCollector) =>
-  startChild([...profiling, ...lambdaHeapFlags(deployed), CHILD_SCRIPT], processEnv(deployed));
+  startChild([...profiling, ...lambdaHeapFlags(deployed), ...extraFlags, CHILD_SCRIPT], processEnv(deployed));
 
 /**
  * The built bundle of `name` in a measured process of its own, with the environment the stack

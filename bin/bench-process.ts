@@ -29,7 +29,8 @@ export interface Child {
  */
 export function startChild(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Child> {
   const child = spawn(process.execPath, args, {
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    // With BENCH_NODE_FLAGS (a --trace-gc, say), what V8 prints goes to stderr, beside the progress.
+    stdio: ['ignore', process.env.BENCH_NODE_FLAGS ? 2 : 'ignore', 'inherit', 'ipc'],
     serialization: 'advanced',
     env,
   });

@@ -94,11 +94,15 @@ export async function runCdrFindings(
   );
 }
 
-/** What earlier runs journaled and never merged, applied before this run reads a page. */
+/**
+ * What earlier runs journaled and never merged, applied entry by entry before this run writes a
+ * page: the index and the outbox take each entry as a page of this run would, and none is kept.
+ */
 async function replayJournal({ journal, index, outbox }: RunContext): Promise<void> {
-  const entries = await journal.pending();
-  index.replay(entries.map((entry) => entry.seen));
-  await outbox.queue(entries.flatMap((entry) => entry.alerts));
+  for await (const entry of journal.pending()) {
+    await index.apply(entry.seen);
+    await outbox.queue(entry.alerts);
+  }
 }
 
 /** The alerts journaled, entry by entry, oldest first. */

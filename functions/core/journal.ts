@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { ObjectStore } from './ports';
 import { gzipAsync, keyTime, readJson } from './records';
 
-/** Journal entries read at once when a run starts. */
-const READ_CONCURRENCY = 8;
+/** Journal entries read at once when a run reads the journal back (and all it holds of it at once). */
+export const READ_CONCURRENCY = 8;
 
 /**
  * Per-page state, written once as one small object per page and merged into the state it belongs
@@ -18,7 +18,8 @@ const READ_CONCURRENCY = 8;
  * are read back in that order.
  */
 export class PageJournal<Entry> {
-  private earlier: Array<{ key: string; entry: Entry }> | undefined;
+  /** The keys of the entries earlier runs left, as {@link pending} read them. */
+  private earlier: string[] | undefined;
   private readonly written: string[] = [];
   private readonly runId: string;
 
@@ -31,22 +32,28 @@ export class PageJournal<Entry> {
     this.runId = `${keyTime(runStartedAt)}-${randomBytes(4).toString('hex')}`;
   }
 
-  /** What earlier runs wrote and did not merge, oldest first; read once per run. */
-  async pending(): Promise<Entry[]> {
-    if (!this.earlier) {
-      const keys: string[] = [];
-      for await (const key of this.store.list(this.prefix)) keys.push(key);
-      const entries: Array<{ key: string; entry: Entry }> = [];
-      for (let start = 0; start < keys.length; start += READ_CONCURRENCY) {
-        const batch = keys.slice(start, start + READ_CONCURRENCY);
-        const read = await Promise.all(batch.map((key) => readJson<Entry>(this.store, key)));
-        read.forEach((entry, index) => {
-          if (entry !== undefined) entries.push({ key: batch[index] as string, entry });
-        });
+  /**
+   * What earlier runs wrote and did not merge, oldest first, {@link READ_CONCURRENCY} entries read
+   * at a time and handed over one by one: the caller applies each and lets it go. Never all at
+   * once: the journal of a million-finding run whose merge failed is a thousand entries of a
+   * thousand ids, several hundred MB once parsed. Read once per run, before any {@link append}.
+   */
+  async *pending(): AsyncGenerator<Entry> {
+    if (this.earlier) throw new Error('the page journal is read back once per run');
+    this.earlier = [];
+    const keys: string[] = [];
+    for await (const key of this.store.list(this.prefix)) keys.push(key);
+    for (let start = 0; start < keys.length; start += READ_CONCURRENCY) {
+      const batch = keys.slice(start, start + READ_CONCURRENCY);
+      const read = await Promise.all(batch.map((key) => readJson<Entry>(this.store, key)));
+      for (const [index, entry] of read.entries()) {
+        read[index] = undefined;
+        // Gone since it was listed: merged and deleted by a run that overlapped this one.
+        if (entry === undefined) continue;
+        this.earlier.push(batch[index] as string);
+        yield entry;
       }
-      this.earlier = entries;
     }
-    return this.earlier.map(({ entry }) => entry);
   }
 
   /** Writes one entry; what it records holds once this resolves. */
@@ -65,7 +72,7 @@ export class PageJournal<Entry> {
   }
 
   private keys(): string[] {
-    return [...(this.earlier ?? []).map(({ key }) => key), ...this.written];
+    return [...(this.earlier ?? []), ...this.written];
   }
 
   /** The name of the oldest entry not merged (what the merge writes is named after it). */

@@ -11,7 +11,8 @@ import { readJson } from './records';
  *
  * A page's changes are a {@link SeenDelta}, recorded in the page journal (core/journal.ts) and
  * applied here in memory; the day objects are written once a run ({@link compact}), not after
- * every page. Deltas of earlier runs that were never compacted are applied when their day loads.
+ * every page. Deltas of earlier runs that were never compacted are applied the same way, entry by
+ * entry, as the next run reads their journal back.
  *
  * A record curated by a run that sent no alerts (a backfill with `"alerts": false`) and that would
  * have alerted is also kept as *unalerted*, with where it was curated: a scheduled run that reads it
@@ -67,8 +68,6 @@ export class SeenIndex {
   private readonly days = new Map<string, SeenDay>();
   /** Days changed in memory since their object was last written. */
   private readonly dirty = new Set<string>();
-  /** Deltas of earlier runs not compacted yet, oldest first, applied as their day loads. */
-  private earlier: SeenDelta[] = [];
 
   constructor(
     private readonly store: ObjectStore,
@@ -90,11 +89,6 @@ export class SeenIndex {
     return { ids, unalerted: new Map(Object.entries(legacy?.unalerted ?? {})) };
   }
 
-  /** Deltas an earlier run journaled and never compacted; call before anything else. */
-  replay(deltas: readonly SeenDelta[]): void {
-    this.earlier = [...deltas];
-  }
-
   private async day(day: string): Promise<SeenDay> {
     let seen = this.days.get(day);
     if (seen) {
@@ -104,10 +98,6 @@ export class SeenIndex {
       return seen;
     }
     seen = await this.read(day);
-    for (const delta of this.earlier) {
-      const change = delta[day];
-      if (change && applyDayDelta(seen, change)) this.dirty.add(day);
-    }
     this.days.set(day, seen);
     await this.evict();
     return seen;
@@ -190,7 +180,10 @@ export class SeenIndex {
     return delta;
   }
 
-  /** Applies a journaled delta in memory; the day objects are written by {@link compact}. */
+  /**
+   * Applies a journaled delta in memory, this run's or one an earlier run left; the day objects
+   * are written by {@link compact}.
+   */
   async apply(delta: SeenDelta): Promise<void> {
     for (const [day, change] of Object.entries(delta)) {
       const seen = await this.day(day);
@@ -203,13 +196,10 @@ export class SeenIndex {
    * lets go of each day once it is written: a day read again is read from its object.
    */
   async compact(): Promise<void> {
-    const replayedDays = new Set(this.earlier.flatMap((delta) => Object.keys(delta)));
-    for (const day of replayedDays) await this.day(day);
     for (const day of [...this.days.keys()]) {
       if (this.dirty.has(day)) await this.write(day);
       this.days.delete(day);
     }
-    this.earlier = [];
   }
 
   private async write(day: string): Promise<void> {

@@ -139,7 +139,7 @@ describe('SeenIndex', () => {
     ]);
   });
 
-  it('applies the deltas of a run that never compacted, and writes them at the next compaction', async () => {
+  it('applies the journaled deltas of a run that never compacted, and writes them at the next compaction', async () => {
     const store = new MemoryStore();
     await add(new SeenIndex(store, PREFIX), [f('a')]);
     const crashed = new SeenIndex(store, PREFIX);
@@ -150,7 +150,7 @@ describe('SeenIndex', () => {
     ];
 
     const next = new SeenIndex(store, PREFIX);
-    next.replay(journaled);
+    for (const delta of journaled) await next.apply(delta);
     expect(await next.unseen([f('a'), f('b'), f('d')], id, day)).toEqual([f('d')]);
     expect(await next.unalerted([f('c', '2025-05-10')], id, day)).toEqual([
       { record: f('c', '2025-05-10'), curatedKey: 'curated/x/c.json.gz' },
