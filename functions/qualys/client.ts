@@ -2,6 +2,7 @@ import * as v from 'valibot';
 import { type BudgetOptions, CallBudget, sleep } from './budget';
 import { QualysApiError } from './errors';
 import type { GatewayPolicy } from './gateway';
+import { type HttpFetch, type HttpResponse, httpFetch } from './http';
 import { type CallOptions, type ClientLogger, RetryPolicy, silentLogger } from './retry';
 import { QualysSession } from './session';
 import { Transport } from './transport';
@@ -23,7 +24,8 @@ export interface QualysClientOptions {
   /** Reserve, wait bound and the shared ledger; the clock, sleep, jitter and logger come from here. */
   budget?: Pick<BudgetOptions, 'reserve' | 'maxWaitMs' | 'ledger' | 'collector'>;
   logger?: ClientLogger;
-  fetch?: typeof fetch;
+  /** @default {@link httpFetch} (node:https); a real `fetch` fits too. */
+  fetch?: HttpFetch;
   now?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Jitter source for backoff, 0..1. */
@@ -53,7 +55,7 @@ export class QualysClient {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.now = options.now ?? Date.now;
     const logger = options.logger ?? silentLogger;
-    const fetchImpl = options.fetch ?? globalThis.fetch;
+    const fetchImpl = options.fetch ?? httpFetch;
     const sleepImpl = options.sleep ?? sleep;
     const random = options.random ?? Math.random;
     this.budget = new CallBudget({
@@ -151,10 +153,10 @@ export class QualysClient {
    * or cancel `response.body`; the call's slot is freed when the headers arrive (a download may
    * stream until the deadline, and a slot held that long would stall every other collector).
    */
-  async getStream(path: string, call: CallOptions): Promise<Response> {
+  async getStream(path: string, call: CallOptions): Promise<HttpResponse> {
     // The request timeout would also cut the body off mid-stream; a download may take until the
-    // deadline. `identity`: fetch would otherwise ask for gzip and unzip the body, so the bytes
-    // read would no longer match Content-Length, which is how a cut download is recognised.
+    // deadline. `identity`: asked for gzip, the gateway could send it and the body would be unzipped,
+    // so the bytes read would no longer match Content-Length, which is how a cut download is recognised.
     return this.transport.get(
       path,
       {},

@@ -1,4 +1,5 @@
 import { QualysApiError, QualysRedirectError } from './errors';
+import type { HttpResponse } from './http';
 
 /**
  * Which base URLs the client sends credentials to. Redirects are never followed (session.ts,
@@ -64,10 +65,10 @@ export function checkGateway(baseUrl: string, policy: GatewayPolicy = {}): URL {
   );
 }
 
-/** The redirect refused when `response` is a 3xx (fetch is called with `redirect: 'manual'`). */
+/** The redirect refused when `response` is a 3xx (a redirect is never followed: ./http.ts). */
 export function refusedRedirect(
   endpoint: string,
-  response: Response,
+  response: HttpResponse,
   requestUrl: URL,
 ): QualysRedirectError | undefined {
   if (response.status < 300 || response.status > 399) return undefined;

@@ -1,3 +1,7 @@
+import type { HttpResponse } from './http';
+
+type ResponseHeaders = HttpResponse['headers'];
+
 /**
  * Qualys limits are per subscription: calls per window (default 300 per 3,600 s) and concurrent
  * calls (default 2), announced on every counted response in X-RateLimit-* and
@@ -12,14 +16,14 @@ export interface RateLimitSnapshot {
   concurrencyRunning?: number;
 }
 
-function headerNumber(headers: Headers, name: string): number | undefined {
+function headerNumber(headers: ResponseHeaders, name: string): number | undefined {
   const text = headers.get(name);
   if (text === null || text.trim() === '') return undefined;
   const value = Number(text);
   return Number.isFinite(value) ? value : undefined;
 }
 
-export function readRateLimitHeaders(headers: Headers): RateLimitSnapshot {
+export function readRateLimitHeaders(headers: ResponseHeaders): RateLimitSnapshot {
   return {
     limit: headerNumber(headers, 'x-ratelimit-limit'),
     windowSec: headerNumber(headers, 'x-ratelimit-window-sec'),

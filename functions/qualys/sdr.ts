@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import type { CallOptions, JsonResponse, QualysClient } from './client';
+import type { HttpResponse } from './http';
 import { pathSegment } from './path-segment';
 import { looseCount, type Page, PageSchema } from './schemas';
 
@@ -167,6 +168,6 @@ export function downloadReport(
   client: Pick<QualysClient, 'getStream'>,
   fileUuid: string,
   call: CallOptions,
-): Promise<Response> {
+): Promise<HttpResponse> {
   return client.getStream(SDR_PATHS.reportDownload(fileUuid), call);
 }

@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { DeadlineError, QualysApiError, QualysAuthError } from './errors';
 import { checkGateway, type GatewayPolicy, refusedRedirect } from './gateway';
+import type { HttpFetch, HttpResponse } from './http';
 import { type CallOptions, type ClientLogger, RetryableError, type RetryPolicy } from './retry';
 import { describeIssues } from './validation';
 
@@ -48,7 +49,7 @@ export interface SessionOptions {
   gatewayPolicy: GatewayPolicy;
   retry: RetryPolicy;
   logger: ClientLogger;
-  fetch: typeof fetch;
+  fetch: HttpFetch;
   now: () => number;
 }
 
@@ -111,7 +112,7 @@ export class QualysSession {
     for (let attempt = 0; ; attempt++) {
       retry.ensureTime(call, endpoint);
       const url = new URL('auth', this.gateway);
-      let response: Response;
+      let response: HttpResponse;
       try {
         response = await this.options.fetch(url, {
           method: 'POST',

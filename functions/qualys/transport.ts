@@ -1,6 +1,7 @@
 import type { CallBudget } from './budget';
 import { BudgetExhaustedError, DeadlineError, QualysApiError } from './errors';
 import { refusedRedirect } from './gateway';
+import type { HttpFetch, HttpResponse } from './http';
 import { type CallOptions, type ClientLogger, RetryableError, type RetryPolicy } from './retry';
 import type { QualysSession } from './session';
 
@@ -9,7 +10,7 @@ export interface TransportOptions {
   budget: CallBudget;
   retry: RetryPolicy;
   logger: ClientLogger;
-  fetch: typeof fetch;
+  fetch: HttpFetch;
   now: () => number;
   requestTimeoutMs: number;
 }
@@ -46,7 +47,7 @@ export class Transport {
     call: CallOptions,
     request: RequestOptions,
     /** Reads a 2xx response; the call holds its slot until this is done. */
-    read: (response: Response) => Promise<T>,
+    read: (response: HttpResponse) => Promise<T>,
   ): Promise<T> {
     const { session, budget, retry, logger, requestTimeoutMs, now } = this.options;
     const endpoint = `GET ${path}`;
@@ -61,11 +62,11 @@ export class Transport {
       }
       retry.ensureTime(call, endpoint);
       const ticket = await budget.acquire(call.deadline - requestTimeoutMs, call.signal);
-      // The request goes out on the next turn of the event loop: fetch puts a connection whose answer
-      // was just read back in its pool only then, and a call started in the same turn (the next page,
+      // The request goes out on the next turn of the event loop: a connection whose answer was just
+      // read goes back to the pool only then, and a call started in the same turn (the next page,
       // started as this one lands) would open a connection of its own, a TLS handshake with the gateway.
       await nextTurn();
-      let response: Response | undefined;
+      let response: HttpResponse | undefined;
       try {
         response = await this.options.fetch(url, {
           headers: { ...request.headers, Authorization: `Bearer ${token}`, Accept: request.accept },
@@ -148,7 +149,7 @@ export class Transport {
   }
 
   /** What the gateway says to wait (X-RateLimit-ToWait-Sec, Retry-After), else the backoff. */
-  private limitWaitMs(headers: Headers, attempt: number): number {
+  private limitWaitMs(headers: HttpResponse['headers'], attempt: number): number {
     const toWait = Number(headers.get('x-ratelimit-towait-sec') ?? headers.get('retry-after') ?? Number.NaN);
     if (Number.isFinite(toWait) && toWait >= 0) return toWait * 1000 + 250;
     return this.options.retry.backoffMs(attempt);
