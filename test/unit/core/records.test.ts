@@ -70,6 +70,23 @@ describe('NDJSON gzip', () => {
   });
 });
 
+describe('gzipAsync', () => {
+  it('gives back the same bytes for inputs from empty to several output buffers, bytes or text', async () => {
+    const page = Buffer.from(
+      Array.from({ length: 4000 }, (_, i) =>
+        JSON.stringify({ i, id: `${i * 7919}`.repeat(9), name: 'Zürich ✓' }),
+      ).join('\n'),
+    );
+    const random = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 2654435761) % 251));
+    for (const input of [Buffer.alloc(0), Buffer.from('{}'), page, random]) {
+      expect(gunzipSync(await gzipAsync(input)).equals(input)).toBe(true);
+      expect(gunzipSync(await gzipAsync(input, 3)).equals(input)).toBe(true);
+    }
+    const text = page.toString('utf8');
+    expect(gunzipSync(await gzipAsync(text)).toString('utf8')).toBe(text);
+  });
+});
+
 describe('readJson / writeJson', () => {
   it('reads back what was written, and gzip-compressed JSON too', async () => {
     const store = new MemoryStore();
