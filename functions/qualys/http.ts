@@ -38,9 +38,14 @@ export interface HttpResponse {
 
 export type HttpFetch = (url: URL, init: HttpRequestInit) => Promise<HttpResponse>;
 
+/**
+ * A connection left idle this long is closed (sooner when the gateway's Keep-Alive header says so),
+ * as undici's fetch does: one the gateway has closed meanwhile would fail the next call on it.
+ */
+const IDLE_MS = 4_000;
 const AGENTS = {
-  'http:': new HttpAgent({ keepAlive: true }),
-  'https:': new HttpsAgent({ keepAlive: true }),
+  'http:': new HttpAgent({ keepAlive: true, timeout: IDLE_MS }),
+  'https:': new HttpsAgent({ keepAlive: true, timeout: IDLE_MS }),
 };
 
 /** What `fetch` in Node asks for when the caller does not say. */

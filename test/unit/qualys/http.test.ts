@@ -110,6 +110,25 @@ describe('httpFetch (node:http for the Qualys client)', () => {
     expect(new Set(seen.map((request) => request.socket)).size).toBe(1);
   });
 
+  it('closes a connection left idle, and the next request opens another', async () => {
+    const { seen, url } = await serve((_request, response) => response.end('{}'));
+    await (await httpFetch(url('/first'), {})).arrayBuffer();
+    await new Promise((resolve) => setTimeout(resolve, 4_300));
+    expect(seen[0]?.socket.destroyed).toBe(true);
+    await (await httpFetch(url('/second'), {})).arrayBuffer();
+    expect(seen[1]?.socket).not.toBe(seen[0]?.socket);
+  }, 10_000);
+
+  it('keeps reading a body that pauses longer than a connection may stay idle', async () => {
+    const { url } = await serve((_request, response) => {
+      response.writeHead(200, { 'Content-Length': '6' });
+      response.write('abc');
+      setTimeout(() => response.end('def'), 4_500);
+    });
+    const response = await httpFetch(url('/pauses'), {});
+    expect(await response.text()).toBe('abcdef');
+  }, 10_000);
+
   it('rejects with the signal’s reason when the answer does not come in time', async () => {
     const { url } = await serve(() => undefined);
     await expect(httpFetch(url('/slow'), { signal: AbortSignal.timeout(100) })).rejects.toMatchObject({
