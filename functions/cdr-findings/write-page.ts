@@ -24,8 +24,8 @@ export interface PageOutcome {
 
 /** A page judged: everything its writes need, and none of its findings. */
 interface PageWrites {
-  /** One curated object per day of event time: its key and its NDJSON, not yet gzipped. */
-  curated: Array<{ key: string; ndjson: Buffer }>;
+  /** One curated object per day of event time: its key and its NDJSON, being gzipped. */
+  curated: Array<{ key: string; gzipped: Promise<Uint8Array> }>;
   rejected: Rejected[];
   /** Admitted to the outbox as it stood when judged; a candidate's message is built or left out. */
   alerts: AlertCandidate[];
@@ -74,8 +74,12 @@ export async function writePage(
   // The page's items are no longer needed: the reader keeps the page (its paging fields) until the
   // next one, so its findings are dropped here.
   (page.content as unknown[]).length = 0;
-  for (const { key, ndjson } of writes.curated) {
-    await run.store.put(key, await gzipAsync(ndjson), {
+  const { alerts } = writes;
+  const recordsSomething = Object.keys(writes.seen).length > 0 || alerts.length > 0;
+  // Encoded while the page's objects are written; only its PUT waits for them (below).
+  const entry = recordsSomething ? context.journal.encode({ seen: writes.seen, alerts }) : undefined;
+  for (const { key, gzipped } of writes.curated) {
+    await run.store.put(key, await gzipped, {
       contentType: 'application/x-ndjson',
       contentEncoding: 'gzip',
     });
@@ -89,11 +93,10 @@ export async function writePage(
     'Findings without a usable uuid or timestamp were not curated',
     { window, offset },
   );
-  const { alerts } = writes;
-  if (Object.keys(writes.seen).length > 0 || alerts.length > 0) {
+  if (entry) {
     // The one write that records the page: its findings seen and their alerts queued, together. If
     // it fails, neither happened, and the retried page finds the same findings new again.
-    await context.journal.append({ seen: writes.seen, alerts });
+    await context.journal.appendEncoded(entry);
     await context.index.apply(writes.seen);
     await context.outbox.queue(alerts);
   }
@@ -128,7 +131,10 @@ async function judge(
       findings.map((finding) => finding.uuid),
     );
     keyOfDay.set(day, key);
-    curated.push({ key, ndjson: toNdjson(findings, lineage) });
+    // gzipped in the thread pool while the rest of the page is judged; awaited before its PUT.
+    const gzipped = gzipAsync(toNdjson(findings, lineage));
+    gzipped.catch(() => undefined);
+    curated.push({ key, gzipped });
   }
 
   const where = (curatedKey: string) => ({

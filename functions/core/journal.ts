@@ -58,11 +58,26 @@ export class PageJournal<Entry> {
 
   /** Writes one entry; what it records holds once this resolves. */
   async append(entry: Entry): Promise<void> {
+    await this.appendEncoded(this.encode(entry));
+  }
+
+  /**
+   * Starts encoding an entry (its JSON, then gzip in the thread pool), for {@link appendEncoded}:
+   * a page encodes its entry while its other objects are being written, and only the PUT of the
+   * entry waits for them.
+   */
+  encode(entry: Entry): Promise<Uint8Array> {
+    const encoded = gzipAsync(JSON.stringify(entry));
+    // Awaited by appendEncoded; a page that fails before then must not leave an unhandled rejection.
+    encoded.catch(() => undefined);
+    return encoded;
+  }
+
+  /** Writes one entry {@link encode}d before; what it records holds once this resolves. */
+  async appendEncoded(encoded: Promise<Uint8Array>): Promise<void> {
+    const body = await encoded;
     const key = `${this.prefix}${this.runId}-${String(this.written.length).padStart(6, '0')}.json.gz`;
-    await this.store.put(key, await gzipAsync(JSON.stringify(entry)), {
-      contentType: 'application/json',
-      contentEncoding: 'gzip',
-    });
+    await this.store.put(key, body, { contentType: 'application/json', contentEncoding: 'gzip' });
     this.written.push(key);
   }
 
