@@ -42,6 +42,10 @@ export function bundleOptions(name: BundleName, outdir: string): BuildOptions {
     legalComments: 'none',
     logLevel: 'warning',
     mainFields: ['module', 'main'],
+    // @middy/core imports node:stream/web for its streamed-response mode only, and that import
+    // loads Node's web streams in every cold start; functions/runtime/web-streams-on-demand.ts
+    // stands in for it (test/infra/lean-bundles.test.ts: nothing else imports it).
+    alias: { 'node:stream/web': path.join(PROJECT_ROOT, 'functions', 'runtime', 'web-streams-on-demand.ts') },
     // No `require` banner (createRequire in every output file, a cost at each import): nothing
     // bundled calls require(). A CommonJS dependency that did would get esbuild's shim, which
     // throws at run time; test/infra/lean-bundles.test.ts fails on that shim first.

@@ -33,6 +33,21 @@ describe('lean bundles', () => {
   );
 
   it.each(FUNCTION_NAMES)(
+    "%s imports no node:stream/web (middy's import of it is answered by web-streams-on-demand.ts)",
+    (name) => {
+      // Importing it loads Node's web streams in every cold start; nothing here needs them.
+      const { outputFiles, metafile } = bundleInMemory(name);
+      const importing = outputFiles
+        .filter((file) => file.path.endsWith('.mjs') && /["']node:stream\/web["']/.test(file.text))
+        .map((file) => file.path);
+      expect(importing).toEqual([]);
+      const inputs = Object.keys(metafile.inputs);
+      expect(inputs).toContain('functions/runtime/web-streams-on-demand.ts');
+    },
+    30_000,
+  );
+
+  it.each(FUNCTION_NAMES)(
     '%s calls no require(), so its files need no createRequire banner at import',
     (name) => {
       // esbuild gives a CommonJS dependency that calls require() a shim that throws at run time
