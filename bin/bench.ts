@@ -9,7 +9,9 @@
  * first run is given (its Lambda deadline), so a size that does not fit is reported as such and
  * extrapolated from a size that does. BENCH_ONLY=first-run,steady,latency,late-data,reports,formats,bundles
  * runs only the sections named (default: all), for working on one of them; README's table is
- * always a whole run.
+ * always a whole run. For investigating a run: BENCH_CPU_PROF=<dir> writes a CPU profile of every
+ * process, BENCH_NODE_FLAGS="--trace-gc …" adds flags to the measured processes (what V8 prints
+ * goes to stderr).
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
