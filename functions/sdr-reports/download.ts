@@ -32,7 +32,7 @@ function contentLengthOf(headers: HttpResponse['headers']): number | undefined {
   return Number(text);
 }
 
-/** An error's message, with its cause's message when it has one (fetch hides the socket error there). */
+/** An error's message, with its cause's message when it has one (a `fetch` puts the socket error there). */
 export function errorText(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
