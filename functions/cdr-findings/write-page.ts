@@ -1,6 +1,6 @@
 import type { AlertCandidate } from '../core/alerts/digest';
 import type { Window } from '../core/checkpoint';
-import { gzipAsync, RAW_GZIP_LEVEL, toNdjson, utcDate } from '../core/records';
+import { gzipAhead, gzipAsync, RAW_GZIP_LEVEL, toNdjson, utcDate } from '../core/records';
 import { keyInBucket } from '../core/scoped-store';
 import type { SeenDelta } from '../core/seen-index';
 import { alertsAt } from '../core/severity';
@@ -132,9 +132,7 @@ async function judge(
     );
     keyOfDay.set(day, key);
     // gzipped in the thread pool while the rest of the page is judged; awaited before its PUT.
-    const gzipped = gzipAsync(toNdjson(findings, lineage));
-    gzipped.catch(() => undefined);
-    curated.push({ key, gzipped });
+    curated.push({ key, gzipped: gzipAhead(toNdjson(findings, lineage)) });
   }
 
   const where = (curatedKey: string) => ({

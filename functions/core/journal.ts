@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ObjectStore } from './ports';
-import { gzipAsync, keyTime, readJson } from './records';
+import { gzipAhead, keyTime, readJson } from './records';
 
 /** Journal entries read at once when a run reads the journal back (and all it holds of it at once). */
 export const READ_CONCURRENCY = 8;
@@ -47,6 +47,7 @@ export class PageJournal<Entry> {
       const batch = keys.slice(start, start + READ_CONCURRENCY);
       const read = await Promise.all(batch.map((key) => readJson<Entry>(this.store, key)));
       for (const [index, entry] of read.entries()) {
+        // The caller holds the entry from here; the batch no longer does.
         read[index] = undefined;
         // Gone since it was listed: merged and deleted by a run that overlapped this one.
         if (entry === undefined) continue;
@@ -67,10 +68,7 @@ export class PageJournal<Entry> {
    * entry waits for them.
    */
   encode(entry: Entry): Promise<Uint8Array> {
-    const encoded = gzipAsync(JSON.stringify(entry));
-    // Awaited by appendEncoded; a page that fails before then must not leave an unhandled rejection.
-    encoded.catch(() => undefined);
-    return encoded;
+    return gzipAhead(JSON.stringify(entry));
   }
 
   /** Writes one entry {@link encode}d before; what it records holds once this resolves. */

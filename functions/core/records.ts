@@ -85,8 +85,19 @@ const MAX_CHUNK = 1024 * 1024;
 export const gzipAsync = async (bytes: Uint8Array | string, level?: number): Promise<Uint8Array> => {
   const size = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
   const chunkSize = Math.min(MAX_CHUNK, Math.max(MIN_CHUNK, Math.ceil(size / 4)));
-  return gzipInPool(bytes, level === undefined ? { chunkSize } : { level, chunkSize });
+  // An undefined level is zlib's default (6).
+  return gzipInPool(bytes, { level, chunkSize });
 };
+
+/**
+ * {@link gzipAsync} started now and awaited later (while other work goes on): a failure before
+ * the await must not become an unhandled rejection; the await still sees it.
+ */
+export function gzipAhead(bytes: Uint8Array | string): Promise<Uint8Array> {
+  const gzipped = gzipAsync(bytes);
+  gzipped.catch(() => undefined);
+  return gzipped;
+}
 
 /**
  * gzip level of raw pages as served (README "Benchmarks"): the archive is read back rarely (a

@@ -1,4 +1,4 @@
-import type { HttpResponse } from './http';
+import type { HttpHeaders } from './http';
 import type { Decision } from './ledger';
 import type { LedgerStore } from './ledger-store';
 import type { ClientLogger } from './retry';
@@ -33,7 +33,7 @@ export interface CallTicket {
 
 /** How a call ended: the answer's headers (none when no answer came), and a refusal's wait. */
 export interface CallResult {
-  headers?: HttpResponse['headers'];
+  headers?: HttpHeaders;
   /** The gateway refused the call (409/429): nobody calls for this long. */
   refusedForMs?: number;
 }

@@ -22,6 +22,11 @@ export interface HttpRequestInit {
   redirect?: 'manual';
 }
 
+/** A response's headers, looked up by name in any case (arrays joined with `, `, as fetch does). */
+export interface HttpHeaders {
+  get(name: string): string | null;
+}
+
 export interface HttpBody extends AsyncIterable<Uint8Array> {
   cancel(): Promise<void>;
 }
@@ -30,7 +35,7 @@ export interface HttpResponse {
   readonly status: number;
   readonly ok: boolean;
   readonly url: string;
-  readonly headers: { get(name: string): string | null };
+  readonly headers: HttpHeaders;
   readonly body: HttpBody | null;
   arrayBuffer(): Promise<ArrayBuffer>;
   text(): Promise<string>;
@@ -68,7 +73,7 @@ function decoderOf(coding: string | undefined) {
 class NodeResponse implements HttpResponse {
   readonly status: number;
   readonly ok: boolean;
-  readonly headers: HttpResponse['headers'];
+  readonly headers: HttpHeaders;
   readonly body: HttpBody;
   private readonly stream: Readable;
 
@@ -87,8 +92,8 @@ class NodeResponse implements HttpResponse {
     };
     const decoder = decoderOf(this.headers.get('content-encoding') ?? undefined);
     // pipeline destroys the decoder with the message's error (a cut connection, an abort).
-    this.stream = decoder ? pipeline(message, decoder, () => undefined) : message;
-    const stream = this.stream;
+    const stream = decoder ? pipeline(message, decoder, () => undefined) : message;
+    this.stream = stream;
     this.body = {
       [Symbol.asyncIterator]: () => stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>,
       cancel: async () => {

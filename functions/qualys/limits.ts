@@ -1,6 +1,4 @@
-import type { HttpResponse } from './http';
-
-type ResponseHeaders = HttpResponse['headers'];
+import type { HttpHeaders } from './http';
 
 /**
  * Qualys limits are per subscription: calls per window (default 300 per 3,600 s) and concurrent
@@ -16,14 +14,14 @@ export interface RateLimitSnapshot {
   concurrencyRunning?: number;
 }
 
-function headerNumber(headers: ResponseHeaders, name: string): number | undefined {
+function headerNumber(headers: HttpHeaders, name: string): number | undefined {
   const text = headers.get(name);
   if (text === null || text.trim() === '') return undefined;
   const value = Number(text);
   return Number.isFinite(value) ? value : undefined;
 }
 
-export function readRateLimitHeaders(headers: ResponseHeaders): RateLimitSnapshot {
+export function readRateLimitHeaders(headers: HttpHeaders): RateLimitSnapshot {
   return {
     limit: headerNumber(headers, 'x-ratelimit-limit'),
     windowSec: headerNumber(headers, 'x-ratelimit-window-sec'),

@@ -1,7 +1,7 @@
 import type { CallBudget } from './budget';
 import { BudgetExhaustedError, DeadlineError, QualysApiError } from './errors';
 import { refusedRedirect } from './gateway';
-import type { HttpFetch, HttpResponse } from './http';
+import type { HttpFetch, HttpHeaders, HttpResponse } from './http';
 import { type CallOptions, type ClientLogger, RetryableError, type RetryPolicy } from './retry';
 import type { QualysSession } from './session';
 
@@ -149,7 +149,7 @@ export class Transport {
   }
 
   /** What the gateway says to wait (X-RateLimit-ToWait-Sec, Retry-After), else the backoff. */
-  private limitWaitMs(headers: HttpResponse['headers'], attempt: number): number {
+  private limitWaitMs(headers: HttpHeaders, attempt: number): number {
     const toWait = Number(headers.get('x-ratelimit-towait-sec') ?? headers.get('retry-after') ?? Number.NaN);
     if (Number.isFinite(toWait) && toWait >= 0) return toWait * 1000 + 250;
     return this.options.retry.backoffMs(attempt);

@@ -4,7 +4,7 @@ import { safeKeySegment, toNdjsonGzip, writeJson } from '../core/records';
 import { keyInBucket } from '../core/scoped-store';
 import type { CallOptions, QualysClient } from '../qualys/client';
 import { QualysApiError } from '../qualys/errors';
-import type { HttpResponse } from '../qualys/http';
+import type { HttpHeaders } from '../qualys/http';
 import { downloadReport, SDR_PATHS } from '../qualys/sdr';
 import { contentProblem, peek, ReportContentError } from './content';
 import { sdrReportsKeys } from './keys';
@@ -26,7 +26,7 @@ export function fileNameFromDisposition(header: string | null): string | null {
   return /filename\s*=\s*([^;\s]+)/i.exec(header)?.[1] ?? null;
 }
 
-function contentLengthOf(headers: HttpResponse['headers']): number | undefined {
+function contentLengthOf(headers: HttpHeaders): number | undefined {
   const text = headers.get('content-length');
   if (text === null || !/^\d+$/.test(text.trim())) return undefined;
   return Number(text);
