@@ -4,7 +4,6 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -26,7 +25,7 @@ import { acknowledge } from '../nag';
 import { functionName, nameWords } from '../stack-names';
 import type { AlertTopic } from './alerts';
 import type { ArchiveBucket } from './archive';
-import { runAlarms, runDeadLetterQueue, runSchedule } from './scheduled-run';
+import { runAlarms, runDeadLetterQueue, runEnvironment, runFunction, runSchedule } from './scheduled-run';
 
 /** What a collector runs and how often; everything but the schedule has a default. */
 export interface CollectorOptions {
@@ -171,10 +170,7 @@ export class Collector extends Construct {
       [ENV.archiveBucket]: props.archive.bucketName,
       [ENV.subscription]: this.subscription,
       ...(publishAlerts && props.alerts ? { [ENV.alertTopicArn]: props.alerts.topicArn } : {}),
-      NODE_OPTIONS: '--enable-source-maps',
-      // The metrics' `service` dimension: the stack's name, so two stacks' alarms never mix.
-      POWERTOOLS_SERVICE_NAME: this.service,
-      POWERTOOLS_METRICS_NAMESPACE: METRICS.namespace,
+      ...runEnvironment(this.service),
     };
     for (const [key, value] of Object.entries(props.environment ?? {})) {
       if (key in environment) {
@@ -183,32 +179,21 @@ export class Collector extends Construct {
       environment[key] = value;
     }
 
-    this.function = new lambda.Function(this, 'Function', {
+    this.function = runFunction(this, {
       // From the stack, the subscription and the collector, so an operator (and a second stack) can
       // tell them apart: `qualys-lake-prod-cdr-findings`.
       functionName: functionName(Stack.of(this).stackName, this.subscription, props.name),
       description: props.description,
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
-      handler: 'index.handler',
       code: functionCode(props.name),
       role,
       environment,
       timeout: props.timeout ?? Duration.minutes(10),
       memorySize: props.memorySize ?? 512,
       logGroup: this.logGroup,
-      // Runs of one collector share a checkpoint, so they must not overlap.
-      reservedConcurrentExecutions: 1,
       tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
-      retryAttempts: 2,
+      deadLetterQueue: this.deadLetterQueue,
       maxEventAge,
-      onFailure: new destinations.SqsDestination(this.deadLetterQueue),
     });
-    acknowledge(
-      this.function,
-      'AwsSolutions-L1',
-      'Pinned to Node.js 22: lib/bundle.ts targets node22 and the handlers are tested on it; move both together.',
-    );
     if (props.tracing) {
       acknowledge(
         role,

@@ -1,17 +1,20 @@
 import { Aws, Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { METRICS } from '../../functions/core/names';
 import { acknowledge, wildcardResourceFinding } from '../nag';
 
 /**
  * The parts every scheduled function of the stack has (the collectors, the Security Lake writer):
- * a dead-letter queue for runs that failed after retries or never started, an EventBridge Scheduler
- * schedule with a role of its own, and two alarms. Each is made in `scope` with the construct ids
+ * the function itself, a dead-letter queue for runs that failed after retries or never started, an
+ * EventBridge Scheduler schedule with a role of its own, and two alarms. Each is made in `scope` with the construct ids
  * the collectors have always had, so their logical ids do not change.
  */
 
@@ -28,6 +31,52 @@ export function runDeadLetterQueue(scope: Construct, what: string): sqs.Queue {
     `This queue is itself the dead-letter queue of ${what} (Lambda on-failure destination and Scheduler DLQ); cdk-nag only recognises SQS redrive DLQs.`,
   );
   return queue;
+}
+
+/**
+ * The environment every function's runtime reads besides its own settings: source maps, and
+ * Powertools' service (the metrics' `service` dimension: the stack's name, so two stacks' alarms
+ * never mix) and namespace.
+ */
+export function runEnvironment(service: string): Record<string, string> {
+  return {
+    NODE_OPTIONS: '--enable-source-maps',
+    POWERTOOLS_SERVICE_NAME: service,
+    POWERTOOLS_METRICS_NAMESPACE: METRICS.namespace,
+  };
+}
+
+export interface RunFunctionOptions
+  extends Pick<
+    lambda.FunctionProps,
+    'functionName' | 'description' | 'code' | 'role' | 'environment' | 'timeout' | 'memorySize' | 'tracing'
+  > {
+  readonly logGroup: logs.ILogGroup;
+  readonly deadLetterQueue: sqs.IQueue;
+  readonly maxEventAge: Duration;
+}
+
+/**
+ * The function (Node.js 22 on arm64, `index.handler` of its bundle), one run at a time (runs share
+ * its checkpoints, so they must not overlap), retried twice, then sent to its dead-letter queue.
+ */
+export function runFunction(scope: Construct, options: RunFunctionOptions): lambda.Function {
+  const { deadLetterQueue, ...props } = options;
+  const fn = new lambda.Function(scope, 'Function', {
+    ...props,
+    runtime: lambda.Runtime.NODEJS_22_X,
+    architecture: lambda.Architecture.ARM_64,
+    handler: 'index.handler',
+    reservedConcurrentExecutions: 1,
+    retryAttempts: 2,
+    onFailure: new destinations.SqsDestination(deadLetterQueue),
+  });
+  acknowledge(
+    fn,
+    'AwsSolutions-L1',
+    'Pinned to Node.js 22: lib/bundle.ts targets node22 and the handlers are tested on it; move both together.',
+  );
+  return fn;
 }
 
 export interface RunScheduleOptions {

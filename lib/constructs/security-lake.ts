@@ -2,13 +2,12 @@ import { Aws, Duration, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV, METRICS } from '../../functions/core/names';
+import { ENV } from '../../functions/core/names';
 import {
   SECURITY_LAKE_ENV,
   SECURITY_LAKE_FUNCTION,
@@ -16,13 +15,12 @@ import {
   type SecurityLakeTarget,
   securityLakeGrants,
 } from '../../functions/manifests';
-import { acknowledge } from '../nag';
 import type { SecurityLakeOptions } from '../security-lake-config';
 import { nameWords } from '../stack-names';
 import type { AlertTopic } from './alerts';
 import type { ArchiveBucket } from './archive';
 import { functionCode, scheduleExpression } from './collector';
-import { runAlarms, runDeadLetterQueue, runSchedule } from './scheduled-run';
+import { runAlarms, runDeadLetterQueue, runEnvironment, runFunction, runSchedule } from './scheduled-run';
 
 export interface SecurityLakeWriterProps {
   /** The subscription whose curated records it writes (QUALYS_SUBSCRIPTION). */
@@ -80,11 +78,8 @@ export class SecurityLakeWriter extends Construct {
       accountId: options.accountId ?? Aws.ACCOUNT_ID,
       sources: options.sources,
     };
-    this.function = new lambda.Function(this, 'Function', {
+    this.function = runFunction(this, {
       description: `Writes Qualys records of subscription ${subscription} to Amazon Security Lake as OCSF`,
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
-      handler: 'index.handler',
       code: functionCode(SECURITY_LAKE_FUNCTION),
       role: this.role,
       environment: {
@@ -92,24 +87,14 @@ export class SecurityLakeWriter extends Construct {
         [ENV.subscription]: subscription,
         [SECURITY_LAKE_ENV.target]: Stack.of(this).toJsonString(target),
         [SECURITY_LAKE_ENV.lookbackDays]: String(options.lookbackDays),
-        NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: nameWords(Stack.of(this).stackName).join('-'),
-        POWERTOOLS_METRICS_NAMESPACE: METRICS.namespace,
+        ...runEnvironment(nameWords(Stack.of(this).stackName).join('-')),
       },
       timeout: Duration.minutes(15),
       memorySize: 1024,
       logGroup: this.logGroup,
-      // Runs share the batch checkpoints, so they must not overlap.
-      reservedConcurrentExecutions: 1,
-      retryAttempts: 2,
+      deadLetterQueue: this.deadLetterQueue,
       maxEventAge,
-      onFailure: new destinations.SqsDestination(this.deadLetterQueue),
     });
-    acknowledge(
-      this.function,
-      'AwsSolutions-L1',
-      'Pinned to Node.js 22: lib/bundle.ts targets node22 and the handlers are tested on it; move both together.',
-    );
 
     this.schedule = runSchedule(this, {
       function: this.function,
