@@ -19,6 +19,7 @@ import {
   type LocalAws,
   lambdaEnv,
   listKeys,
+  WHOLE_LAKE_SETTINGS,
 } from '../support/local-aws';
 
 /**
@@ -67,16 +68,7 @@ interface PostureItem {
   resourceId: string;
 }
 
-const settings: Record<string, string> = {
-  CDR_PAGE_SIZE: '1000',
-  CDR_LAG_MINUTES: '0',
-  SDR_PAGE_SIZE: '200',
-  SDR_MAX_CALLS_PER_RUN: '1000',
-  SDR_REPORTS_MAX_PER_RUN: '20',
-  QUALYS_CALL_RESERVE: '0',
-  QUALYS_REQUEST_TIMEOUT_MS: '10000',
-  SDR_POSTURE_MIN_CRITICALITY: 'Critical',
-};
+const settings: Record<string, string> = { ...WHOLE_LAKE_SETTINGS, SDR_POSTURE_MIN_CRITICALITY: 'Critical' };
 
 // loadHandler merges into process.env and never removes a key: every run pins what it changes.
 const handler = (

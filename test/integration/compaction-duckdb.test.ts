@@ -22,6 +22,7 @@ import {
   type LocalAws,
   lambdaEnv,
   listKeys,
+  WHOLE_LAKE_SETTINGS,
 } from '../support/local-aws';
 
 /**
@@ -34,15 +35,6 @@ import {
  */
 
 const DAY = 86_400_000;
-const settings: Record<string, string> = {
-  CDR_PAGE_SIZE: '1000',
-  CDR_LAG_MINUTES: '0',
-  SDR_PAGE_SIZE: '200',
-  SDR_MAX_CALLS_PER_RUN: '1000',
-  SDR_REPORTS_MAX_PER_RUN: '20',
-  QUALYS_CALL_RESERVE: '0',
-  QUALYS_REQUEST_TIMEOUT_MS: '10000',
-};
 
 let aws: LocalAws;
 let sim: Simulator;
@@ -58,7 +50,7 @@ const lookbacks = TABLES.map((table) => ({
 }));
 
 const invoke = async (name: Parameters<typeof loadHandler>[0], event: unknown = {}) =>
-  (await loadHandler(name, lambdaEnv(aws, lake, secretId, settings)))(event, lambdaContext());
+  (await loadHandler(name, lambdaEnv(aws, lake, secretId, WHOLE_LAKE_SETTINGS)))(event, lambdaContext());
 
 /** Copies curated/ to the folder as the bucket holds it (under the subscription's level). */
 async function mirrorCurated(): Promise<void> {

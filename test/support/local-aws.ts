@@ -113,6 +113,20 @@ export async function connectLocalAws(endpoint: string, region = 'us-east-1'): P
   };
 }
 
+/**
+ * Collector settings that land a whole lake in a few runs (pages of 1,000 findings and 200 SaaSDR
+ * rows, calls to spare): for the tests that then query the lake.
+ */
+export const WHOLE_LAKE_SETTINGS: Record<string, string> = {
+  CDR_PAGE_SIZE: '1000',
+  CDR_LAG_MINUTES: '0',
+  SDR_PAGE_SIZE: '200',
+  SDR_MAX_CALLS_PER_RUN: '1000',
+  SDR_REPORTS_MAX_PER_RUN: '20',
+  QUALYS_CALL_RESERVE: '0',
+  QUALYS_REQUEST_TIMEOUT_MS: '10000',
+};
+
 /** The environment a collector Lambda gets, pointed at the local emulators. */
 export function lambdaEnv(aws: LocalAws, lake: Lake, secretId: string, extra: Record<string, string> = {}) {
   return {
