@@ -101,24 +101,37 @@ export function lookbackDays(now: Date, days: number): string[] {
 const dayPrefix = (dataset: CuratedDataset, subscription: string, day: string) =>
   scopeKey(`${curatedPrefix(dataset)}dt=${day}/`, subscription);
 
+/** The curated objects of the lookback's partitions, oldest first, as one run listed them. */
+export type CuratedListing = ReadonlyArray<{ day: string; prefix: string; keys: readonly string[] }>;
+
 /**
- * Curated objects of the lookback not yet written, oldest partition first, at most `limit`.
- * Only `.json.gz` objects are curated records (a partition may hold nothing else today).
+ * Lists the lookback's partitions of a dataset once, for every batch of a run: a catch-up of many
+ * batches does not list the same partitions again for each. Only `.json.gz` objects are curated
+ * records (a partition may hold nothing else today). Objects landing later are the next run's.
  */
-export async function unwrittenKeys(
+export async function listCurated(
   store: ObjectStore,
   dataset: CuratedDataset,
   subscription: string,
-  checkpoint: ClassCheckpoint,
   days: readonly string[],
-  limit: number,
-): Promise<string[]> {
-  const keys: string[] = [];
+): Promise<CuratedListing> {
+  const listing: Array<{ day: string; prefix: string; keys: string[] }> = [];
   for (const day of days) {
     const prefix = dayPrefix(dataset, subscription, day);
+    const keys: string[] = [];
+    for await (const key of store.list(prefix)) if (key.endsWith('.json.gz')) keys.push(key);
+    listing.push({ day, prefix, keys });
+  }
+  return listing;
+}
+
+/** Listed objects the checkpoint does not hold as written, oldest partition first, at most `limit`. */
+export function unwrittenKeys(listing: CuratedListing, checkpoint: ClassCheckpoint, limit: number): string[] {
+  const keys: string[] = [];
+  for (const { day, prefix, keys: listed } of listing) {
     const written = new Set(checkpoint.written[day] ?? []);
-    for await (const key of store.list(prefix)) {
-      if (!key.endsWith('.json.gz') || written.has(key.slice(prefix.length))) continue;
+    for (const key of listed) {
+      if (written.has(key.slice(prefix.length))) continue;
       keys.push(key);
       if (keys.length >= limit) return keys;
     }
@@ -133,16 +146,15 @@ export async function unwrittenKeys(
  */
 export async function nextBatch(
   store: ObjectStore,
-  dataset: CuratedDataset,
-  subscription: string,
   checkpoint: ClassCheckpoint,
-  days: readonly string[],
+  /** The run's listing, listed when first asked for (a pending batch needs none). */
+  listing: () => Promise<CuratedListing>,
   limits: BatchLimits,
 ): Promise<{ batch: Batch; resumed: boolean } | undefined> {
   if (checkpoint.pending) {
     return { batch: await readBatch(store, checkpoint.pending), resumed: true };
   }
-  const candidates = await unwrittenKeys(store, dataset, subscription, checkpoint, days, limits.maxObjects);
+  const candidates = unwrittenKeys(await listing(), checkpoint, limits.maxObjects);
   if (candidates.length === 0) return undefined;
   const keys: string[] = [];
   const records: Record<string, unknown>[] = [];

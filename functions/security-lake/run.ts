@@ -1,7 +1,9 @@
 import type { ObjectStore, RunLogger } from '../core/ports';
 import {
   type BatchLimits,
+  type CuratedListing,
   finishBatch,
+  listCurated,
   lookbackDays,
   nextBatch,
   readCheckpoint,
@@ -89,8 +91,13 @@ export async function runClass(
   const summary: ClassSummary = { batches: 0, resumed: 0, objects: 0, records: 0, rejected: 0, files: [] };
   let checkpoint = await readCheckpoint(run.archive, run.subscription, name);
   let destination: ObjectStore | undefined;
+  let listed: Promise<CuratedListing> | undefined;
+  const listing = () => {
+    listed ??= listCurated(run.archive, dataset, run.subscription, days);
+    return listed;
+  };
   for (let count = 0; count < run.maxBatchesPerClass && Date.now() < run.deadline; count++) {
-    const next = await nextBatch(run.archive, dataset, run.subscription, checkpoint, days, run.limits);
+    const next = await nextBatch(run.archive, checkpoint, listing, run.limits);
     if (!next) break;
     const { batch, resumed } = next;
     if (!resumed) {

@@ -170,6 +170,26 @@ describe('Security Lake batches', () => {
     expect((await uidsIn(lake)).sort()).toEqual(['u0', 'u1', 'u2', 'u3', 'u4']);
   });
 
+  it('lists the lookback once for all the batches of a catch-up', async () => {
+    const { archive, run } = setup({ limits: { maxRecords: 1, maxObjects: 100 } });
+    for (let index = 0; index < 4; index++) {
+      await landCdr(archive, '2025-05-09', `p${index}`, [[`u${index}`, `2025-05-09T0${index}:00:00Z`]]);
+    }
+    const listed: string[] = [];
+    const list = archive.list.bind(archive);
+    archive.list = (prefix: string) => {
+      listed.push(prefix);
+      return list(prefix);
+    };
+
+    const summary = await run();
+
+    expect(summary.detectionFinding?.batches).toBe(4);
+    // The lookback of 3 days and tomorrow: each partition listed once in the run.
+    expect(listed).toHaveLength(4);
+    expect(new Set(listed).size).toBe(4);
+  });
+
   it('sets aside a record the mapping refuses, with the reason, and writes the rest', async () => {
     const { archive, lake, run } = setup();
     await landCdr(archive, '2025-05-10', 'a', [
