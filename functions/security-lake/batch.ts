@@ -3,7 +3,8 @@ import { curatedPrefix } from '../core/manifest';
 import type { CuratedDataset } from '../core/names';
 import type { ObjectStore } from '../core/ports';
 import { fromNdjsonGzip, gzip, readJson } from '../core/records';
-import { scopeKey } from '../core/subscription';
+import type { ScopedStore } from '../core/scoped-store';
+import { unscopeKey } from '../core/subscription';
 import { SECURITY_LAKE_STATE_PREFIX, type SecurityLakeClass } from './manifest';
 
 /**
@@ -13,6 +14,9 @@ import { SECURITY_LAKE_STATE_PREFIX, type SecurityLakeClass } from './manifest';
  * BEFORE any file is written, and moves to `written` only after every file of the batch is in
  * Security Lake: a run that fails in between leaves `pending`, and the next run writes exactly that
  * batch again (same keys, same rows, same file keys), replacing its files instead of adding copies.
+ *
+ * Every key here is a subscription's logical key (`curated/cdr_findings/dt=…/x.json.gz`): the run
+ * reads and writes the archive through a ScopedStore (core/scoped-store.ts), which places them.
  */
 export interface ClassCheckpoint {
   version: 1;
@@ -48,32 +52,38 @@ export interface BatchLimits {
 
 const DAY = 86_400_000;
 
-/** The state key of one class's checkpoint for a subscription. */
-export const checkpointKey = (subscription: string, name: SecurityLakeClass) =>
-  scopeKey(`${SECURITY_LAKE_STATE_PREFIX}${name}/checkpoint.json.gz`, subscription);
+/** The state key of one class's checkpoint. */
+export const checkpointKey = (name: SecurityLakeClass) =>
+  `${SECURITY_LAKE_STATE_PREFIX}${name}/checkpoint.json.gz`;
 
 /** Where records that could not be mapped are set aside, per batch. */
-export const rejectedKey = (subscription: string, name: SecurityLakeClass, batchId: string) =>
-  scopeKey(`${SECURITY_LAKE_STATE_PREFIX}${name}/rejected/${batchId}.json`, subscription);
+export const rejectedKey = (name: SecurityLakeClass, batchId: string) =>
+  `${SECURITY_LAKE_STATE_PREFIX}${name}/rejected/${batchId}.json`;
 
-export async function readCheckpoint(
-  store: ObjectStore,
-  subscription: string,
-  name: SecurityLakeClass,
-): Promise<ClassCheckpoint> {
-  const saved = await readJson<ClassCheckpoint>(store, checkpointKey(subscription, name));
-  return saved ?? { version: 1, written: {} };
+/**
+ * The class's checkpoint. A pending batch recorded by the writer's first version holds the keys in
+ * the bucket (`curated/cdr_findings/subscription=<name>/dt=…`); they are read back as the logical
+ * keys they are now, so that batch is still written again exactly (its id is kept as recorded).
+ */
+export async function readCheckpoint(store: ScopedStore, name: SecurityLakeClass): Promise<ClassCheckpoint> {
+  const saved = await readJson<ClassCheckpoint>(store, checkpointKey(name));
+  if (!saved) return { version: 1, written: {} };
+  const { pending } = saved;
+  const { subscription } = store;
+  const mark = `/subscription=${subscription}/`;
+  if (!pending?.keys.some((key) => key.includes(mark))) return saved;
+  const keys = pending.keys.map((key) => (key.includes(mark) ? unscopeKey(key, subscription) : key));
+  return { ...saved, pending: { ...pending, keys } };
 }
 
 export async function saveCheckpoint(
   store: ObjectStore,
-  subscription: string,
   name: SecurityLakeClass,
   checkpoint: ClassCheckpoint,
   now: Date,
 ): Promise<void> {
   const body = gzip(JSON.stringify({ ...checkpoint, updatedAt: now.toISOString() }));
-  await store.put(checkpointKey(subscription, name), body, {
+  await store.put(checkpointKey(name), body, {
     contentType: 'application/json',
     contentEncoding: 'gzip',
   });
@@ -97,9 +107,8 @@ export function lookbackDays(now: Date, days: number): string[] {
   return list;
 }
 
-/** The archive prefix of one `dt` partition of a dataset for a subscription. */
-const dayPrefix = (dataset: CuratedDataset, subscription: string, day: string) =>
-  scopeKey(`${curatedPrefix(dataset)}dt=${day}/`, subscription);
+/** The archive prefix of one `dt` partition of a dataset. */
+const dayPrefix = (dataset: CuratedDataset, day: string) => `${curatedPrefix(dataset)}dt=${day}/`;
 
 /** The curated objects of the lookback's partitions, oldest first, as one run listed them. */
 export type CuratedListing = ReadonlyArray<{ day: string; prefix: string; keys: readonly string[] }>;
@@ -112,12 +121,11 @@ export type CuratedListing = ReadonlyArray<{ day: string; prefix: string; keys: 
 export async function listCurated(
   store: ObjectStore,
   dataset: CuratedDataset,
-  subscription: string,
   days: readonly string[],
 ): Promise<CuratedListing> {
   const listing: Array<{ day: string; prefix: string; keys: string[] }> = [];
   for (const day of days) {
-    const prefix = dayPrefix(dataset, subscription, day);
+    const prefix = dayPrefix(dataset, day);
     const keys: string[] = [];
     for await (const key of store.list(prefix)) if (key.endsWith('.json.gz')) keys.push(key);
     listing.push({ day, prefix, keys });
@@ -202,7 +210,6 @@ export function startBatch(checkpoint: ClassCheckpoint, batch: PendingBatch): Cl
 export function finishBatch(
   checkpoint: ClassCheckpoint,
   dataset: CuratedDataset,
-  subscription: string,
   days: readonly string[],
 ): ClassCheckpoint {
   const written: Record<string, string[]> = {};
@@ -213,7 +220,7 @@ export function finishBatch(
   for (const key of checkpoint.pending?.keys ?? []) {
     const day = /\/dt=(\d{4}-\d{2}-\d{2})\//.exec(key)?.[1];
     if (day === undefined || day < oldest) continue;
-    const prefix = dayPrefix(dataset, subscription, day);
+    const prefix = dayPrefix(dataset, day);
     if (!key.startsWith(prefix)) continue;
     const names = written[day] ?? [];
     names.push(key.slice(prefix.length));

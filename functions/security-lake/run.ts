@@ -1,4 +1,5 @@
 import type { ObjectStore, RunLogger } from '../core/ports';
+import { ScopedStore } from '../core/scoped-store';
 import {
   type BatchLimits,
   type CuratedListing,
@@ -22,7 +23,7 @@ import {
 
 /** What one run of the writer needs; the handler builds it from the environment. */
 export interface SecurityLakeRun {
-  /** The archive bucket: curated objects in, batch checkpoints in and out. */
+  /** The archive bucket: curated objects in, batch checkpoints in and out (read as `subscription`'s). */
   archive: ObjectStore;
   /** The Security Lake bucket as one source's provider role may write it (STS AssumeRole). */
   destination(name: SecurityLakeClass, source: SecurityLakeSource): Promise<ObjectStore>;
@@ -57,12 +58,14 @@ export async function runSecurityLake(
 ): Promise<Partial<Record<SecurityLakeClass, ClassSummary>>> {
   const summaries: Partial<Record<SecurityLakeClass, ClassSummary>> = {};
   const failures: string[] = [];
+  // The subscription's keys, placed in the bucket as the collectors place them.
+  const archive = new ScopedStore(run.archive, run.subscription);
   for (const [name, source] of Object.entries(run.target.sources) as [
     SecurityLakeClass,
     SecurityLakeSource,
   ][]) {
     try {
-      summaries[name] = await runClass(run, name, source);
+      summaries[name] = await runClass(run, archive, name, source);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       run.logger.error('Security Lake class failed; its pending batch is written again next run', {
@@ -79,8 +82,10 @@ export async function runSecurityLake(
 }
 
 /** The batches of one class, each: pending saved, files written, then the checkpoint moved. */
-export async function runClass(
+async function runClass(
   run: SecurityLakeRun,
+  /** The subscription's keys of the archive bucket. */
+  archive: ScopedStore,
   name: SecurityLakeClass,
   source: SecurityLakeSource,
 ): Promise<ClassSummary> {
@@ -89,26 +94,26 @@ export async function runClass(
   const writer = OCSF_WRITERS[name];
   const days = lookbackDays(now(), run.lookbackDays);
   const summary: ClassSummary = { batches: 0, resumed: 0, objects: 0, records: 0, rejected: 0, files: [] };
-  let checkpoint = await readCheckpoint(run.archive, run.subscription, name);
+  let checkpoint = await readCheckpoint(archive, name);
   let destination: ObjectStore | undefined;
   let listed: Promise<CuratedListing> | undefined;
   const listing = () => {
-    listed ??= listCurated(run.archive, dataset, run.subscription, days);
+    listed ??= listCurated(archive, dataset, days);
     return listed;
   };
   for (let count = 0; count < run.maxBatchesPerClass && Date.now() < run.deadline; count++) {
-    const next = await nextBatch(run.archive, checkpoint, listing, run.limits);
+    const next = await nextBatch(archive, checkpoint, listing, run.limits);
     if (!next) break;
     const { batch, resumed } = next;
     if (!resumed) {
       checkpoint = startBatch(checkpoint, batch);
-      await saveCheckpoint(run.archive, run.subscription, name, checkpoint, now());
+      await saveCheckpoint(archive, name, checkpoint, now());
     }
     const { files, rejected } = await batchFiles(batch, writer, (day) =>
       fileKey(source, run.target, day, run.subscription, batch.id),
     );
     if (rejected.length > 0) {
-      await run.archive.put(rejectedKey(run.subscription, name, batch.id), JSON.stringify(rejected), {
+      await archive.put(rejectedKey(name, batch.id), JSON.stringify(rejected), {
         contentType: 'application/json',
       });
     }
@@ -119,8 +124,8 @@ export async function runClass(
         await destination.put(file.key, file.body, { contentType: 'application/vnd.apache.parquet' });
       }
     }
-    checkpoint = finishBatch(checkpoint, dataset, run.subscription, days);
-    await saveCheckpoint(run.archive, run.subscription, name, checkpoint, now());
+    checkpoint = finishBatch(checkpoint, dataset, days);
+    await saveCheckpoint(archive, name, checkpoint, now());
     summary.batches++;
     if (resumed) summary.resumed++;
     summary.objects += batch.keys.length;

@@ -2,6 +2,7 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { describe, expect } from 'vitest';
 import { S3Store } from '../../functions/aws/s3-store';
 import type { ObjectStore } from '../../functions/core/ports';
+import { ScopedStore } from '../../functions/core/scoped-store';
 import { scopeKey } from '../../functions/core/subscription';
 import { checkpointKey, readCheckpoint } from '../../functions/security-lake/batch';
 import type { SecurityLakeTarget } from '../../functions/security-lake/manifest';
@@ -82,7 +83,7 @@ describe('Security Lake writer', () => {
       });
 
     // First run: the files are written, then moving the checkpoint fails.
-    const checkpoint = checkpointKey(SUBSCRIPTION, 'detectionFinding');
+    const checkpoint = scopeKey(checkpointKey('detectionFinding'), SUBSCRIPTION);
     let checkpointSaves = 0;
     const failingMove: ObjectStore = {
       ...bind(archive),
@@ -92,9 +93,9 @@ describe('Security Lake writer', () => {
       },
     };
     await expect(run(failingMove)).rejects.toThrow(/checkpoint not moved/);
-    expect((await readCheckpoint(archive, SUBSCRIPTION, 'detectionFinding')).pending?.keys).toHaveLength(
-      curatedKeys.length,
-    );
+    expect(
+      (await readCheckpoint(new ScopedStore(archive, SUBSCRIPTION), 'detectionFinding')).pending?.keys,
+    ).toHaveLength(curatedKeys.length);
     const afterFailure = await listKeys(aws, securityLakeBucket);
 
     const retried = await run(archive);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ObjectStore } from '../../../functions/core/ports';
 import { toNdjsonGzip } from '../../../functions/core/records';
+import { ScopedStore } from '../../../functions/core/scoped-store';
 import { scopeKey } from '../../../functions/core/subscription';
 import { type ClassCheckpoint, checkpointKey, readCheckpoint } from '../../../functions/security-lake/batch';
 import type { SecurityLakeTarget } from '../../../functions/security-lake/manifest';
@@ -57,7 +58,10 @@ function setup(options: Partial<SecurityLakeRun> = {}) {
   return { archive, lake, assumed, run };
 }
 
-const checkpointOf = (archive: ObjectStore) => readCheckpoint(archive, SUBSCRIPTION, 'detectionFinding');
+const checkpointOf = (archive: ObjectStore) =>
+  readCheckpoint(new ScopedStore(archive, SUBSCRIPTION), 'detectionFinding');
+/** The checkpoint's key in the bucket. */
+const CHECKPOINT = scopeKey(checkpointKey('detectionFinding'), SUBSCRIPTION);
 const lakeKeys = (lake: MemoryStore) => [...lake.objects.keys()].sort();
 
 /** Every row's finding uid across the lake's files, with the file each came from. */
@@ -141,7 +145,7 @@ describe('Security Lake batches', () => {
   it('a batch whose files were all written but whose checkpoint did not move replaces its files, adding none', async () => {
     const { archive, lake, run } = setup();
     await landCdr(archive, '2025-05-10', 'a', [['u1', '2025-05-10T10:00:00Z']]);
-    const key = checkpointKey(SUBSCRIPTION, 'detectionFinding');
+    const key = CHECKPOINT;
     let saves = 0;
     archive.failOnce((written) => written === key && ++saves === 2, new Error('checkpoint lost'));
 
@@ -155,6 +159,30 @@ describe('Security Lake batches', () => {
     expect(lake.writes).toEqual([...before, ...before]);
     expect(lake.objects.get(before[0] ?? '')?.body).toEqual(bytes);
     expect(await uidsIn(lake)).toEqual(['u1']);
+  });
+
+  it('resumes a pending batch recorded with keys in the bucket, as the first version of the writer did', async () => {
+    const { archive, lake, run } = setup();
+    await landCdr(archive, '2025-05-10', 'a', [['u1', '2025-05-10T10:00:00Z']]);
+    const pending: ClassCheckpoint = {
+      version: 1,
+      written: {},
+      pending: {
+        id: 'firstversion00000000',
+        keys: [scopeKey('curated/cdr_findings/dt=2025-05-10/a.json.gz', SUBSCRIPTION)],
+      },
+    };
+    await archive.put(CHECKPOINT, JSON.stringify(pending), { contentType: 'application/json' });
+
+    const summary = await run();
+
+    expect(summary.detectionFinding).toMatchObject({ batches: 1, resumed: 1, objects: 1, records: 1 });
+    expect(lakeKeys(lake)).toEqual([
+      `${PARTITION}eventDay=20250510/qualys-lake-acme-firstversion00000000.zstd.parquet`,
+    ]);
+    expect(await uidsIn(lake)).toEqual(['u1']);
+    expect(await checkpointOf(archive)).toMatchObject({ written: { '2025-05-10': ['a.json.gz'] } });
+    expect((await run()).detectionFinding?.batches).toBe(0);
   });
 
   it('splits a backlog into batches at the record limit, each record once', async () => {
@@ -212,7 +240,7 @@ describe('Security Lake batches', () => {
     await landCdr(archive, '2025-05-08', 'old', [['u0', '2025-05-08T10:00:00Z']]);
     await landCdr(archive, '2025-05-09', 'a', [['u1', '2025-05-09T10:00:00Z']]);
     const stale: ClassCheckpoint = { version: 1, written: { '2025-05-01': ['gone.json.gz'] } };
-    await archive.put(checkpointKey(SUBSCRIPTION, 'detectionFinding'), JSON.stringify(stale), {
+    await archive.put(CHECKPOINT, JSON.stringify(stale), {
       contentType: 'application/json',
     });
 
