@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ObjectStore } from './ports';
-import { gzipAhead, keyTime, readJson } from './records';
+import { keyTime, readJson } from './records';
 
 /** Journal entries read at once when a run reads the journal back (and all it holds of it at once). */
 export const READ_CONCURRENCY = 8;
@@ -63,19 +63,19 @@ export class PageJournal<Entry> {
   }
 
   /**
-   * Starts encoding an entry (its JSON, then gzip in the thread pool), for {@link appendEncoded}:
-   * a page encodes its entry while its other objects are being written, and only the PUT of the
-   * entry waits for them.
+   * An entry as it is written, for {@link appendEncoded}: a page encodes its entry while it still
+   * holds what the entry says, and writes it once its other objects are written. Plain JSON, not
+   * gzipped: an entry lives until the run's merge deletes it, and gzip cost a page about as much CPU
+   * as the PUT (README "Benchmarks"). Entries written gzipped by earlier versions read back as well.
    */
-  encode(entry: Entry): Promise<Uint8Array> {
-    return gzipAhead(JSON.stringify(entry));
+  encode(entry: Entry): string {
+    return JSON.stringify(entry);
   }
 
   /** Writes one entry {@link encode}d before; what it records holds once this resolves. */
-  async appendEncoded(encoded: Promise<Uint8Array>): Promise<void> {
-    const body = await encoded;
-    const key = `${this.prefix}${this.runId}-${String(this.written.length).padStart(6, '0')}.json.gz`;
-    await this.store.put(key, body, { contentType: 'application/json', contentEncoding: 'gzip' });
+  async appendEncoded(encoded: string): Promise<void> {
+    const key = `${this.prefix}${this.runId}-${String(this.written.length).padStart(6, '0')}.json`;
+    await this.store.put(key, encoded, { contentType: 'application/json' });
     this.written.push(key);
   }
 
@@ -92,7 +92,7 @@ export class PageJournal<Entry> {
   get oldestName(): string | undefined {
     return this.keys()[0]
       ?.slice(this.prefix.length)
-      .replace(/\.json\.gz$/, '');
+      .replace(/\.json(\.gz)?$/, '');
   }
 
   /** Every entry not merged, oldest first, read again from the store one at a time. */

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { PageJournal, READ_CONCURRENCY } from '../../../functions/core/journal';
 import { MemoryStore } from '../../support/memory-store';
@@ -86,6 +87,29 @@ describe('PageJournal', () => {
     const again: Entry[] = [];
     for await (const read of next.pending()) again.push(read);
     expect(again).toEqual([entry(0), entry(1)]);
+  });
+
+  it('writes an entry as plain JSON, and reads back the gzipped entries of earlier versions with it', async () => {
+    const store = new MemoryStore();
+    // An entry as versions before this one wrote it: gzipped, under .json.gz.
+    await store.put(`${PREFIX}20261128T0900Z-0a0b0c0d-000000.json.gz`, gzipSync(JSON.stringify(entry(0))), {
+      contentType: 'application/json',
+      contentEncoding: 'gzip',
+    });
+    const run = new PageJournal<Entry>(store, PREFIX, '2026-11-28T10:00:00.000Z');
+    for await (const _ of run.pending());
+    await run.append(entry(1));
+    const written = [...store.objects.entries()].filter(([key]) => key.endsWith('.json'));
+    expect(written).toHaveLength(1);
+    const [, stored] = written[0] ?? [];
+    expect(JSON.parse(Buffer.from(stored?.body ?? []).toString('utf8'))).toEqual(entry(1));
+    expect(stored?.options.contentEncoding).toBeUndefined();
+    expect(run.oldestName).toBe('20261128T0900Z-0a0b0c0d-000000');
+
+    const next = new PageJournal<Entry>(store, PREFIX, '2026-11-28T11:00:00.000Z');
+    const read: Entry[] = [];
+    for await (const pending of next.pending()) read.push(pending);
+    expect(read).toEqual([entry(0), entry(1)]);
   });
 
   it('is read back once per run', async () => {
