@@ -62,6 +62,16 @@ export async function readWindow(context: RunContext, read: WindowRead): Promise
   // Progress past pages that added nothing is saved with the next page that does, or at the end:
   // the checkpoint is written when it matters, and a run cut off in between reads those pages again.
   let unsaved: (() => Promise<void>) | undefined;
+  // A page's checkpoint is written while the next page is read and judged, not waited for: it starts
+  // only once the page is recorded (its journal entry, in writePage), each waits for the one before
+  // it, so they land in order, and one that fails stops the read at the next page or at the end.
+  let saving: Promise<void> | undefined;
+  const landed = async () => {
+    const pending = saving;
+    saving = undefined;
+    await pending;
+  };
+  let failure: { error: unknown } | undefined;
   try {
     for await (const { cursor: offset, next, page } of offsetPaging({
       endpoint: `GET ${CDR_FINDINGS_PATH} (window ${window.startAt} to ${window.endAt})`,
@@ -85,7 +95,10 @@ export async function readWindow(context: RunContext, read: WindowRead): Promise
       if (matched) report.countMatched = true;
       if (matched || next === undefined || fresh > 0) {
         unsaved = undefined;
-        await save();
+        await landed();
+        saving = save();
+        // Awaited by the next save or at the end of the read, where a failure is reported.
+        saving.catch(() => undefined);
       } else {
         unsaved = save;
       }
@@ -94,15 +107,27 @@ export async function readWindow(context: RunContext, read: WindowRead): Promise
         break;
       }
     }
-  } finally {
-    await unsaved?.().catch((error: unknown) =>
-      run.logger.warn(
-        'Could not save the cursor past pages that added nothing; the next run reads them again',
-        {
-          error: (error as Error).message,
-        },
-      ),
-    );
+  } catch (error) {
+    failure = { error };
   }
+  try {
+    await landed();
+  } catch (error) {
+    if (!failure) failure = { error };
+    else
+      run.logger.warn('The checkpoint of the last page read could not be saved either', {
+        error: (error as Error).message,
+      });
+  }
+  // After the last checkpoint started, which this one supersedes: it is computed from the same state.
+  await unsaved?.().catch((error: unknown) =>
+    run.logger.warn(
+      'Could not save the cursor past pages that added nothing; the next run reads them again',
+      {
+        error: (error as Error).message,
+      },
+    ),
+  );
+  if (failure) throw failure.error;
   return report;
 }

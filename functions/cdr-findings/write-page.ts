@@ -76,7 +76,7 @@ export async function writePage(
   (page.content as unknown[]).length = 0;
   const { alerts } = writes;
   const recordsSomething = Object.keys(writes.seen).length > 0 || alerts.length > 0;
-  // Encoded while the page's objects are written; only its PUT waits for them (below).
+  // Encoded now, while the page's deltas are at hand; written once the page's objects are (below).
   const entry = recordsSomething ? context.journal.encode({ seen: writes.seen, alerts }) : undefined;
   for (const { key, gzipped } of writes.curated) {
     await run.store.put(key, await gzipped, {

@@ -428,6 +428,78 @@ describe('the page journal', () => {
   });
 });
 
+describe('checkpoints', () => {
+  const CHECKPOINT = 'state/cdr-findings/checkpoint.json';
+
+  /** A store whose checkpoint writes take a while, as S3 round trips do; it logs when puts start and end. */
+  class SlowCheckpointStore extends MemoryStore {
+    readonly events: string[] = [];
+    override async put(...args: Parameters<MemoryStore['put']>): Promise<void> {
+      const [key] = args;
+      const name = key === CHECKPOINT ? 'checkpoint' : key.split('/')[0];
+      this.events.push(`start ${name}`);
+      if (key === CHECKPOINT) await new Promise((resolve) => setTimeout(resolve, 5));
+      await super.put(...args);
+      this.events.push(`end ${name}`);
+    }
+  }
+
+  it("writes a page's checkpoint while the next page is read and written, one checkpoint at a time", async () => {
+    const clock = { now: START };
+    const store = new SlowCheckpointStore();
+    const findings = Array.from({ length: 12 }, (_, i) => finding(`c${i}`, START - (i + 1) * 10 * MINUTE));
+    const config = { ...lateSettings, pageSize: 3 };
+    await scheduled(store, fakeApi(findings, clock), clock, config);
+
+    // Never two checkpoint writes at once, and each lands before the next starts.
+    let inFlight = 0;
+    for (const event of store.events) {
+      if (event === 'start checkpoint') expect(++inFlight).toBe(1);
+      if (event === 'end checkpoint') inFlight--;
+    }
+    // While a page's checkpoint was being written, the next page's raw page was written.
+    const overlapped = store.events.some((event, index) => {
+      if (event !== 'start checkpoint') return false;
+      const end = store.events.indexOf('end checkpoint', index);
+      return store.events.slice(index, end).includes('start raw');
+    });
+    expect(overlapped).toBe(true);
+    // The last checkpoint is the finished window, and every finding landed once.
+    const saved = JSON.parse(Buffer.from(store.objects.get(CHECKPOINT)?.body ?? []).toString('utf8'));
+    expect(saved.pending).toBeUndefined();
+    expect(curatedUuids(store).sort()).toEqual(findings.map((f) => f.uuid).sort());
+  });
+
+  it('a checkpoint that cannot be written stops the run with its error; the next run resumes from the last one written, nothing twice', async () => {
+    const clock = { now: START };
+    const store = new MemoryStore();
+    const findings = Array.from({ length: 12 }, (_, i) => finding(`d${i}`, START - (i + 1) * 10 * MINUTE));
+    const config = { ...lateSettings, pageSize: 3 };
+    let checkpoints = 0;
+    // The first write plans the window; the third is the checkpoint after the second page.
+    store.failOnce((key) => key === CHECKPOINT && ++checkpoints === 3);
+    const alerts = sink();
+    const run = (api: Api) =>
+      runCdrFindings(
+        { ...api, store, alerts, logger, settings: config, now: () => clock.now },
+        { kind: 'incremental' },
+        { deadline: Number.POSITIVE_INFINITY },
+      );
+    await expect(run(fakeApi(findings, clock))).rejects.toThrow('simulated S3 write failure');
+    const saved = JSON.parse(Buffer.from(store.objects.get(CHECKPOINT)?.body ?? []).toString('utf8'));
+    expect(saved.pending?.nextCursor).toBe(3);
+
+    const next = fakeApi(findings, clock);
+    await run(next);
+    // The next run reads the window again from the cursor that was written.
+    expect(next.requests[0]?.offSet).toBe(3);
+    expect(curatedUuids(store).sort()).toEqual(findings.map((f) => f.uuid).sort());
+    expect(alerts.sent.map((alert) => alert.attributes.alertKey).sort()).toEqual(
+      severeUuids(findings).sort(),
+    );
+  });
+});
+
 describe('a run with more alerts than it keeps in memory', () => {
   const uuid = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
   /** 6,000 severe findings over the first run's 3 hours: past the 5,000 an outbox keeps in memory. */
