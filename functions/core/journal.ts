@@ -40,19 +40,29 @@ export class PageJournal<Entry> {
    */
   async *pending(): AsyncGenerator<Entry> {
     if (this.earlier) throw new Error('the page journal is read back once per run');
-    this.earlier = [];
+    const earlier: string[] = [];
+    this.earlier = earlier;
     const keys: string[] = [];
     for await (const key of this.store.list(this.prefix)) keys.push(key);
+    for await (const { key, entry } of this.read(keys)) {
+      earlier.push(key);
+      yield entry;
+    }
+  }
+
+  /**
+   * The entries under `keys`, in that order, {@link READ_CONCURRENCY} read at a time: the round
+   * trips of a batch overlap, and only a batch is held. An entry gone since it was listed (merged
+   * and deleted by a run that overlapped this one) is skipped.
+   */
+  private async *read(keys: readonly string[]): AsyncGenerator<{ key: string; entry: Entry }> {
     for (let start = 0; start < keys.length; start += READ_CONCURRENCY) {
       const batch = keys.slice(start, start + READ_CONCURRENCY);
       const read = await Promise.all(batch.map((key) => readJson<Entry>(this.store, key)));
       for (const [index, entry] of read.entries()) {
         // The caller holds the entry from here; the batch no longer does.
         read[index] = undefined;
-        // Gone since it was listed: merged and deleted by a run that overlapped this one.
-        if (entry === undefined) continue;
-        this.earlier.push(batch[index] as string);
-        yield entry;
+        if (entry !== undefined) yield { key: batch[index] as string, entry };
       }
     }
   }
@@ -95,12 +105,9 @@ export class PageJournal<Entry> {
       .replace(/\.json(\.gz)?$/, '');
   }
 
-  /** Every entry not merged, oldest first, read again from the store one at a time. */
+  /** Every entry not merged, oldest first, read again from the store a batch at a time. */
   async *entries(): AsyncIterable<Entry> {
-    for (const key of this.keys()) {
-      const entry = await readJson<Entry>(this.store, key);
-      if (entry !== undefined) yield entry;
-    }
+    for await (const { entry } of this.read(this.keys())) yield entry;
   }
 
   /**

@@ -72,6 +72,22 @@ describe('PageJournal', () => {
     expect([...store.objects.keys()].filter((key) => key.startsWith(PREFIX))).toHaveLength(1);
   });
 
+  it('reads the entries back for the merge a batch at a time, in order', async () => {
+    const store = new CountingStore();
+    const pages = 2 * READ_CONCURRENCY + 1;
+    const journal = new PageJournal<Entry>(store, PREFIX, '2026-11-28T11:00:00.000Z');
+    for await (const _ of journal.pending());
+    for (let page = 0; page < pages; page++) await journal.append(entry(page));
+
+    const entries = journal.entries()[Symbol.asyncIterator]();
+    expect(await take(entries, 1)).toEqual([entry(0)]);
+    // The first batch was asked for at once, so its round trips overlap.
+    expect(store.gets).toHaveLength(READ_CONCURRENCY);
+    const rest = await take(entries, pages);
+    expect(rest.map((read) => read.page)).toEqual(Array.from({ length: pages - 1 }, (_, page) => page + 1));
+    expect(store.gets).toHaveLength(pages);
+  });
+
   it('keeps every entry when the merged state could not be saved', async () => {
     const store = new MemoryStore();
     await leftBehind(store, 2);
