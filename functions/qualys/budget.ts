@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { BudgetOptions, CallResult, CallTicket } from './budget-options';
-import { pollMs, refusedReason, remove, sleep, spentReason } from './budget-options';
+import { PARK_MS, pollMs, refusedReason, remove, sleep, spentReason } from './budget-options';
 import { BudgetExhaustedError, DeadlineError } from './errors';
 import {
   type CallOutcome,
@@ -46,6 +46,7 @@ export class CallBudget {
   private readonly ledger: LedgerStore;
   private readonly collector: string;
   private readonly slotTtlMs: number;
+  private readonly parkMs: number;
   private readonly now: () => number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly random: () => number;
@@ -55,7 +56,7 @@ export class CallBudget {
   /** Ids of this process's calls in flight. */
   private readonly mine = new Set<string>();
   private readonly waiters: Array<() => void> = [];
-  /** Slots of calls that just ended, for one turn of the event loop (see {@link release}). */
+  /** Slots of calls that just ended, for {@link PARK_MS} (see {@link release}). */
   private readonly parked: Array<{ ticket: CallTicket; outcome: CallOutcome }> = [];
   /** Calls of this process waiting for one of its own slots: a release hands its slot straight over. */
   private readonly handoffs: Array<(ticket: CallTicket) => void> = [];
@@ -73,6 +74,7 @@ export class CallBudget {
     this.ledger = options.ledger ?? new MemoryLedgerStore();
     this.collector = options.collector ?? 'qualys-lake';
     this.slotTtlMs = options.slotTtlMs ?? 35_000;
+    this.parkMs = options.parkMs ?? PARK_MS;
     this.now = options.now ?? Date.now;
     this.sleep = options.sleep ?? sleep;
     this.random = options.random ?? Math.random;
@@ -168,16 +170,21 @@ export class CallBudget {
       this.handoffs.shift()?.(waiting);
       return;
     }
-    // A refusal is recorded at once, for every run to see.
-    if (outcome.refusedForMs) {
+    // A refusal is recorded at once, for every run to see; so is the end of a call whose slot the
+    // calls of this process waiting for one could not take (the window does not allow it): they
+    // decide again from the freed slot now.
+    if (outcome.refusedForMs || this.handoffs.length > 0) {
       this.free(ticket, outcome);
       return;
     }
-    // Parked for one turn of the event loop: a call this process starts meanwhile (the next page
-    // of a read-ahead, started as this one lands) takes the slot over without a write of its own.
+    // Parked a moment: a call this process starts meanwhile (the next page of a read-ahead, started
+    // as this one lands or once the page before it is written) takes the slot over, and one write
+    // records the end and the start; otherwise it is freed then (or when the run settles).
     const parked = { ticket, outcome };
     this.parked.push(parked);
-    setImmediate(() => this.unpark(parked));
+    setTimeout(() => this.unpark(parked), this.parkMs).unref();
+    // A call of this process waiting for one of its own slots to end decides again, and takes this one.
+    for (const wake of this.waiters.splice(0)) wake();
   }
 
   private unpark(parked: { ticket: CallTicket; outcome: CallOutcome }): void {

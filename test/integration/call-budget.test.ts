@@ -168,10 +168,9 @@ describe('one call budget for every run and collector', () => {
     const ledger = await readLedger(aws, lake.bucket);
     expect(ledger.gateway?.remaining).toBe(40 - target.stats.requests);
     expect(ledger.inFlight).toEqual([]);
-    // Each call took its slot and gave it back with a conditional write (more when runs collided).
-    expect(proxy.stats.conditionalPuts - conditionalPutsBefore).toBeGreaterThanOrEqual(
-      2 * target.stats.requests,
-    );
+    // Each call was recorded with a conditional write: its start, or its start and the end of the
+    // call before it together when it took that call's slot over (more when runs collided).
+    expect(proxy.stats.conditionalPuts - conditionalPutsBefore).toBeGreaterThanOrEqual(target.stats.requests);
 
     // Later windows: the two bulk collectors, again at the same moment, until both are done.
     let inventoryDone = first.completedSnapshot;

@@ -415,6 +415,39 @@ describe('CallBudget on a ledger shared by several runs', () => {
     expect((await ledger.peek()).inFlight).toEqual([]);
   });
 
+  it('keeps the slot of a call that ended for the next call that comes within parkMs: one write records both', async () => {
+    const time = clock();
+    const { budget, ledger } = await budgetWith(time, { limit: 300, remaining: 50 }, { parkMs: 1_000 });
+    const first = await budget.acquire(time.now() + HOUR);
+    const savesBefore = ledger.saves;
+    await budget.release(first, { headers: limitHeaders({ limit: 300, remaining: 49 }) });
+    // The page of the first call is written before the next call starts: several turns later.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = await budget.acquire(time.now() + HOUR);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // One write: the first call's end (with what it announced) and the second's start.
+    expect(ledger.saves - savesBefore).toBe(1);
+    const state = await ledger.peek();
+    expect(state.inFlight.map((call) => call.id)).toEqual([second.id]);
+    expect(state.gateway?.remaining).toBe(49);
+    await budget.release(second);
+    await budget.settled();
+    expect((await ledger.peek()).inFlight).toEqual([]);
+  });
+
+  it('frees a slot nobody took over once parkMs has passed, without waiting for the run to settle', async () => {
+    const time = clock();
+    const { budget, ledger } = await budgetWith(time, { limit: 300, remaining: 50 }, { parkMs: 10 });
+    const ticket = await budget.acquire(time.now() + HOUR);
+    await budget.release(ticket, { headers: limitHeaders({ limit: 300, remaining: 49 }) });
+    expect((await ledger.peek()).inFlight).toHaveLength(1);
+    for (let waited = 0; waited < 50 && (await ledger.peek()).inFlight.length > 0; waited++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect((await ledger.peek()).inFlight).toEqual([]);
+    expect((await ledger.peek()).gateway?.remaining).toBe(49);
+  });
+
   it('hands the slot of a call that ends straight to a call of this process waiting for one', async () => {
     const time = clock();
     const { budget, ledger } = await budgetWith(time, { limit: 300, remaining: 50, concurrency: 1 });
