@@ -11,16 +11,3 @@ export const requestHandlerTimeouts = (requestTimeout: number) => ({
   requestTimeout,
   throwOnRequestTimeout: true,
 });
-
-/**
- * What every SDK client of the functions is built with: the timeouts above, and its middleware
- * stack resolved once per command class instead of on every `send` (`cacheMiddleware`; nothing in
- * the functions adds middleware after a client is built). The SDK caches only for a `send` without
- * options: the call-budget ledger's, SNS's and Secrets Manager's; the archive's requests carry the
- * invocation's abort signal, so theirs is resolved each time. Resolving it cost about a quarter of
- * the SDK's CPU a request, measured on S3 PUTs (README "Benchmarks").
- */
-export const clientDefaults = (requestTimeout: number) => ({
-  requestHandler: requestHandlerTimeouts(requestTimeout),
-  cacheMiddleware: true,
-});

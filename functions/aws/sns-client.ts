@@ -1,5 +1,5 @@
 import { SNSClient } from '@aws-sdk/client-sns';
-import { clientDefaults } from './client-timeouts';
+import { requestHandlerTimeouts } from './client-timeouts';
 
 /** SNS: a PublishBatch of ten messages normally answers in well under a second. */
 export const SNS_REQUEST_TIMEOUT_MS = 5_000;
@@ -9,4 +9,4 @@ export const SNS_REQUEST_TIMEOUT_MS = 5_000;
  * AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_SNS can point it at an emulator. Only collectors that publish
  * alerts bundle this module (through `snsAlertsOnDemand`), and load it at their first publish.
  */
-export const sns = new SNSClient(clientDefaults(SNS_REQUEST_TIMEOUT_MS));
+export const sns = new SNSClient({ requestHandler: requestHandlerTimeouts(SNS_REQUEST_TIMEOUT_MS) });

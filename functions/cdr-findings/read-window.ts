@@ -1,5 +1,6 @@
 import type { Window } from '../core/checkpoint';
 import { offsetPaging } from '../core/paging';
+import { isStop } from '../core/run';
 import { CDR_FINDINGS_PATH, listFindings } from '../qualys/cdr';
 import type { Page } from '../qualys/schemas';
 import type { FreshByHour, RunContext, WindowReport } from './context';
@@ -64,9 +65,11 @@ export async function readWindow(context: RunContext, read: WindowRead): Promise
   let unsaved: (() => Promise<void>) | undefined;
   // A page's checkpoint is written while the next page is read and judged, not waited for: it starts
   // only once the page is recorded (its journal entry, in writePage), each waits for the one before
-  // it, so they land in order, and one that fails stops the read at the next page or at the end.
+  // it, so they land in order, and one that fails stops the read at the first page after it is known
+  // (or at the end), even past pages that add nothing and save no checkpoint of their own.
   let saving: Promise<void> | undefined;
-  const landed = async () => {
+  let savingFailed = false;
+  const checkpointed = async () => {
     const pending = saving;
     saving = undefined;
     await pending;
@@ -80,6 +83,7 @@ export async function readWindow(context: RunContext, read: WindowRead): Promise
       limit: read.pageSize,
       concurrency: () => (readAhead ? deps.qualys.budget.concurrencyLimit : 0),
     })) {
+      if (savingFailed) await checkpointed();
       // Counted first: the page's items are let go once it is judged (write-page.ts).
       const rows = page.content.length;
       const { fresh, freshByHour } = await writePage(context, window, offset, page);
@@ -95,10 +99,12 @@ export async function readWindow(context: RunContext, read: WindowRead): Promise
       if (matched) report.countMatched = true;
       if (matched || next === undefined || fresh > 0) {
         unsaved = undefined;
-        await landed();
+        await checkpointed();
         saving = save();
-        // Awaited by the next save or at the end of the read, where a failure is reported.
-        saving.catch(() => undefined);
+        // Its failure is thrown before the next page is written, or at the end of the read.
+        saving.catch(() => {
+          savingFailed = true;
+        });
       } else {
         unsaved = save;
       }
@@ -111,13 +117,17 @@ export async function readWindow(context: RunContext, read: WindowRead): Promise
     failure = { error };
   }
   try {
-    await landed();
+    await checkpointed();
   } catch (error) {
-    if (!failure) failure = { error };
-    else
+    // A checkpoint that could not be written fails the run, even one that was stopping anyway (the
+    // deadline, the budget): it must not end as merely stopped early.
+    if (failure && !isStop(failure.error)) {
       run.logger.warn('The checkpoint of the last page read could not be saved either', {
         error: (error as Error).message,
       });
+    } else {
+      failure = { error };
+    }
   }
   // After the last checkpoint started, which this one supersedes: it is computed from the same state.
   await unsaved?.().catch((error: unknown) =>

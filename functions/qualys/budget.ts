@@ -141,6 +141,8 @@ export class CallBudget {
           await this.waitUntil(decision.until, deadline, signal, refusedReason);
           break;
         case 'busy':
+          // A call of this process ended while this one decided: its parked slot is taken next.
+          if (this.parked.length > 0) break;
           // Only this process's own calls hold the slots: the next of them to end wakes it. Else
           // the ledger is polled, since other runs' calls end without telling this process.
           if (this.mine.size > 0 && decision.holders.every((holder) => this.mine.has(holder))) {
@@ -170,9 +172,8 @@ export class CallBudget {
       this.handoffs.shift()?.(waiting);
       return;
     }
-    // A refusal is recorded at once, for every run to see; so is the end of a call whose slot the
-    // calls of this process waiting for one could not take (the window does not allow it): they
-    // decide again from the freed slot now.
+    // A refusal is recorded at once, for every run to see; so is a slot the calls of this process
+    // waiting for one could not take (the window does not allow it): they decide again now.
     if (outcome.refusedForMs || this.handoffs.length > 0) {
       this.free(ticket, outcome);
       return;
@@ -303,7 +304,7 @@ export class CallBudget {
     });
   }
 
-  /** Resolves once every ledger write queued so far has been made (a run awaits it before it ends). */
+  /** Frees the slots still parked; resolves once every ledger write queued so far is made (a run awaits it). */
   async settled(): Promise<void> {
     for (const parked of [...this.parked]) this.unpark(parked);
     while (this.writing) await this.writing;

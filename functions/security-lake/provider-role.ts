@@ -1,13 +1,13 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import { clientDefaults } from '../aws/client-timeouts';
-import { s3ClientConfig } from '../aws/s3-client';
+import { requestHandlerTimeouts } from '../aws/client-timeouts';
+import { S3_REQUEST_TIMEOUT_MS } from '../aws/s3-client';
 import { S3Store } from '../aws/s3-store';
 import type { ObjectStore } from '../core/ports';
 import type { SecurityLakeClass, SecurityLakeSource } from './manifest';
 
 /** STS, built once per execution environment (the function's own role calls AssumeRole). */
-export const sts = new STSClient(clientDefaults(10_000));
+export const sts = new STSClient({ requestHandler: requestHandlerTimeouts(10_000) });
 
 /**
  * The Security Lake bucket as one custom source's provider role may write it: sts:AssumeRole on the
@@ -34,8 +34,9 @@ export async function providerRoleStore(
     throw new Error(`sts:AssumeRole on ${source.roleArn} returned no credentials`);
   }
   const s3 = new S3Client({
-    ...s3ClientConfig(),
     region,
+    forcePathStyle: process.env.S3_FORCE_PATH_STYLE === 'true',
+    requestHandler: requestHandlerTimeouts(S3_REQUEST_TIMEOUT_MS),
     credentials: {
       accessKeyId: credentials.AccessKeyId,
       secretAccessKey: credentials.SecretAccessKey,

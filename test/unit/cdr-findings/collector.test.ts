@@ -498,6 +498,57 @@ describe('checkpoints', () => {
       severeUuids(findings).sort(),
     );
   });
+
+  it('a checkpoint that cannot be written stops the read within a page, even when the pages after it add nothing', async () => {
+    const clock = { now: START };
+    const store = new MemoryStore();
+    const findings = Array.from({ length: 30 }, (_, i) => finding(`e${i}`, START - (i + 2) * MINUTE));
+    const window = {
+      startAt: new Date(START - 6 * 60 * MINUTE).toISOString(),
+      endAt: new Date(START).toISOString(),
+    };
+    const replay = (api: Api) =>
+      runCdrFindings(
+        {
+          ...api,
+          store,
+          alerts: sink(),
+          logger,
+          settings: { ...settings, pageSize: 3 },
+          now: () => clock.now,
+        },
+        { kind: 'window', window, alerts: false },
+        { deadline: Number.POSITIVE_INFINITY },
+      );
+    await replay(fakeApi(findings, clock));
+    // A newer finding arrives: the next read's first page adds it, and its ten other pages add nothing.
+    findings.push(finding('late', START - MINUTE));
+    let replayCheckpoints = 0;
+    // The first write of the read records its cursor 0; the second, the first page's progress.
+    store.failOnce((key) => key.includes('/replays/') && ++replayCheckpoints === 2);
+    const api = fakeApi(findings, clock);
+    const rawBefore = store.writes.filter((key) => key.startsWith('raw/')).length;
+    await expect(replay(api)).rejects.toThrow('simulated S3 write failure');
+    // The read stops at the first page after the failure is known (the page being written when it
+    // is may still land), not at the end of the window's eleven.
+    expect(store.writes.filter((key) => key.startsWith('raw/')).length - rawBefore).toBeLessThanOrEqual(2);
+    expect(api.requests.length).toBeLessThan(11);
+    expect(curatedUuids(store).sort()).toEqual(findings.map((f) => f.uuid).sort());
+  });
+
+  it('a checkpoint that cannot be written fails the run even when the read was stopping for the budget', async () => {
+    const clock = { now: START };
+    const store = new MemoryStore();
+    const findings = Array.from({ length: 12 }, (_, i) => finding(`h${i}`, START - (i + 1) * 10 * MINUTE));
+    let checkpoints = 0;
+    // The first write plans the window; the third records the second page, whose next call the
+    // budget refuses.
+    store.failOnce((key) => key === CHECKPOINT && ++checkpoints === 3);
+    const api = fakeApi(findings, clock, { callLimit: 2 });
+    await expect(scheduled(store, api, clock, { ...lateSettings, pageSize: 3 })).rejects.toThrow(
+      'simulated S3 write failure',
+    );
+  });
 });
 
 describe('a run with more alerts than it keeps in memory', () => {
