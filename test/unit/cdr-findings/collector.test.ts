@@ -431,14 +431,30 @@ describe('the page journal', () => {
 describe('checkpoints', () => {
   const CHECKPOINT = 'state/cdr-findings/checkpoint.json';
 
-  /** A store whose checkpoint writes take a while, as S3 round trips do; it logs when puts start and end. */
+  /**
+   * A store whose checkpoint writes take a while, as S3 round trips do: each is held until another
+   * raw page starts being written, or a second has passed (however loaded the machine, a run that
+   * goes on while its checkpoint is written starts the next raw page well within it). It logs when
+   * puts start and end.
+   */
   class SlowCheckpointStore extends MemoryStore {
     readonly events: string[] = [];
+    private rawStarted?: () => void;
     override async put(...args: Parameters<MemoryStore['put']>): Promise<void> {
       const [key] = args;
       const name = key === CHECKPOINT ? 'checkpoint' : key.split('/')[0];
       this.events.push(`start ${name}`);
-      if (key === CHECKPOINT) await new Promise((resolve) => setTimeout(resolve, 5));
+      if (name === 'raw') this.rawStarted?.();
+      if (key === CHECKPOINT) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 1_000);
+          this.rawStarted = () => {
+            clearTimeout(timer);
+            this.rawStarted = undefined;
+            resolve();
+          };
+        });
+      }
       await super.put(...args);
       this.events.push(`end ${name}`);
     }
@@ -468,7 +484,7 @@ describe('checkpoints', () => {
     const saved = JSON.parse(Buffer.from(store.objects.get(CHECKPOINT)?.body ?? []).toString('utf8'));
     expect(saved.pending).toBeUndefined();
     expect(curatedUuids(store).sort()).toEqual(findings.map((f) => f.uuid).sort());
-  });
+  }, 30_000);
 
   it('a checkpoint that cannot be written stops the run with its error; the next run resumes from the last one written, nothing twice', async () => {
     const clock = { now: START };

@@ -441,7 +441,7 @@ describe('CallBudget on a ledger shared by several runs', () => {
     const ticket = await budget.acquire(time.now() + HOUR);
     await budget.release(ticket, { headers: limitHeaders({ limit: 300, remaining: 49 }) });
     expect((await ledger.peek()).inFlight).toHaveLength(1);
-    for (let waited = 0; waited < 50 && (await ledger.peek()).inFlight.length > 0; waited++) {
+    for (let waited = 0; waited < 200 && (await ledger.peek()).inFlight.length > 0; waited++) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     expect((await ledger.peek()).inFlight).toEqual([]);
