@@ -74,10 +74,6 @@ export async function writePage(
   // The page's items are no longer needed: the reader keeps the page (its paging fields) until the
   // next one, so its findings are dropped here.
   (page.content as unknown[]).length = 0;
-  const { alerts } = writes;
-  const recordsSomething = Object.keys(writes.seen).length > 0 || alerts.length > 0;
-  // Encoded now, while the page's deltas are at hand; written once the page's objects are (below).
-  const entry = recordsSomething ? context.journal.encode({ seen: writes.seen, alerts }) : undefined;
   for (const { key, gzipped } of writes.curated) {
     await run.store.put(key, await gzipped, {
       contentType: 'application/x-ndjson',
@@ -93,10 +89,11 @@ export async function writePage(
     'Findings without a usable uuid or timestamp were not curated',
     { window, offset },
   );
-  if (entry) {
+  const { alerts } = writes;
+  if (Object.keys(writes.seen).length > 0 || alerts.length > 0) {
     // The one write that records the page: its findings seen and their alerts queued, together. If
     // it fails, neither happened, and the retried page finds the same findings new again.
-    await context.journal.appendEncoded(entry);
+    await context.journal.append({ seen: writes.seen, alerts });
     await context.index.apply(writes.seen);
     await context.outbox.queue(alerts);
   }

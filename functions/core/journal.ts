@@ -67,25 +67,14 @@ export class PageJournal<Entry> {
     }
   }
 
-  /** Writes one entry; what it records holds once this resolves. */
-  async append(entry: Entry): Promise<void> {
-    await this.appendEncoded(this.encode(entry));
-  }
-
   /**
-   * An entry as it is written, for {@link appendEncoded}: a page encodes its entry while it still
-   * holds what the entry says, and writes it once its other objects are written. Plain JSON, not
-   * gzipped: an entry lives until the run's merge deletes it, and gzip cost a page about as much CPU
-   * as the PUT (README "Benchmarks"). Entries written gzipped by earlier versions read back as well.
+   * Writes one entry; what it records holds once this resolves. Plain JSON, not gzipped: an entry
+   * lives until the run's merge deletes it, and gzip cost a page about as much CPU as the PUT
+   * (README "Benchmarks"). Entries written gzipped by earlier versions read back as well.
    */
-  encode(entry: Entry): string {
-    return JSON.stringify(entry);
-  }
-
-  /** Writes one entry {@link encode}d before; what it records holds once this resolves. */
-  async appendEncoded(encoded: string): Promise<void> {
+  async append(entry: Entry): Promise<void> {
     const key = `${this.prefix}${this.runId}-${String(this.written.length).padStart(6, '0')}.json`;
-    await this.store.put(key, encoded, { contentType: 'application/json' });
+    await this.store.put(key, JSON.stringify(entry), { contentType: 'application/json' });
     this.written.push(key);
   }
 

@@ -47,10 +47,7 @@ export function parseInstant(text: unknown): number | undefined {
     offsetMinutes <= 59;
   if (!valid) return undefined;
   const fraction = match[7];
-  const millis =
-    fraction === undefined
-      ? 0
-      : Number(fraction.length >= 3 ? fraction.slice(0, 3) : fraction.padEnd(3, '0'));
+  const millis = fraction === undefined ? 0 : Number(fraction.slice(0, 3).padEnd(3, '0'));
   const utc = Date.UTC(year + 400, month - 1, day, hour, minute, second, millis) - FOUR_CENTURIES_MS;
   if (match[8]) return utc;
   return utc - (match[9] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000;

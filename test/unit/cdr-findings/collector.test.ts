@@ -481,7 +481,7 @@ describe('checkpoints', () => {
     });
     expect(overlapped).toBe(true);
     // The last checkpoint is the finished window, and every finding landed once.
-    const saved = JSON.parse(Buffer.from(store.objects.get(CHECKPOINT)?.body ?? []).toString('utf8'));
+    const saved = JSON.parse(store.text(CHECKPOINT) ?? '');
     expect(saved.pending).toBeUndefined();
     expect(curatedUuids(store).sort()).toEqual(findings.map((f) => f.uuid).sort());
   }, 30_000);
@@ -502,7 +502,7 @@ describe('checkpoints', () => {
         { deadline: Number.POSITIVE_INFINITY },
       );
     await expect(run(fakeApi(findings, clock))).rejects.toThrow('simulated S3 write failure');
-    const saved = JSON.parse(Buffer.from(store.objects.get(CHECKPOINT)?.body ?? []).toString('utf8'));
+    const saved = JSON.parse(store.text(CHECKPOINT) ?? '');
     expect(saved.pending?.nextCursor).toBe(3);
 
     const next = fakeApi(findings, clock);

@@ -117,8 +117,8 @@ describe('PageJournal', () => {
     await run.append(entry(1));
     const written = [...store.objects.entries()].filter(([key]) => key.endsWith('.json'));
     expect(written).toHaveLength(1);
-    const [, stored] = written[0] ?? [];
-    expect(JSON.parse(Buffer.from(stored?.body ?? []).toString('utf8'))).toEqual(entry(1));
+    const [key = '', stored] = written[0] ?? [];
+    expect(JSON.parse(store.text(key) ?? '')).toEqual(entry(1));
     expect(stored?.options.contentEncoding).toBeUndefined();
     expect(run.oldestName).toBe('20261128T0900Z-0a0b0c0d-000000');
 
