@@ -121,11 +121,17 @@ export function lambdaHeapFlags(deployed: DeployedCollector): string[] {
   ];
 }
 
-/** The environment of the measured process itself, before the Lambda's: what Node needs, nothing inherited. */
+/**
+ * The environment of the measured process itself, before the Lambda's: what Node needs, nothing
+ * inherited, and what the stack sets that is read only as a process starts (NODE_OPTIONS, glibc's
+ * `MALLOC_*`): Lambda starts the runtime with the function's environment.
+ */
 function processEnv(deployed: DeployedCollector): NodeJS.ProcessEnv {
+  const readAtStart = Object.entries(deployed.env).filter(([name]) => name.startsWith('MALLOC_'));
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
+    ...Object.fromEntries(readAtStart),
     NODE_OPTIONS: deployed.env.NODE_OPTIONS ?? '',
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(deployed.memoryMiB),
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',

@@ -68,7 +68,7 @@ function deployedLine(defaults: StackDefaults): string {
     `cdr-findings as deployed (synthesised stack, default context): ${cdr.memoryMiB} MB, ` +
     `${cdr.timeoutSeconds} s timeout, every ${defaults.cdrScheduleMinutes} min, ` +
     `${Object.entries(cdr.env)
-      .filter(([name]) => /^(ALERT_|NODE_OPTIONS|CDR_)/.test(name))
+      .filter(([name]) => /^(ALERT_|NODE_OPTIONS|MALLOC_|CDR_)/.test(name))
       .map(([name, value]) => `${name}=${value}`)
       .join(', ')}; ` +
     `collector defaults: CDR_PAGE_SIZE=${settings.pageSize}, CDR_LAG_MINUTES=${settings.lagMinutes}, ` +

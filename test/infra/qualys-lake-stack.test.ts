@@ -170,6 +170,7 @@ describe('QualysLakeStack with email and Slack', () => {
           [ENV.alertMinSeverity]: 'HIGH',
           [ENV.alertMaxPerRun]: '50',
           NODE_OPTIONS: '--enable-source-maps',
+          MALLOC_MMAP_THRESHOLD_: '131072',
           POWERTOOLS_SERVICE_NAME: 'qualys-lake',
           POWERTOOLS_METRICS_NAMESPACE: 'QualysLake',
         },
@@ -178,6 +179,15 @@ describe('QualysLakeStack with email and Slack', () => {
     const variables = (template.toJSON().Resources[fn].Properties.Environment.Variables ?? {}) as object;
     expect(Object.keys(variables)).not.toContain(ENV.cdrQuery);
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+  });
+
+  it("starts every function it runs with glibc's mmap threshold fixed, so freed buffers go back to the OS", () => {
+    const functions = Object.values(template.findResources('AWS::Lambda::Function'));
+    // The four collectors; the Security Lake writer takes the same environment (runEnvironment).
+    expect(functions).toHaveLength(4);
+    for (const resource of functions) {
+      expect(resource.Properties.Environment.Variables).toMatchObject({ MALLOC_MMAP_THRESHOLD_: '131072' });
+    }
   });
 
   it('starts the collector every 15 minutes and keeps failed runs in an encrypted DLQ', () => {
