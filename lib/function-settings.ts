@@ -36,7 +36,7 @@ export const FUNCTION_SETTINGS: readonly FunctionSetting[] = [
     env: ENV.cdrPageSize,
     collectors: ['cdr-findings'],
     value: int(1, 1000),
-    default: '100',
+    default: '1000',
     meaning: 'findings per call of the new windows',
   },
   {

@@ -162,7 +162,7 @@ export async function main(argv: string[], print: Print = console.log, printErro
     )
     .addOption(
       new Option('--page-size <n>', 'with --local: findings per call (CDR_PAGE_SIZE)')
-        .default(100)
+        .default(1000)
         .argParser(positive('--page-size')),
     )
     .addOption(

@@ -23,7 +23,7 @@ export interface CdrFindingsSettings extends LateDataSettings {
 export function readCdrFindingsSettings(env: Env): CdrFindingsSettings {
   return {
     query: optionalString(env, ENV.cdrQuery, DEFAULT_CDR_QUERY),
-    pageSize: integer(env, ENV.cdrPageSize, 100, { min: 1, max: 1000 }),
+    pageSize: integer(env, ENV.cdrPageSize, 1000, { min: 1, max: 1000 }),
     lagMinutes: integer(env, ENV.cdrLagMinutes, 5, { min: 0, max: 24 * 60 }),
     lookbackMinutes: integer(env, ENV.cdrLookbackMinutes, 0, { min: 0, max: 7 * 24 * 60 }),
     lateMinutes: integer(env, ENV.cdrLateMinutes, 120, { min: 0, max: 7 * 24 * 60 }),

@@ -15,7 +15,7 @@ describe('readCdrFindingsSettings', () => {
   it('has working defaults for an empty environment', () => {
     expect(readCdrFindingsSettings({})).toEqual({
       query: DEFAULT_CDR_QUERY,
-      pageSize: 100,
+      pageSize: 1000,
       lagMinutes: 5,
       lookbackMinutes: 0,
       lateMinutes: 120,
