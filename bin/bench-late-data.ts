@@ -44,7 +44,7 @@ export const LATE_DATA_DESIGNS: LateDataDesign[] = [
     name: 'legacy sliding re-read (CDR_LOOKBACK_MINUTES=720)',
     env: { CDR_LOOKBACK_MINUTES: '720', CDR_LATE_MINUTES: '0', CDR_RECONCILE_DAYS: '0' },
   },
-  { name: 'new windows + hourly settle + daily reconcile (defaults)', env: {} },
+  { name: 'new windows + hourly settle + daily reconcile (defaults but the page size)', env: {} },
 ];
 
 export const LATE_DATA_SCENARIO = `cdr-findings, ${SERIES_HOURS} h of 5-minute runs (+${SETTLING_HOURS} h to settle), ${FINDINGS_PER_HOUR} findings/h, 15 % up to 2 h late, page size ${PAGE_SIZE}`;

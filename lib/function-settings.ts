@@ -37,7 +37,7 @@ export const FUNCTION_SETTINGS: readonly FunctionSetting[] = [
     collectors: ['cdr-findings'],
     value: int(1, 1000),
     default: '1000',
-    meaning: 'findings per call of the new windows',
+    meaning: 'findings per call of the new and explicit (backfill) windows',
   },
   {
     key: 'cdrInitialLookbackHours',

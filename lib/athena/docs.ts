@@ -151,7 +151,7 @@ export function athenaReadme(): string {
     '  A query with no `dt` filter reads the whole history; the workgroup cancels it at 10 GiB.',
     '- **gzip NDJSON** compresses the records about 10:1 (a CDR finding is about 1.2 KB of JSON, 120 bytes in the object).',
     '- **Few objects per partition**: a collector writes one object per API page, never one per record. CDR findings: one object',
-    '  per page (up to `CDR_PAGE_SIZE`, 1,000 by default) per day per run, so a day holds about one object per scheduled run.',
+    '  per page (up to `CDR_PAGE_SIZE`, 1,000 by default) per day per run: one per 1,000 new findings, at least one per run that finds any.',
     '  SaaSDR inventory: one object per 200-record page per table per snapshot. Reports: one record per report. Posture: one',
     '  object per connector/policy/page per poll, the smallest objects (about 1 KB each); keep the posture schedule at an hour or',
     '  more.',

@@ -39,11 +39,12 @@ export function runDeadLetterQueue(scope: Construct, what: string): sqs.Queue {
  * two stacks' alarms never mix) and namespace.
  *
  * `MALLOC_MMAP_THRESHOLD_` is read by the C library as the process starts (Lambda starts it with
- * the function's environment). Fixed at 128 KiB, every block that large (a page's bytes, its
- * gzip, zlib's state) is mapped on its own and handed back when freed. glibc's default raises the
- * threshold after the first such block is freed, so later ones come from the heap, which keeps
- * what is freed: peak RSS then grew with the length of a run, some 25 MiB more at 1,000,000
- * findings than with the threshold fixed, for the same work (README "Benchmarks").
+ * the function's environment). Fixed at 128 KiB (glibc's starting value), every block that large
+ * (a page's bytes, its NDJSON and gzip output) is mapped on its own and handed back to the OS when
+ * freed. By default glibc raises the threshold to the size of each larger mapped block freed, so
+ * later blocks of that size come from the heap, which keeps what is freed: peak RSS then grew with
+ * the length of a run, some 20–25 MiB more at 1,000,000 findings than with the threshold fixed,
+ * for the same work (README "Benchmarks").
  */
 export function runEnvironment(service: string): Record<string, string> {
   return {

@@ -112,6 +112,8 @@ describe('the Security Lake writer in the stack', () => {
     const environment = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(environment.QUALYS_SUBSCRIPTION).toBe('default');
     expect(environment).not.toHaveProperty('QUALYS_SECRET_ID');
+    // As every function of the stack (runEnvironment): glibc's mmap threshold fixed.
+    expect(environment.MALLOC_MMAP_THRESHOLD_).toBe('131072');
     expect(JSON.parse(String(environment.SECURITY_LAKE_TARGET))).toEqual({
       region: 'eu-west-1',
       accountId: '111122223333',
