@@ -166,16 +166,18 @@ export async function nextBatch(
   if (candidates.length === 0) return undefined;
   const keys: string[] = [];
   const records: Record<string, unknown>[] = [];
+  const missing: string[] = [];
   for (const key of candidates) {
     const read = await readObject(store, key);
-    if (read === undefined) continue; // gone since the listing: nothing to write
     keys.push(key);
-    records.push(...read);
+    // Gone since the listing: nothing to write, but it stays in the batch (as missing), so the
+    // checkpoint holds it as done and no later batch asks for it again.
+    if (read === undefined) missing.push(key);
+    else records.push(...read);
     if (records.length >= limits.maxRecords) break;
   }
-  if (keys.length === 0) return undefined;
   keys.sort();
-  return { batch: { id: batchId(keys), keys, records, missing: [] }, resumed: false };
+  return { batch: { id: batchId(keys), keys, records, missing }, resumed: false };
 }
 
 /** A pending batch read again: the same keys in the same order, so the same rows. */

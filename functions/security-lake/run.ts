@@ -128,7 +128,7 @@ async function runClass(
     await saveCheckpoint(archive, name, checkpoint, now());
     summary.batches++;
     if (resumed) summary.resumed++;
-    summary.objects += batch.keys.length;
+    summary.objects += batch.keys.length - batch.missing.length;
     summary.records += files.reduce((sum, file) => sum + file.rows, 0);
     summary.rejected += rejected.length;
     summary.files.push(...files.map((file) => file.key));

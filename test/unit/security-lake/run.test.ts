@@ -218,6 +218,37 @@ describe('Security Lake batches', () => {
     expect(new Set(listed).size).toBe(4);
   });
 
+  it('reads an object deleted after the listing once, and goes on past it', async () => {
+    const { archive, lake, run } = setup({ limits: { maxRecords: 1, maxObjects: 2 } });
+    for (let index = 0; index < 3; index++) {
+      await landCdr(archive, '2025-05-09', `p${index}`, [[`u${index}`, `2025-05-09T0${index}:00:00Z`]]);
+    }
+    const gone = scopeKey('curated/cdr_findings/dt=2025-05-09/p0.json.gz', SUBSCRIPTION);
+    // Listed, then deleted (a lifecycle rule, an operator) before its batch reads it.
+    const list = archive.list.bind(archive);
+    archive.list = async function* (prefix: string) {
+      yield* list(prefix);
+      if (gone.startsWith(prefix)) archive.objects.delete(gone);
+    };
+    const reads: string[] = [];
+    const get = archive.get.bind(archive);
+    archive.get = (key: string) => {
+      reads.push(key);
+      return get(key);
+    };
+
+    const summary = await run();
+
+    expect(reads.filter((key) => key === gone)).toHaveLength(1);
+    expect((await uidsIn(lake)).sort()).toEqual(['u1', 'u2']);
+    expect(summary.detectionFinding?.objects).toBe(2);
+    expect((await checkpointOf(archive)).written['2025-05-09']?.sort()).toEqual([
+      'p0.json.gz',
+      'p1.json.gz',
+      'p2.json.gz',
+    ]);
+  });
+
   it('sets aside a record the mapping refuses, with the reason, and writes the rest', async () => {
     const { archive, lake, run } = setup();
     await landCdr(archive, '2025-05-10', 'a', [
