@@ -39,7 +39,7 @@ export interface PendingBatch {
 /** A batch with its records read: what the writer turns into files. */
 export interface Batch extends PendingBatch {
   records: Record<string, unknown>[];
-  /** Keys that were pending but are no longer in the archive (expired): written as empty. */
+  /** Keys that were pending but are no longer in the archive (expired): done, with no rows. */
   missing: string[];
 }
 
@@ -133,13 +133,21 @@ export async function listCurated(
   return listing;
 }
 
-/** Listed objects the checkpoint does not hold as written, oldest partition first, at most `limit`. */
-export function unwrittenKeys(listing: CuratedListing, checkpoint: ClassCheckpoint, limit: number): string[] {
+/**
+ * Listed objects the checkpoint does not hold as written, oldest partition first, at most `limit`,
+ * leaving out those this run found gone since it listed them.
+ */
+export function unwrittenKeys(
+  listing: CuratedListing,
+  checkpoint: ClassCheckpoint,
+  limit: number,
+  gone: ReadonlySet<string> = new Set(),
+): string[] {
   const keys: string[] = [];
   for (const { day, prefix, keys: listed } of listing) {
     const written = new Set(checkpoint.written[day] ?? []);
     for (const key of listed) {
-      if (written.has(key.slice(prefix.length))) continue;
+      if (written.has(key.slice(prefix.length)) || gone.has(key)) continue;
       keys.push(key);
       if (keys.length >= limit) return keys;
     }
@@ -150,7 +158,9 @@ export function unwrittenKeys(listing: CuratedListing, checkpoint: ClassCheckpoi
 /**
  * The next batch: the pending one again if a run left one, else new objects in order until the
  * record or object limit. Its records are read here, once; the caller records it as pending
- * ({@link startBatch}) before writing anything.
+ * ({@link startBatch}) before writing anything. An object gone since the run listed it joins
+ * `gone` (the run's, not the checkpoint's: a later run writes it if it is back) and is not asked
+ * for again; when every candidate is gone, the next ones are taken.
  */
 export async function nextBatch(
   store: ObjectStore,
@@ -158,26 +168,33 @@ export async function nextBatch(
   /** The run's listing, listed when first asked for (a pending batch needs none). */
   listing: () => Promise<CuratedListing>,
   limits: BatchLimits,
+  gone: Set<string> = new Set(),
 ): Promise<{ batch: Batch; resumed: boolean } | undefined> {
   if (checkpoint.pending) {
     return { batch: await readBatch(store, checkpoint.pending), resumed: true };
   }
-  const candidates = unwrittenKeys(await listing(), checkpoint, limits.maxObjects);
-  if (candidates.length === 0) return undefined;
-  const keys: string[] = [];
-  const records: Record<string, unknown>[] = [];
-  const missing: string[] = [];
-  for (const key of candidates) {
-    const read = await readObject(store, key);
-    keys.push(key);
-    // Gone since the listing: nothing to write, but it stays in the batch (as missing), so the
-    // checkpoint holds it as done and no later batch asks for it again.
-    if (read === undefined) missing.push(key);
-    else records.push(...read);
-    if (records.length >= limits.maxRecords) break;
+  const listed = await listing();
+  // Each round either returns or adds at least one listed key to `gone`, so the listing bounds it.
+  for (;;) {
+    const candidates = unwrittenKeys(listed, checkpoint, limits.maxObjects, gone);
+    if (candidates.length === 0) return undefined;
+    const keys: string[] = [];
+    const records: Record<string, unknown>[] = [];
+    for (const key of candidates) {
+      const read = await readObject(store, key);
+      if (read === undefined) {
+        gone.add(key);
+        continue;
+      }
+      keys.push(key);
+      records.push(...read);
+      if (records.length >= limits.maxRecords) break;
+    }
+    if (keys.length > 0) {
+      keys.sort();
+      return { batch: { id: batchId(keys), keys, records, missing: [] }, resumed: false };
+    }
   }
-  keys.sort();
-  return { batch: { id: batchId(keys), keys, records, missing }, resumed: false };
 }
 
 /** A pending batch read again: the same keys in the same order, so the same rows. */

@@ -97,12 +97,14 @@ async function runClass(
   let checkpoint = await readCheckpoint(archive, name);
   let destination: ObjectStore | undefined;
   let listed: Promise<CuratedListing> | undefined;
+  /** Listed objects found gone when their batch read them: not asked for again in this run. */
+  const gone = new Set<string>();
   const listing = () => {
     listed ??= listCurated(archive, dataset, days);
     return listed;
   };
   for (let count = 0; count < run.maxBatchesPerClass && Date.now() < run.deadline; count++) {
-    const next = await nextBatch(archive, checkpoint, listing, run.limits);
+    const next = await nextBatch(archive, checkpoint, listing, run.limits, gone);
     if (!next) break;
     const { batch, resumed } = next;
     if (!resumed) {
@@ -136,7 +138,7 @@ async function runClass(
       class: name,
       batch: batch.id,
       resumed,
-      objects: batch.keys.length,
+      objects: batch.keys.length - batch.missing.length,
       missing: batch.missing.length,
       files: files.map(({ key, rows, body }) => ({ key, rows, bytes: body.byteLength })),
       rejected: rejected.length,

@@ -218,36 +218,50 @@ describe('Security Lake batches', () => {
     expect(new Set(listed).size).toBe(4);
   });
 
-  it('reads an object deleted after the listing once, and goes on past it', async () => {
-    const { archive, lake, run } = setup({ limits: { maxRecords: 1, maxObjects: 2 } });
-    for (let index = 0; index < 3; index++) {
-      await landCdr(archive, '2025-05-09', `p${index}`, [[`u${index}`, `2025-05-09T0${index}:00:00Z`]]);
-    }
-    const gone = scopeKey('curated/cdr_findings/dt=2025-05-09/p0.json.gz', SUBSCRIPTION);
-    // Listed, then deleted (a lifecycle rule, an operator) before its batch reads it.
-    const list = archive.list.bind(archive);
-    archive.list = async function* (prefix: string) {
-      yield* list(prefix);
-      if (gone.startsWith(prefix)) archive.objects.delete(gone);
-    };
-    const reads: string[] = [];
-    const get = archive.get.bind(archive);
-    archive.get = (key: string) => {
-      reads.push(key);
-      return get(key);
-    };
+  it.each([
+    { maxObjects: 2, case: 'beside other objects' },
+    { maxObjects: 1, case: 'alone in its batch' },
+  ])(
+    'reads an object deleted after the listing once and goes on past it ($case); a later run writes it once it is back',
+    async ({ maxObjects }) => {
+      const { archive, lake, run } = setup({ limits: { maxRecords: 1, maxObjects } });
+      for (let index = 0; index < 3; index++) {
+        await landCdr(archive, '2025-05-09', `p${index}`, [[`u${index}`, `2025-05-09T0${index}:00:00Z`]]);
+      }
+      const gone = scopeKey('curated/cdr_findings/dt=2025-05-09/p0.json.gz', SUBSCRIPTION);
+      const kept = archive.objects.get(gone);
+      // Listed, then deleted (an operator, a lifecycle rule) before its batch reads it.
+      const list = archive.list.bind(archive);
+      archive.list = async function* (prefix: string) {
+        yield* list(prefix);
+        if (gone.startsWith(prefix)) archive.objects.delete(gone);
+      };
+      const reads: string[] = [];
+      const get = archive.get.bind(archive);
+      archive.get = (key: string) => {
+        reads.push(key);
+        return get(key);
+      };
 
-    const summary = await run();
+      const summary = await run();
 
-    expect(reads.filter((key) => key === gone)).toHaveLength(1);
-    expect((await uidsIn(lake)).sort()).toEqual(['u1', 'u2']);
-    expect(summary.detectionFinding?.objects).toBe(2);
-    expect((await checkpointOf(archive)).written['2025-05-09']?.sort()).toEqual([
-      'p0.json.gz',
-      'p1.json.gz',
-      'p2.json.gz',
-    ]);
-  });
+      expect(reads.filter((key) => key === gone)).toHaveLength(1);
+      expect((await uidsIn(lake)).sort()).toEqual(['u1', 'u2']);
+      expect(summary.detectionFinding).toMatchObject({ batches: 2, objects: 2 });
+      // Not recorded as written: it was not.
+      expect((await checkpointOf(archive)).written['2025-05-09']?.sort()).toEqual([
+        'p1.json.gz',
+        'p2.json.gz',
+      ]);
+
+      archive.list = list;
+      if (kept) archive.objects.set(gone, kept);
+      const later = await run();
+
+      expect(later.detectionFinding).toMatchObject({ batches: 1, objects: 1 });
+      expect((await uidsIn(lake)).sort()).toEqual(['u0', 'u1', 'u2']);
+    },
+  );
 
   it('sets aside a record the mapping refuses, with the reason, and writes the rest', async () => {
     const { archive, lake, run } = setup();
