@@ -20,6 +20,8 @@ export const READ_CONCURRENCY = 8;
 export class PageJournal<Entry> {
   /** The keys of the entries earlier runs left, as {@link pending} read them. */
   private earlier: string[] | undefined;
+  /** How many entries earlier runs left, once {@link pending} has listed them (before it reads them). */
+  private listed = 0;
   private readonly written: string[] = [];
   private readonly runId: string;
 
@@ -44,6 +46,7 @@ export class PageJournal<Entry> {
     this.earlier = earlier;
     const keys: string[] = [];
     for await (const key of this.store.list(this.prefix)) keys.push(key);
+    this.listed = keys.length;
     for await (const { key, entry } of this.read(keys)) {
       earlier.push(key);
       yield entry;
@@ -83,6 +86,14 @@ export class PageJournal<Entry> {
     return this.keys().length;
   }
 
+  /**
+   * Entries the merge will cover as far as this run knows: those earlier runs left from the moment
+   * they are listed (before they are read back), and those this run wrote.
+   */
+  get toMerge(): number {
+    return Math.max(this.listed, this.earlier?.length ?? 0) + this.written.length;
+  }
+
   private keys(): string[] {
     return [...(this.earlier ?? []), ...this.written];
   }
@@ -109,6 +120,7 @@ export class PageJournal<Entry> {
     const keys = this.keys();
     if (keys.length > 0) await this.store.delete(keys);
     this.earlier = [];
+    this.listed = 0;
     this.written.length = 0;
   }
 }

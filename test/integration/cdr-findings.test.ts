@@ -1,4 +1,5 @@
 import { gunzipSync } from 'node:zlib';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, vi } from 'vitest';
 import { cdrFindingsKeys as cdrKeys } from '../../functions/cdr-findings/keys';
 import type { Checkpoint } from '../../functions/core/checkpoint';
@@ -7,6 +8,7 @@ import { ageLedger } from '../support/call-budget-ledger';
 import { collectorTest, type TestLake } from '../support/fixtures';
 import { type Handler, lambdaContext } from '../support/invoke';
 import type { ReceivedAlert } from '../support/local-aws';
+import { placed } from '../support/subscription-view';
 
 /**
  * The built cdr-findings bundle against the Qualys simulator and fauxqs: what lands in the
@@ -227,6 +229,38 @@ describe('cdr-findings', () => {
         expected.map((finding) => finding.uuid),
       );
       expectOnce(alertKeys(await lake.alerts()), severe(expected));
+    });
+
+    test('keeps time to merge a journal an earlier run left: no call starts that would leave too little', async ({
+      lake,
+      aws,
+      handlerWith,
+    }) => {
+      // 600 entries an earlier run never merged (only the count matters here): with 25 ms kept per
+      // entry, 15 s, and 16 s left, of which 10 are the finish margin, no call can start. Without
+      // the entries the same run reads several pages (the test above).
+      const prefix = placed(cdrKeys.journalPrefix, lake.subscription);
+      for (let batch = 0; batch < 60; batch++) {
+        await Promise.all(
+          Array.from({ length: 10 }, (_, index) =>
+            aws.s3.send(
+              new PutObjectCommand({
+                Bucket: lake.bucket,
+                Key: `${prefix}20260101T000000000Z-00000000-${String(batch * 10 + index).padStart(6, '0')}.json`,
+                Body: JSON.stringify({ seen: {}, alerts: [] }),
+              }),
+            ),
+          ),
+        );
+      }
+      const handler = await handlerWith({ QUALYS_REQUEST_TIMEOUT_MS: '2000' });
+
+      const partial = await run(handler, {}, 16_000);
+
+      expect(partial.stoppedEarly).toMatch(/deadline/);
+      expect(partial.pages).toBe(0);
+      // Merged in this run: the next one starts with nothing to read back.
+      expect(await lake.keys(cdrKeys.journalPrefix)).toEqual([]);
     });
   });
 

@@ -44,10 +44,13 @@ describe('PageJournal', () => {
     await leftBehind(store, pages);
     const journal = new PageJournal<Entry>(store, PREFIX, '2026-11-28T11:00:00.000Z');
 
+    expect(journal.toMerge).toBe(0);
     const pending = journal.pending()[Symbol.asyncIterator]();
     expect(await take(pending, 1)).toEqual([entry(0)]);
     // Only the first batch was read: the rest waits until the caller has applied these.
     expect(store.gets).toHaveLength(READ_CONCURRENCY);
+    // What the merge will cover is known from the listing, before the entries are read back.
+    expect(journal.toMerge).toBe(pages);
     const rest = await take(pending, pages);
     expect(rest.map((read) => read.page)).toEqual(Array.from({ length: pages - 1 }, (_, page) => page + 1));
     expect(store.gets).toHaveLength(pages);
@@ -67,7 +70,9 @@ describe('PageJournal', () => {
     expect(merged.map((read) => read.page)).toEqual([0, 1, 2, 10]);
     // An entry another run journals meanwhile is not this run's to delete.
     await leftBehind(store, 1, '2026-11-28T11:30:00.000Z');
+    expect(journal.toMerge).toBe(4);
     await journal.merge(async () => undefined);
+    expect(journal.toMerge).toBe(0);
     expect(store.deletes).toHaveLength(4);
     expect([...store.objects.keys()].filter((key) => key.startsWith(PREFIX))).toHaveLength(1);
   });
