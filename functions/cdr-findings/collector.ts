@@ -105,6 +105,11 @@ export async function runCdrFindings(
     }
     await replayed;
   }, 'Stopping early; the checkpoint resumes from the next page');
+  if (/deadline/.test(run.summary.stoppedEarly ?? '') && journal.toMerge > 0) {
+    // The deadline the Qualys calls stopped at (DeadlineError's messages say "deadline") was the
+    // run's, less the time kept for the merge.
+    run.summary.stoppedEarly += ` (${((journal.toMerge * MERGE_MS_PER_ENTRY) / 1000).toFixed(1)} s kept to merge ${journal.toMerge} journal entries)`;
+  }
   // The alerts go out only once the journal is merged: sent before, a failed merge would leave
   // their entries to queue them again in the next run.
   const merged = await mergeJournal(context);

@@ -22,6 +22,14 @@ export class PageJournal<Entry> {
   private earlier: string[] | undefined;
   /** How many entries earlier runs left, once {@link pending} has listed them (before it reads them). */
   private listed = 0;
+  private markListed: () => void = () => undefined;
+  /**
+   * Settles once {@link pending} has listed what earlier runs left (or failed to): from then on
+   * {@link toMerge} counts them.
+   */
+  readonly listing = new Promise<void>((resolve) => {
+    this.markListed = resolve;
+  });
   private readonly written: string[] = [];
   private readonly runId: string;
 
@@ -45,12 +53,18 @@ export class PageJournal<Entry> {
     const earlier: string[] = [];
     this.earlier = earlier;
     const keys: string[] = [];
-    for await (const key of this.store.list(this.prefix)) keys.push(key);
-    this.listed = keys.length;
+    try {
+      for await (const key of this.store.list(this.prefix)) keys.push(key);
+      this.listed = keys.length;
+    } finally {
+      this.markListed();
+    }
     for await (const { key, entry } of this.read(keys)) {
       earlier.push(key);
       yield entry;
     }
+    // Those gone since the listing (merged by a run that overlapped this one) are not this run's.
+    this.listed = earlier.length;
   }
 
   /**
@@ -91,7 +105,7 @@ export class PageJournal<Entry> {
    * they are listed (before they are read back), and those this run wrote.
    */
   get toMerge(): number {
-    return Math.max(this.listed, this.earlier?.length ?? 0) + this.written.length;
+    return this.listed + this.written.length;
   }
 
   private keys(): string[] {

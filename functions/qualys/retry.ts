@@ -10,8 +10,11 @@ export interface ClientLogger {
 export const silentLogger: ClientLogger = { debug() {}, info() {}, warn() {} };
 
 export interface CallOptions {
-  /** Epoch ms by which the call must have finished; no call starts that could run past it. */
-  deadline: number;
+  /**
+   * Epoch ms by which the call must have finished; no call starts that could run past it. Read
+   * where it is used, never copied: it may be a getter whose value moves earlier during a run.
+   */
+  readonly deadline: number;
   signal?: AbortSignal;
 }
 

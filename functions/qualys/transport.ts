@@ -62,6 +62,14 @@ export class Transport {
       }
       retry.ensureTime(call, endpoint);
       const ticket = await budget.acquire(call.deadline - requestTimeoutMs, call.signal);
+      // A deadline may move while the slot is awaited (cdr-findings keeps time for its journal's
+      // merge, which grows as pages are written): checked again before the call goes out.
+      try {
+        retry.ensureTime(call, endpoint);
+      } catch (error) {
+        await budget.release(ticket);
+        throw error;
+      }
       // The request goes out on the next turn of the event loop: a connection whose answer was just
       // read goes back to the pool only then, and a call started in the same turn (the next page,
       // started as this one lands) would open a connection of its own, a TLS handshake with the gateway.

@@ -3,6 +3,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, vi } from 'vitest';
 import { cdrFindingsKeys as cdrKeys } from '../../functions/cdr-findings/keys';
 import type { Checkpoint } from '../../functions/core/checkpoint';
+import { keyTime } from '../../functions/core/records';
 import type { Simulator } from '../simulator/index';
 import { ageLedger } from '../support/call-budget-ledger';
 import { collectorTest, type TestLake } from '../support/fixtures';
@@ -246,7 +247,7 @@ describe('cdr-findings', () => {
             aws.s3.send(
               new PutObjectCommand({
                 Bucket: lake.bucket,
-                Key: `${prefix}20260101T000000000Z-00000000-${String(batch * 10 + index).padStart(6, '0')}.json`,
+                Key: `${prefix}${keyTime('2026-01-01T00:00:00.000Z')}-00000000-${String(batch * 10 + index).padStart(6, '0')}.json`,
                 Body: JSON.stringify({ seen: {}, alerts: [] }),
               }),
             ),
@@ -258,6 +259,7 @@ describe('cdr-findings', () => {
       const partial = await run(handler, {}, 16_000);
 
       expect(partial.stoppedEarly).toMatch(/deadline/);
+      expect(partial.stoppedEarly).toMatch(/15\.0 s kept to merge 600 journal entries/);
       expect(partial.pages).toBe(0);
       // Merged in this run: the next one starts with nothing to read back.
       expect(await lake.keys(cdrKeys.journalPrefix)).toEqual([]);

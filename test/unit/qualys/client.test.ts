@@ -400,6 +400,34 @@ describe('QualysClient rate limits and deadline', () => {
     expect(api.requests).toHaveLength(0);
   });
 
+  it('sends nothing when its deadline moved earlier while it took its slot', async () => {
+    let moved = () => {};
+    // The claim of the call's slot is written; meanwhile the run's deadline moves (cdr-findings keeps
+    // time for its journal's merge, which grows as pages are written).
+    class MovingLedger extends MemoryLedgerStore {
+      override async save(...args: Parameters<MemoryLedgerStore['save']>) {
+        const saved = await super.save(...args);
+        moved();
+        return saved;
+      }
+    }
+    const { api, client } = setup({ requestTimeoutMs: 30_000, budget: { ledger: new MovingLedger() } });
+    let deadline = api.time + 10 * MINUTE;
+    moved = () => {
+      deadline = api.time + 20_000;
+    };
+
+    const error = await failure(
+      client.getJson(ENDPOINT, {}, PageSchema, {
+        get deadline() {
+          return deadline;
+        },
+      }),
+    );
+    expect(error).toBeInstanceOf(DeadlineError);
+    expect(api.apiRequests).toHaveLength(0);
+  });
+
   it('throws DeadlineError without a request when the token is cached but time is short', async () => {
     const { api, client, get } = setup({ requestTimeoutMs: 30_000 });
     await get();
