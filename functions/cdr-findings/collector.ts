@@ -51,12 +51,14 @@ const MAX_WINDOWS_PER_RUN = 50;
  */
 export const MERGE_MS_PER_ENTRY = 25;
 
+const mergeTimeMs = (journal: { readonly toMerge: number }) => journal.toMerge * MERGE_MS_PER_ENTRY;
+
 /** `call` with its deadline moved earlier by the time the journal's merge will need, as it grows. */
 function keepingMergeTime(call: CallOptions, journal: { readonly toMerge: number }): CallOptions {
   return {
     signal: call.signal,
     get deadline() {
-      return call.deadline - journal.toMerge * MERGE_MS_PER_ENTRY;
+      return call.deadline - mergeTimeMs(journal);
     },
   };
 }
@@ -108,7 +110,7 @@ export async function runCdrFindings(
   if (/deadline/.test(run.summary.stoppedEarly ?? '') && journal.toMerge > 0) {
     // The deadline the Qualys calls stopped at (DeadlineError's messages say "deadline") was the
     // run's, less the time kept for the merge.
-    run.summary.stoppedEarly += ` (${((journal.toMerge * MERGE_MS_PER_ENTRY) / 1000).toFixed(1)} s kept to merge ${journal.toMerge} journal entries)`;
+    run.summary.stoppedEarly += ` (${(mergeTimeMs(journal) / 1000).toFixed(1)} s kept to merge ${journal.toMerge} journal entries)`;
   }
   // The alerts go out only once the journal is merged: sent before, a failed merge would leave
   // their entries to queue them again in the next run.

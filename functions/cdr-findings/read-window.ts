@@ -47,6 +47,8 @@ export async function readWindow(context: RunContext, read: WindowRead): Promise
     complete: false,
   };
   run.summary.windows.push(report);
+  // What earlier runs left is counted in the time kept for the merge (collector.ts) before a call.
+  await context.journal.listing;
   const fetchPage = async (offset: number, landed: () => Promise<void>): Promise<RawPage> => {
     const query = {
       query: deps.settings.query,
@@ -55,8 +57,6 @@ export async function readWindow(context: RunContext, read: WindowRead): Promise
       offSet: offset,
       limit: read.pageSize,
     };
-    // What earlier runs left is counted in the time kept for the merge (collector.ts) before a call.
-    await context.journal.listing;
     const { body, raw } = await listFindings(deps.qualys, query, call, landed);
     return { ...body, raw };
   };

@@ -141,7 +141,7 @@ export function unwrittenKeys(
   listing: CuratedListing,
   checkpoint: ClassCheckpoint,
   limit: number,
-  gone: ReadonlySet<string> = new Set(),
+  gone: ReadonlySet<string>,
 ): string[] {
   const keys: string[] = [];
   for (const { day, prefix, keys: listed } of listing) {
@@ -168,7 +168,8 @@ export async function nextBatch(
   /** The run's listing, listed when first asked for (a pending batch needs none). */
   listing: () => Promise<CuratedListing>,
   limits: BatchLimits,
-  gone: Set<string> = new Set(),
+  /** The run's: listed objects found gone, filled in here. */
+  gone: Set<string>,
 ): Promise<{ batch: Batch; resumed: boolean } | undefined> {
   if (checkpoint.pending) {
     return { batch: await readBatch(store, checkpoint.pending), resumed: true };

@@ -130,7 +130,8 @@ async function runClass(
     await saveCheckpoint(archive, name, checkpoint, now());
     summary.batches++;
     if (resumed) summary.resumed++;
-    summary.objects += batch.keys.length - batch.missing.length;
+    const objects = batch.keys.length - batch.missing.length;
+    summary.objects += objects;
     summary.records += files.reduce((sum, file) => sum + file.rows, 0);
     summary.rejected += rejected.length;
     summary.files.push(...files.map((file) => file.key));
@@ -138,7 +139,7 @@ async function runClass(
       class: name,
       batch: batch.id,
       resumed,
-      objects: batch.keys.length - batch.missing.length,
+      objects,
       missing: batch.missing.length,
       files: files.map(({ key, rows, body }) => ({ key, rows, bytes: body.byteLength })),
       rejected: rejected.length,

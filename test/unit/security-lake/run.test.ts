@@ -33,6 +33,13 @@ function landCdr(archive: MemoryStore, dt: string, name: string, findings: Array
   return archive.put(key, toNdjsonGzip(records), { contentType: 'application/x-ndjson' });
 }
 
+/** `count` curated objects `p<i>` of `dt`, each holding one finding `u<i>` at hour i. */
+async function landOneEach(archive: MemoryStore, dt: string, count: number) {
+  for (let index = 0; index < count; index++) {
+    await landCdr(archive, dt, `p${index}`, [[`u${index}`, `${dt}T0${index}:00:00Z`]]);
+  }
+}
+
 function setup(options: Partial<SecurityLakeRun> = {}) {
   const archive = new MemoryStore();
   const lake = new MemoryStore();
@@ -187,9 +194,7 @@ describe('Security Lake batches', () => {
 
   it('splits a backlog into batches at the record limit, each record once', async () => {
     const { archive, lake, run } = setup({ limits: { maxRecords: 2, maxObjects: 100 } });
-    for (let index = 0; index < 5; index++) {
-      await landCdr(archive, '2025-05-10', `p${index}`, [[`u${index}`, `2025-05-10T0${index}:00:00Z`]]);
-    }
+    await landOneEach(archive, '2025-05-10', 5);
 
     const summary = await run();
 
@@ -200,9 +205,7 @@ describe('Security Lake batches', () => {
 
   it('lists the lookback once for all the batches of a catch-up', async () => {
     const { archive, run } = setup({ limits: { maxRecords: 1, maxObjects: 100 } });
-    for (let index = 0; index < 4; index++) {
-      await landCdr(archive, '2025-05-09', `p${index}`, [[`u${index}`, `2025-05-09T0${index}:00:00Z`]]);
-    }
+    await landOneEach(archive, '2025-05-09', 4);
     const listed: string[] = [];
     const list = archive.list.bind(archive);
     archive.list = (prefix: string) => {
@@ -225,9 +228,7 @@ describe('Security Lake batches', () => {
     'reads an object deleted after the listing once and goes on past it ($case); a later run writes it once it is back',
     async ({ maxObjects }) => {
       const { archive, lake, run } = setup({ limits: { maxRecords: 1, maxObjects } });
-      for (let index = 0; index < 3; index++) {
-        await landCdr(archive, '2025-05-09', `p${index}`, [[`u${index}`, `2025-05-09T0${index}:00:00Z`]]);
-      }
+      await landOneEach(archive, '2025-05-09', 3);
       const gone = scopeKey('curated/cdr_findings/dt=2025-05-09/p0.json.gz', SUBSCRIPTION);
       const kept = archive.objects.get(gone);
       // Listed, then deleted (an operator, a lifecycle rule) before its batch reads it.
